@@ -1,0 +1,212 @@
+"""The ClickHouse sink: facts topics -> batched, columnar inserts -> offsets committed after the insert.
+
+At-least-once by construction: offsets are committed only once every row consumed before them is in the
+warehouse. A crash between insert and commit replays the batch; the tables are ReplacingMergeTree keyed by
+event identity, and the queries read them so that a replayed row never counts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+from connectors.clickhouse.client import connect, quote_identifier, translated_errors
+from streams.codecs import AvroCodec, CodecError, Decoded
+from streams.dead_letters import dead_letter
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a fact was read from, for rows that keep their provenance."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+class Projection(Protocol):
+    """Turns one decoded fact into rows of one table. Pure: no I/O, no clock other than the one given."""
+
+    @property
+    def table(self) -> str: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    @property
+    def topics(self) -> tuple[str, ...]:  # catalog topic names without prefix and version: "facts.dimona"
+        ...
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass
+class _Pending:
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    count: int = 0
+    since: float | None = None
+
+    def add(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+        self.rows.setdefault(table, []).extend(rows)
+        self.count += len(rows)
+
+
+@dataclass
+class ProjectorStats:
+    consumed: int = 0
+    rows_written: int = 0
+    flushes: int = 0
+    dead_lettered: int = 0
+
+
+class Projector:
+    def __init__(
+        self,
+        settings: Settings,
+        projections: Sequence[Projection],
+        codec: AvroCodec,
+        *,
+        group_id: str | None = None,
+        flush_rows: int = 10_000,
+        flush_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._codec = codec
+        self._flush_rows = flush_rows
+        self._flush_seconds = flush_seconds
+        self._clock = clock
+        self._by_topic: dict[str, list[Projection]] = {}
+        for projection in projections:
+            for name in projection.topics:
+                self._by_topic.setdefault(f"{settings.topic_prefix}.{name}.v1", []).append(projection)
+        self._columns = {p.table: p.columns for p in projections}
+        self._client = connect(settings)
+        self._database = quote_identifier(settings.clickhouse.database)
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": group_id or f"{settings.app_id}-projector",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+            }
+        )
+        self._producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+        self._dead_letters = f"{settings.topic_prefix}.outcomes.dead-letters.v1"
+        self.stats = ProjectorStats()
+
+    def run(self, stop: threading.Event | None = None, *, idle_exit_s: float | None = None) -> ProjectorStats:
+        """Consume until `stop` is set (or nothing arrived for `idle_exit_s`), flushing as it goes."""
+        stop = stop or threading.Event()
+        self._consumer.subscribe(sorted(self._by_topic))
+        pending = _Pending()
+        last_message = time.monotonic()
+        try:
+            while not stop.is_set():
+                messages = self._consumer.consume(num_messages=2_000, timeout=0.2)
+                for message in messages:
+                    self._take(message, pending)
+                if messages:
+                    last_message = time.monotonic()
+                if self._due(pending):
+                    self._flush(pending)
+                    pending = _Pending()
+                if idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
+                    break
+            if pending.count or pending.since is not None:
+                self._flush(pending)
+        finally:
+            self._consumer.close()
+            self._producer.flush(10)
+        return self.stats
+
+    def _due(self, pending: _Pending) -> bool:
+        if pending.since is None:
+            return False
+        return pending.count >= self._flush_rows or time.monotonic() - pending.since >= self._flush_seconds
+
+    def _take(self, message: Message, pending: _Pending) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                return
+            raise RuntimeError(f"consumer error: {error}")
+        self.stats.consumed += 1
+        topic, partition, offset = _position(message)
+        origin = Origin(topic, partition, offset, message.timestamp()[1])
+        try:
+            fact = self._codec.decode(message.value() or b"")
+        except CodecError as exc:
+            self._dead_letter(message, exc)
+            pending.since = pending.since or time.monotonic()  # its offset must still be committed
+            return
+        now = self._clock()
+        for projection in self._by_topic.get(topic, []):
+            pending.add(projection.table, projection.rows(fact, origin, now))
+        if pending.since is None:
+            pending.since = time.monotonic()
+
+    def _flush(self, pending: _Pending) -> None:
+        for table, rows in pending.rows.items():
+            if not rows:
+                continue
+            columns = self._columns[table]
+            as_columns = [list(values) for values in zip(*rows, strict=True)]
+            statement = f"INSERT INTO {self._database}.{table} ({', '.join(columns)}) VALUES"
+            with translated_errors(f"insert {len(rows)} rows into {table}"):
+                self._client.execute(statement, as_columns, columnar=True)
+            self.stats.rows_written += len(rows)
+        self._producer.flush(30)
+        # only now: everything consumed so far is in the warehouse (or dead-lettered)
+        try:
+            self._consumer.commit(asynchronous=False)
+        except Exception as exc:
+            if "NO_OFFSET" not in str(exc):
+                raise
+        self.stats.flushes += 1
+        log.info("projector flushed %d rows (%d flushes)", pending.count, self.stats.flushes)
+
+    def _dead_letter(self, message: Message, error: CodecError) -> None:
+        kind, timestamp_ms = message.timestamp()
+        topic, partition, offset = _position(message)
+        record = dead_letter(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            timestamp_ms=timestamp_ms if kind else None,
+            key=_bytes(message.key()),
+            headers=message.headers(),
+            raw=message.value(),
+            reason=f"the projector cannot decode a fact: {error}",
+            error_type=type(error).__name__,
+            at=datetime.now(UTC),
+        )
+        self._producer.produce(
+            self._dead_letters, key=message.key(), value=self._codec.encode(record.schema, record.value)
+        )
+        self.stats.dead_lettered += 1
+
+
+def _position(message: Message) -> tuple[str, int, int]:
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise RuntimeError("a consumed message without topic/partition/offset")
+    return topic, partition, offset
+
+
+def _bytes(value: str | bytes | None) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value

@@ -1,0 +1,107 @@
+"""The topic catalog: every topic of the platform, its key, partitions and retention — as data.
+
+Names follow `<prefix>.<area>.<name>.v<N>`; a new meaning gets a new version, never an edit in place.
+Every record about a person is keyed by the national number (NISS), so all facts about one person stay
+ordered on one partition.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DAY_MS = 24 * 3600 * 1000
+FOREVER = -1
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*\.v[1-9][0-9]*$")
+
+
+class Cleanup(StrEnum):
+    DELETE = "delete"
+    COMPACT = "compact"
+
+
+class Area(StrEnum):
+    INTAKE = "intake"
+    FACTS = "facts"
+    OUTCOMES = "outcomes"
+    AUDIT = "audit"
+    MAILBOX = "mailbox"
+    DIRECTORY = "directory"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    area: Area
+    name: str
+    version: int
+    key: str
+    description: str
+    partitions: int | None = None  # None: the settings' default
+    cleanup: Cleanup = Cleanup.DELETE
+    retention_ms: int = FOREVER
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    def topic(self, prefix: str) -> str:
+        return f"{prefix}.{self.area}.{self.name}.v{self.version}"
+
+    def config(self) -> dict[str, str]:
+        """Broker-side topic configuration this spec asks for."""
+        config = {"cleanup.policy": str(self.cleanup), **self.extra_config}
+        if self.cleanup is Cleanup.DELETE:
+            config["retention.ms"] = str(self.retention_ms)
+        return config
+
+
+def _spec(
+    area: Area,
+    name: str,
+    key: str,
+    description: str,
+    *,
+    cleanup: Cleanup = Cleanup.DELETE,
+    retention_ms: int = FOREVER,
+) -> TopicSpec:
+    return TopicSpec(area, name, 1, key, description, cleanup=cleanup, retention_ms=retention_ms)
+
+
+# Intake topics hold what senders produce, before validation: kept a week, long enough to replay an incident.
+# Facts are the platform's immutable log (collect once): kept forever.
+CATALOG: tuple[TopicSpec, ...] = (
+    _spec(Area.INTAKE, "dimona", "niss", "DIMONA declarations as sent by employers", retention_ms=7 * DAY_MS),
+    _spec(Area.INTAKE, "dmfa", "employer", "quarterly DmfA declarations as sent", retention_ms=7 * DAY_MS),
+    _spec(Area.INTAKE, "civil", "niss", "National Register civil events as sent", retention_ms=7 * DAY_MS),
+    _spec(Area.INTAKE, "integrations", "niss", "institutions' directory (un)registrations", retention_ms=7 * DAY_MS),
+    _spec(Area.INTAKE, "consultations", "niss", "institutions' consultation requests", retention_ms=7 * DAY_MS),
+    _spec(Area.FACTS, "dimona", "niss", "accepted DIMONA, ticketed"),
+    _spec(Area.FACTS, "dmfa", "employer", "accepted DmfA declarations, ticketed"),
+    _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed"),
+    _spec(Area.FACTS, "integrations", "niss", "accepted directory integrations, ticketed"),
+    _spec(Area.OUTCOMES, "rejections", "niss", "rejected declarations with all their violations"),
+    _spec(Area.OUTCOMES, "dead-letters", "none", "undecodable messages with their raw bytes and origin"),
+    _spec(Area.AUDIT, "exchanges", "niss", "one hash-chained record per delivery, reply and refusal"),
+    _spec(
+        Area.DIRECTORY,
+        "entries",
+        "niss",
+        "the reference directory's state per person (changelog of the directory table)",
+        cleanup=Cleanup.COMPACT,
+    ),
+)
+
+
+def mailbox(actor_id: str) -> TopicSpec:
+    """An actor's mailbox (institution or employer, by enterprise number), consumed at the actor's pace."""
+    return _spec(Area.MAILBOX, actor_id, "niss", f"mailbox of actor {actor_id}", retention_ms=30 * DAY_MS)
+
+
+def by_key(area: Area, name: str) -> TopicSpec:
+    for spec in CATALOG:
+        if spec.area is area and spec.name == name:
+            return spec
+    raise KeyError(f"no topic {area}.{name} in the catalog")
+
+
+def valid_name(topic: str) -> bool:
+    return bool(_NAME.match(topic))

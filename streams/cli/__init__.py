@@ -1,0 +1,25 @@
+"""The `crossroads` command line: one typer app, one sub-module per area."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli import check, demo, projector, stack, topics, warehouse, worker
+
+app = typer.Typer(
+    name="crossroads",
+    help="Crossroads — social-security data between institutions: validated once, shared with the entitled, logged.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(stack.app, name="stack")
+app.add_typer(topics.app, name="topics")
+app.add_typer(warehouse.app, name="warehouse")
+app.add_typer(check.app, name="check")
+worker.register(app)
+projector.register(app)
+demo.register(app)
+
+
+def main() -> None:
+    app()

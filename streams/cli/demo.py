@@ -1,0 +1,84 @@
+"""`crossroads demo`: the local stack, the topics, the warehouse, the workers, and a declaration's journey."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.settings import Settings
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        keep_running: bool = typer.Option(False, help="leave the worker and projector running afterwards"),
+        timeout: float = typer.Option(120.0, help="seconds to wait for each stage"),
+    ) -> None:
+        """Bring everything up and follow one DIMONA declaration from intake to a ClickHouse row."""
+        from connectors.clickhouse import connect, migrate
+        from streams.codecs import AvroCodec, SchemaRegistry
+        from streams.demo.journey import JourneyTimeout, trace
+        from streams.domain.samples import sample_dimona_in
+        from streams.kafka.admin import TopicAdmin, wait_for_group
+        from streams.stack.errors import StackError
+        from streams.stack.local import LocalStack
+        from streams.stack.workers import PlatformWorkers
+
+        settings = Settings()
+        began = time.monotonic()
+
+        def step(text: str) -> None:
+            console.print(f"[dim]{time.monotonic() - began:6.1f}s[/dim] {text}")
+
+        try:
+            for started in LocalStack(settings).up():
+                step(
+                    f"{started.service}: {'started' if started.started else 'already running'} ({started.seconds:.1f}s)"
+                )
+        except StackError as exc:
+            console.print(f"[red]the local stack did not come up:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        created = [c for c in TopicAdmin(settings).apply() if c.action != "unchanged"]
+        step(f"topics: catalog applied ({len(created)} changed)")
+        applied = migrate(connect(settings, database="default"), settings)
+        step(f"warehouse: migrations applied ({len(applied)} new)")
+
+        workers = PlatformWorkers(settings)
+        pids = workers.start()
+        step(f"workers: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())} (logs in {workers.home})")
+        try:
+            wait_for_group(settings, settings.app_id, timeout=timeout)
+            wait_for_group(settings, f"{settings.app_id}-projector", timeout=timeout)
+            step("workers: consumer groups stable")
+            codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
+            record = sample_dimona_in()
+            record["envelope"]["sender_reference"] = f"demo-{uuid.uuid4().hex[:12]}"
+            journey = trace(settings, codec, record, timeout=timeout)
+        except JourneyTimeout as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        finally:
+            if not keep_running:
+                workers.stop()
+
+        table = Table("hop", "where", "after", title=f"Journey of {journey.sender_reference} — ticket {journey.ticket}")
+        for hop in journey.hops:
+            table.add_row(hop.what, hop.where, f"{hop.seconds * 1000:.0f} ms")
+        console.print(table)
+        row = journey.row
+        console.print(
+            f"warehouse row: kind={row['kind']} sender={row['sender']} accepted_at={row['accepted_at']} "
+            f"projected_at={row['projected_at']} "
+            f"from {row['facts_topic']}[{row['facts_partition']}]@{row['facts_offset']}"
+        )
+        console.print("[green]intake → fact → warehouse: the walking skeleton walks.[/green]")
+        console.print(
+            "[dim]The projector flushes every second (or every 10,000 rows): that is most of the last hop. "
+            "The stack keeps running — `crossroads stack status`, `crossroads stack down`.[/dim]"
+        )

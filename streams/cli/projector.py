@@ -1,0 +1,34 @@
+"""`crossroads projector`: facts (and later the audit trail) -> the ClickHouse warehouse."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import typer
+
+from streams.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def projector(
+        flush_rows: int = typer.Option(10_000, help="flush when this many rows are pending"),
+        flush_seconds: float = typer.Option(1.0, help="…or when the oldest pending row is this old"),
+        idle_exit: float | None = typer.Option(None, help="exit after this many seconds without a message"),
+    ) -> None:
+        """Project the facts topics into ClickHouse: batched inserts, offsets committed after each insert."""
+        from connectors.clickhouse.journey import JourneyProjection
+        from connectors.clickhouse.projector import Projector
+        from streams.codecs import AvroCodec, SchemaRegistry
+
+        logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+        settings = Settings()
+        codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        runner = Projector(settings, [JourneyProjection()], codec, flush_rows=flush_rows, flush_seconds=flush_seconds)
+        stats = runner.run(stop, idle_exit_s=idle_exit)
+        typer.echo(f"projector stopped: {stats}")

@@ -1,0 +1,1 @@
+"""The main job: what a newcomer runs first (`make demo`)."""

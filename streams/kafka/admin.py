@@ -1,0 +1,192 @@
+"""Applying the topic catalog to a broker: create what is missing, bring existing topics in line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+
+from streams.catalog import CATALOG, TopicSpec
+from streams.kafka import KafkaAdapterError
+from streams.settings import Settings
+
+TIMEOUT_S = 30.0
+_ALREADY_EXISTS = object()
+
+
+@dataclass(frozen=True)
+class TopicChange:
+    topic: str
+    action: str  # created | partitions | config | unchanged
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TopicState:
+    spec: TopicSpec
+    topic: str
+    wanted_partitions: int
+    actual_partitions: int | None  # None: absent from the broker
+    config: dict[str, str]
+
+
+class TopicAdmin:
+    def __init__(self, settings: Settings, admin: AdminClient | None = None) -> None:
+        self._settings = settings
+        self._admin = admin or _quiet_admin(settings)
+
+    def _partitions(self, spec: TopicSpec) -> int:
+        return spec.partitions or self._settings.default_partitions
+
+    def existing(self) -> dict[str, int]:
+        try:
+            metadata = self._admin.list_topics(timeout=TIMEOUT_S)
+        except KafkaException as exc:
+            raise KafkaAdapterError(f"cannot list topics at {self._settings.kafka_bootstrap}: {exc}") from exc
+        return {name: len(t.partitions) for name, t in metadata.topics.items()}
+
+    def _await_visible(self, topics: set[str]) -> dict[str, int]:
+        """The broker's metadata lags a creation by a moment; wait until it lists every topic."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            existing = self.existing()
+            if topics <= existing.keys() or time.monotonic() > deadline:
+                return existing
+            time.sleep(0.2)
+
+    def apply(self, specs: Iterable[TopicSpec] = CATALOG) -> list[TopicChange]:
+        """Idempotent: a second run reports every topic unchanged. Partitions only ever grow (Kafka's rule)."""
+        specs = list(specs)
+        existing = self.existing()
+        prefix = self._settings.topic_prefix
+        changes: list[TopicChange] = []
+        to_create = [s for s in specs if s.topic(prefix) not in existing]
+        if to_create:
+            futures = self._admin.create_topics(
+                [
+                    NewTopic(
+                        s.topic(prefix),
+                        num_partitions=self._partitions(s),
+                        replication_factor=self._settings.replication_factor,
+                        config=s.config(),
+                    )
+                    for s in to_create
+                ],
+                operation_timeout=TIMEOUT_S,
+            )
+            raced = False
+            for topic, future in futures.items():
+                if _wait(future, f"create {topic}", tolerate="TOPIC_ALREADY_EXISTS") is _ALREADY_EXISTS:
+                    raced = True  # created meanwhile, or our metadata was stale: reconcile it below
+                    continue
+                changes.append(
+                    TopicChange(topic, "created", f"{self._partitions(_find(specs, topic, prefix))} partitions")
+                )
+            if raced:
+                existing = self._await_visible({s.topic(prefix) for s in to_create})
+        created = {c.topic for c in changes}
+        for spec in specs:
+            topic = spec.topic(prefix)
+            if topic in created or topic not in existing:
+                continue
+            changes.extend(self._reconcile(spec, topic, existing[topic]))
+        return changes
+
+    def _reconcile(self, spec: TopicSpec, topic: str, partitions: int) -> list[TopicChange]:
+        changes = []
+        wanted = self._partitions(spec)
+        if partitions < wanted:
+            futures = self._admin.create_partitions([NewPartitions(topic, wanted)])
+            _wait(futures[topic], f"grow {topic} to {wanted} partitions")
+            changes.append(TopicChange(topic, "partitions", f"{partitions} -> {wanted}"))
+        current = self.describe_config(topic)
+        drift = {k: v for k, v in spec.config().items() if current.get(k) != v}
+        if drift:
+            resource = ConfigResource(
+                ConfigResource.Type.TOPIC,
+                topic,
+                incremental_configs=[
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in drift.items()
+                ],
+            )
+            altered = self._admin.incremental_alter_configs([resource])
+            _wait(altered[resource], f"alter config of {topic}")
+            changes.append(TopicChange(topic, "config", ", ".join(f"{k}={v}" for k, v in drift.items())))
+        return changes or [TopicChange(topic, "unchanged")]
+
+    def describe_config(self, topic: str) -> dict[str, str]:
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        described = self._admin.describe_configs([resource])
+        entries: dict[str, Any] = _wait(described[resource], f"describe {topic}")
+        return {name: entry.value for name, entry in entries.items()}
+
+    def states(self, specs: Iterable[TopicSpec] = CATALOG) -> list[TopicState]:
+        existing = self.existing()
+        prefix = self._settings.topic_prefix
+        result = []
+        for spec in specs:
+            topic = spec.topic(prefix)
+            present = topic in existing
+            result.append(
+                TopicState(
+                    spec=spec,
+                    topic=topic,
+                    wanted_partitions=self._partitions(spec),
+                    actual_partitions=existing.get(topic),
+                    config=self.describe_config(topic) if present else {},
+                )
+            )
+        return result
+
+
+def _find(specs: list[TopicSpec], topic: str, prefix: str) -> TopicSpec:
+    return next(s for s in specs if s.topic(prefix) == topic)
+
+
+def _wait(future: Any, what: str, tolerate: str | None = None) -> Any:
+    try:
+        return future.result(timeout=TIMEOUT_S)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if tolerate and error is not None and getattr(error, "name", lambda: "")() == tolerate:
+            return _ALREADY_EXISTS
+        raise KafkaAdapterError(f"{what} failed: {exc}") from exc
+
+
+def group_members(settings: Settings, group_id: str, admin: AdminClient | None = None) -> int:
+    """How many members a consumer group has once it is stable (0 while it is empty or rebalancing)."""
+    admin = admin or _quiet_admin(settings)
+    future = admin.describe_consumer_groups([group_id], request_timeout=10)[group_id]
+    try:
+        description = future.result(timeout=TIMEOUT_S)
+    except KafkaException:
+        return 0
+    if str(description.state).rsplit(".", 1)[-1] != "STABLE":
+        return 0
+    return len(description.members)
+
+
+def wait_for_group(settings: Settings, group_id: str, timeout: float = 120.0) -> None:
+    """Block until the group has at least one member and is stable: its consumers have their partitions."""
+    admin = _quiet_admin(settings)
+    deadline = time.monotonic() + timeout
+    while group_members(settings, group_id, admin) == 0:
+        if time.monotonic() > deadline:
+            raise KafkaAdapterError(f"consumer group {group_id} did not become stable within {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def _quiet_admin(settings: Settings) -> AdminClient:
+    # librdkafka logs at info level when a short-lived client is torn down; only warnings matter here
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})

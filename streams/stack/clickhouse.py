@@ -1,0 +1,193 @@
+"""A ClickHouse server run as a process of the project, from the machine's Debian package (18.16 on bookworm).
+
+The server gets its own config, data, logs and pid file under `<state_dir>/clickhouse/`; the package's
+/etc/clickhouse-server and its systemd unit are never used, so nothing here needs the `clickhouse` user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from connectors.clickhouse.client import SERVER_DATABASE, WarehouseError, connect, execute
+from streams.settings import Settings
+from streams.stack.errors import InstallError, StartError
+from streams.stack.packages import apt_install
+from streams.stack.process import ManagedProcess, port_open, wait_until
+from streams.stack.service import ServiceStatus
+
+PACKAGES = ("clickhouse-server", "clickhouse-client")
+# Debian puts the server in /usr/sbin, which is not on a non-root PATH; upstream packages use /usr/bin
+BINARY_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/bin")
+READY_TIMEOUT_S = 60.0
+MAX_MEMORY_PER_QUERY = 4 * 1024**3
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_STACK_FRAME = re.compile(r"^\s*\d+\. ")
+
+
+class ClickHouseService:
+    name = "clickhouse"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._address = settings.clickhouse
+        self.home = settings.state_dir / "clickhouse"
+        self.data_dir = self.home / "data"
+        self.log_dir = self.home / "log"
+        self.config_file = self.home / "config.xml"
+        self.users_file = self.home / "users.xml"
+        self.server_log = self.log_dir / "clickhouse-server.log"
+        self.error_log = self.log_dir / "clickhouse-server.err.log"
+        # stdout/stderr only carry what happens before the server's own logger is set up (config errors)
+        self.process = ManagedProcess(
+            name="clickhouse", pid_file=self.home / "clickhouse.pid", log_file=self.log_dir / "stdout.log"
+        )
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"native": self._address.port, "http": self._settings.clickhouse_http_port}
+
+    # -- install -------------------------------------------------------------------------------------------
+
+    def binary(self) -> str | None:
+        found = shutil.which("clickhouse-server")
+        if found:
+            return found
+        candidates = (Path(directory) / "clickhouse-server" for directory in BINARY_DIRS)
+        return next((str(path) for path in candidates if path.exists()), None)
+
+    def install(self) -> None:
+        """apt-get the server when it is missing; the package's own service is left alone."""
+        if self.binary() is not None:
+            return
+        apt_install(*PACKAGES)
+        if self.binary() is None:
+            raise InstallError(f"{' '.join(PACKAGES)} installed but no clickhouse-server binary was found")
+
+    # -- configuration -------------------------------------------------------------------------------------
+
+    def configure(self) -> Path:
+        """(Re)write config.xml and users.xml from the settings; returns the config to start with."""
+        for directory in (self.data_dir, self.log_dir, *self._scratch_dirs()):
+            directory.mkdir(parents=True, exist_ok=True)
+        self._render(
+            "clickhouse-config.xml",
+            self.config_file,
+            log_file=self.server_log,
+            error_log_file=self.error_log,
+            tcp_port=self._address.port,
+            http_port=self._settings.clickhouse_http_port,
+            data_dir=self.data_dir,
+            tmp_dir=self.home / "tmp",
+            user_files_dir=self.home / "user_files",
+            format_schema_dir=self.home / "format_schemas",
+            users_file=self.users_file,
+        )
+        self._render(
+            "clickhouse-users.xml",
+            self.users_file,
+            user=self._user(),
+            password_sha256=hashlib.sha256(self._address.password.encode()).hexdigest(),
+            max_memory_usage=MAX_MEMORY_PER_QUERY,
+        )
+        # the password hash is in there: keep it to ourselves
+        self.users_file.chmod(0o600)
+        return self.config_file
+
+    def _scratch_dirs(self) -> tuple[Path, ...]:
+        return (self.home / "tmp", self.home / "user_files", self.home / "format_schemas")
+
+    def _user(self) -> str:
+        # the user name becomes an XML element name, so it has to be one
+        if not _USER_NAME.match(self._address.user):
+            raise StartError(f"user {self._address.user!r} cannot be configured on the local ClickHouse")
+        return self._address.user
+
+    def _render(self, template: str, target: Path, **values: object) -> None:
+        text = resources.files("streams.stack").joinpath("templates", template).read_text()
+        target.write_text(text.format(**{key: escape(str(value)) for key, value in values.items()}))
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def up(self) -> bool:
+        if self.process.pid() is not None:
+            self._wait_ready()
+            return False
+        if port_open(self._address.host, self._address.port):
+            # somebody else's server (system service, other checkout, CI service): use it, never fight it
+            return False
+        if self._address.host not in LOOPBACK:
+            raise StartError(
+                f"CROSSROADS_CLICKHOUSE_URL points at {self._address.host}:{self._address.port}, which does "
+                "not answer; the local stack only starts a server on 127.0.0.1"
+            )
+        http = self._settings.clickhouse_http_port
+        if port_open(self._address.host, http):
+            raise StartError(
+                f"port {http} (ClickHouse HTTP) is taken by another process; "
+                "free it or choose another with CROSSROADS_CLICKHOUSE_HTTP_PORT"
+            )
+        self.install()
+        binary = self.binary()
+        if binary is None:  # install() guarantees it; this keeps mypy and a racing uninstall honest
+            raise InstallError("clickhouse-server is not installed")
+        config = self.configure()
+        self.process.start([binary, f"--config-file={config}"], cwd=self.home)
+        self._wait_ready()
+        return True
+
+    def _wait_ready(self) -> None:
+        try:
+            wait_until(self.ready, timeout=READY_TIMEOUT_S, what="ClickHouse server", process=self.process)
+        except StartError as exc:
+            raise StartError(f"{exc}\nlast lines of {self.error_log}:\n{self._error_log_tail()}") from exc
+
+    def _error_log_tail(self, lines: int = 10) -> str:
+        try:
+            text = self.error_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no error log yet)"
+        # stack-trace frames would push the one line that says what went wrong out of the tail
+        messages = [line for line in text.splitlines() if line.strip() and not _STACK_FRAME.match(line)]
+        return "\n".join(messages[-lines:]) or "(empty)"
+
+    def down(self) -> bool:
+        return self.process.stop(timeout=60.0)
+
+    def ready(self) -> bool:
+        return self.version() is not None
+
+    def version(self) -> str | None:
+        """The server's version if it answers `SELECT version()` within a couple of seconds, else None."""
+        # probing the port first costs the server a "Client has not sent any data" warning, but spares the
+        # console the driver's logged traceback for every refused connection while the server starts
+        if not port_open(self._address.host, self._address.port):
+            return None
+        client = connect(self._settings, SERVER_DATABASE, connect_timeout=2.0, send_receive_timeout=5.0)
+        try:
+            rows = execute(client, "SELECT version()")
+        except WarehouseError:
+            return None
+        finally:
+            client.disconnect()
+        return str(rows[0][0]) if rows else None
+
+    def status(self) -> ServiceStatus:
+        pid = self.process.pid()
+        version = self.version()
+        return ServiceStatus(
+            name=self.name,
+            running=version is not None,
+            version=version,
+            pid=pid,
+            ports=self.ports,
+            data_dir=self.data_dir,
+            log_file=self.server_log,
+            # something answering on our port without our pid file is not ours
+            ours=pid is not None or not port_open(self._address.host, self._address.port),
+        )

@@ -1,0 +1,147 @@
+"""Service fixtures: a real Kafka broker and a real ClickHouse server for the integration tests.
+
+Where each comes from, in order:
+1. the environment: CROSSROADS_KAFKA_BOOTSTRAP / CROSSROADS_CLICKHOUSE_URL when set;
+2. testcontainers, when a Docker engine answers;
+3. the project's local stack (`crossroads stack up`), started once per test session and stopped at the end
+   only if this session started it.
+Each session works under its own topic prefix and ClickHouse database, removed at the end, so runs never
+see each other's data (nor the demo's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from streams.settings import Settings
+
+SESSION_TAG = uuid.uuid4().hex[:8]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # testcontainers depends on it
+    except ImportError:
+        return False
+    try:
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if address := os.environ.get("CROSSROADS_KAFKA_BOOTSTRAP"):
+        yield address
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    from streams.stack.kafka import KafkaService
+
+    service = KafkaService(Settings())
+    started = service.up()
+    try:
+        yield Settings().kafka_bootstrap
+    finally:
+        if started:
+            service.down()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url() -> Iterator[str]:
+    if url := os.environ.get("CROSSROADS_CLICKHOUSE_URL"):
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.clickhouse import ClickHouseContainer
+
+        with ClickHouseContainer("clickhouse/clickhouse-server:25.8") as container:
+            host, port = container.get_container_host_ip(), container.get_exposed_port(9000)
+            yield f"clickhouse://{container.username}:{container.password}@{host}:{port}/crossroads"
+        return
+    from streams.stack.clickhouse import ClickHouseService
+
+    service = ClickHouseService(Settings())
+    started = service.up()
+    try:
+        yield Settings().clickhouse_url
+    finally:
+        if started:
+            service.down()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(kafka_bootstrap: str, clickhouse_url: str) -> Iterator[Settings]:
+    """Settings for this test session: the live services, a private topic prefix and database."""
+    base = Settings(kafka_bootstrap=kafka_bootstrap, clickhouse_url=clickhouse_url)
+    address = base.clickhouse
+    database = f"crossroads_test_{SESSION_TAG}"
+    url = f"clickhouse://{address.user}:{address.password}@{address.host}:{address.port}/{database}"
+    settings = base.model_copy(
+        update={
+            "clickhouse_url": url,
+            "topic_prefix": f"test{SESSION_TAG}",
+            "app_id": f"crossroads-test-{SESSION_TAG}",
+            "web_port": 16066,
+            "state_dir": base.state_dir / "test-sessions" / SESSION_TAG,
+        }
+    )
+    yield settings
+    _drop_topics(settings)
+    _drop_database(settings)
+
+
+@pytest.fixture(scope="session")
+def clickhouse(stack_settings: Settings) -> Iterator[object]:
+    """A clickhouse-driver Client connected to the server (no default database assumed)."""
+    from clickhouse_driver import Client
+
+    address = stack_settings.clickhouse
+    client = Client(host=address.host, port=address.port, user=address.user, password=address.password)
+    yield client
+    client.disconnect()
+
+
+@pytest.fixture(scope="session")
+def topics(stack_settings: Settings) -> Settings:
+    """The catalog applied under this session's prefix."""
+    from streams.kafka.admin import TopicAdmin
+
+    TopicAdmin(stack_settings).apply()
+    return stack_settings
+
+
+def _drop_topics(settings: Settings) -> None:
+    with contextlib.suppress(Exception):
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        names = [
+            t
+            for t in admin.list_topics(timeout=10).topics
+            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
+        ]
+        if names:
+            for future in admin.delete_topics(names, operation_timeout=30).values():
+                with contextlib.suppress(Exception):
+                    future.result(timeout=30)
+
+
+def _drop_database(settings: Settings) -> None:
+    with contextlib.suppress(Exception):
+        from clickhouse_driver import Client
+
+        address = settings.clickhouse
+        client = Client(host=address.host, port=address.port, user=address.user, password=address.password)
+        client.execute(f"DROP DATABASE IF EXISTS {address.database}")
+        client.disconnect()

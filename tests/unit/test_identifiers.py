@@ -1,0 +1,210 @@
+"""Identifiers: examples, one error code per failure, and the check-digit properties (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.domain.errors import DomainError, InvalidIdentifierError
+from streams.domain.identifiers import (
+    BisNumber,
+    EnterpriseNumber,
+    NationalNumber,
+    Register,
+    Sex,
+    parse_enterprise,
+    parse_niss,
+)
+
+# -- builders: the arithmetic of the specification, written independently of stdnum -----------------------
+
+
+def person_number(year: int, month: int, day: int, serial: int, *, bis_offset: int = 0) -> str:
+    body = f"{year % 100:02d}{month + bis_offset:02d}{day:02d}{serial:03d}"
+    base = int(("2" if year >= 2000 else "") + body)
+    return f"{body}{97 - base % 97:02d}"
+
+
+def enterprise_number(first8: int) -> str:
+    body = f"{first8:08d}"
+    return f"{body}{97 - first8 % 97:02d}"
+
+
+# Years up to 2020 only: stdnum tries the 20xx rule only for years not after the current one.
+birth_dates = st.dates(dt.date(1900, 1, 1), dt.date(2020, 12, 31))
+serials = st.integers(1, 998)
+
+
+@st.composite
+def national_numbers(draw: st.DrawFn) -> str:
+    born = draw(birth_dates)
+    unknown = draw(st.sampled_from(["none", "day", "month"]))
+    month = 0 if unknown == "month" else born.month
+    day = 0 if unknown in ("day", "month") else born.day
+    return person_number(born.year, month, day, draw(serials))
+
+
+@st.composite
+def bis_numbers(draw: st.DrawFn) -> str:
+    born = draw(birth_dates)
+    month = draw(st.sampled_from([0, born.month]))
+    day = born.day if month else 0
+    return person_number(born.year, month, day, draw(serials), bis_offset=draw(st.sampled_from([20, 40])))
+
+
+enterprise_numbers = st.integers(0, 19_999_999).filter(lambda n: n > 0).map(enterprise_number)
+
+
+def accepted(parse: object, number: str) -> bool:
+    try:
+        parse(number)  # type: ignore[operator]
+    except InvalidIdentifierError:
+        return False
+    return True
+
+
+# -- examples -------------------------------------------------------------------------------------------
+
+
+def test_national_number_facts_and_punctuation() -> None:
+    n = parse_niss("93.05.18-223.61")
+    assert isinstance(n, NationalNumber)
+    assert (n.digits, n.register, n.sex) == ("93051822361", Register.NATIONAL_REGISTER, Sex.MALE)
+    assert n.birth_date == dt.date(1993, 5, 18)
+    assert n.formatted == "93.05.18-223.61"
+    assert parse_niss(" 930518 223 61 ") == n
+
+
+def test_born_in_2000s_uses_the_2_prefix() -> None:
+    number = person_number(2007, 3, 4, 12)
+    n = parse_niss(number)
+    assert (n.birth_date, n.sex) == (dt.date(2007, 3, 4), Sex.FEMALE)
+
+
+def test_unknown_month_and_day_are_legal() -> None:
+    n = parse_niss(person_number(1950, 0, 0, 33))
+    assert (n.birth_year, n.birth_month, n.birth_day, n.birth_date) == (1950, None, None, None)
+    d = parse_niss(person_number(1950, 6, 0, 33))
+    assert (d.birth_month, d.birth_day) == (6, None)
+
+
+def test_bis_numbers() -> None:
+    unknown_sex = parse_niss(person_number(1980, 2, 3, 5, bis_offset=20))
+    assert isinstance(unknown_sex, BisNumber)
+    assert (unknown_sex.register, unknown_sex.sex, unknown_sex.birth_date) == (Register.BIS, None, dt.date(1980, 2, 3))
+    known_sex = BisNumber.parse(person_number(1980, 2, 3, 5, bis_offset=40))
+    assert known_sex.sex is Sex.MALE
+
+
+@pytest.mark.parametrize(
+    ("parse", "raw", "code"),
+    [
+        (parse_niss, "93.05.18-223.6x", "niss.characters"),
+        (parse_niss, "", "niss.characters"),
+        (parse_niss, "٩٣٠٥١٨٢٢٣٦١", "niss.characters"),  # Arabic-Indic digits are not digits here
+        (parse_niss, "93.05.18-223.6", "niss.length"),
+        (parse_niss, "930518223610", "niss.length"),
+        (parse_niss, "93.05.18-223.62", "niss.check_digits"),
+        (parse_niss, person_number(1993, 2, 30, 223), "niss.birth_date"),  # 30 February
+        (parse_niss, person_number(1993, 13, 1, 223), "niss.birth_date"),  # month 13
+        (NationalNumber.parse, person_number(1980, 2, 3, 5, bis_offset=20), "niss.birth_date"),
+        (BisNumber.parse, "93.05.18-223.61", "bis.month_range"),
+        (BisNumber.parse, person_number(1980, 2, 31, 5, bis_offset=40), "bis.birth_date"),
+        (BisNumber.parse, "12345", "bis.length"),
+        (parse_enterprise, "BE 0403.170.702", "enterprise.check_digits"),
+        (parse_enterprise, "2403170701", "enterprise.first_digit"),
+        (parse_enterprise, "403.170.701", "enterprise.length"),
+        (parse_enterprise, "0403-170-70A", "enterprise.characters"),
+    ],
+)
+def test_each_failure_has_its_own_code(parse: object, raw: str, code: str) -> None:
+    with pytest.raises(InvalidIdentifierError) as caught:
+        parse(raw)  # type: ignore[operator]
+    assert caught.value.code == code
+    assert isinstance(caught.value, DomainError) and isinstance(caught.value, ValueError)
+    assert caught.value.message
+
+
+def test_enterprise_number() -> None:
+    e = EnterpriseNumber.parse("BE 0403.170.701")
+    assert (e.digits, e.formatted, str(e)) == ("0403170701", "0403.170.701", "0403170701")
+
+
+# -- properties -----------------------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(national_numbers())
+def test_every_valid_national_number_is_accepted(number: str) -> None:
+    n = parse_niss(number)
+    assert isinstance(n, NationalNumber) and n.digits == number
+    assert n.sex is (Sex.MALE if int(number[6:9]) % 2 else Sex.FEMALE)
+
+
+@settings(max_examples=300)
+@given(bis_numbers())
+def test_every_valid_bis_number_is_accepted(number: str) -> None:
+    b = BisNumber.parse(number)
+    assert parse_niss(number) == b
+    assert (b.sex is None) == (int(number[2:4]) < 40)
+
+
+@settings(max_examples=300)
+@given(enterprise_numbers)
+def test_every_valid_enterprise_number_is_accepted(number: str) -> None:
+    assert EnterpriseNumber.parse(number).digits == number
+
+
+def single_digit_changes(number: str) -> list[tuple[int, str]]:
+    return [(i, number[:i] + d + number[i + 1:]) for i in range(len(number)) for d in "0123456789" if d != number[i]]
+
+
+def adjacent_transpositions(number: str) -> list[tuple[int, str]]:
+    # Transposing two equal digits gives the same number: not an error to detect.
+    return [(i, number[:i] + number[i + 1] + number[i] + number[i + 2:])
+            for i in range(len(number) - 1) if number[i] != number[i + 1]]
+
+
+def century(number: str) -> int:
+    """Which rule the check digits satisfy: 1900 (plain) or 2000 (prefixed with 2)."""
+    return 1900 if (int(number[:9]) + int(number[9:])) % 97 == 0 else 2000
+
+
+def assert_only_century_flips(original: str, mutants: list[tuple[int, str]], allowed: set[int]) -> None:
+    """mod 97 catches every single-digit change and adjacent transposition *within one rule*.  The two rules
+    differ by 2e9 mod 97 = 68, which a change of 6 in the second year digit (6e7 = 68 mod 97), or swapping month
+    digits that differ by 2 (18e5 = 29 = -68 mod 97), can supply: that mutant is a valid number under the other
+    century.  Assert that accepted mutants are exactly of that kind and nothing else."""
+    for position, mutant in mutants:
+        if accepted(parse_niss, mutant):
+            assert position in allowed, (original, mutant)
+            assert century(mutant) != century(original), (original, mutant)
+
+
+@settings(max_examples=300)
+@given(st.one_of(national_numbers(), bis_numbers()))
+def test_single_digit_changes_are_rejected(number: str) -> None:
+    assert_only_century_flips(number, single_digit_changes(number), allowed={1})
+
+
+@settings(max_examples=300)
+@given(st.one_of(national_numbers(), bis_numbers()))
+def test_adjacent_transpositions_are_rejected(number: str) -> None:
+    assert_only_century_flips(number, adjacent_transpositions(number), allowed={2})
+
+
+def test_the_century_flip_exception_is_real() -> None:
+    # Not a hypothetical: a man born 2013-06-01 whose second year digit is mistyped has another valid number.
+    born_2013 = person_number(2013, 6, 1, 3)
+    flipped = [m for _, m in single_digit_changes(born_2013)[9:18] if accepted(parse_niss, m)]
+    assert [parse_niss(m).birth_year for m in flipped] == [1919]
+
+
+@settings(max_examples=300)
+@given(enterprise_numbers)
+def test_enterprise_changes_and_transpositions_are_always_rejected(number: str) -> None:
+    for _, mutant in single_digit_changes(number) + adjacent_transpositions(number):
+        assert not accepted(parse_enterprise, mutant), (number, mutant)

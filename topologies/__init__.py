@@ -1,0 +1,1 @@
+"""How it flows: faust apps and agents, thin (decode -> domain decision -> route)."""

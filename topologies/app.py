@@ -1,0 +1,58 @@
+"""The faust application factory: no module-level app; each flow registers itself on the app it is given."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import faust
+
+from streams.settings import Settings
+from topologies.deps import Deps
+
+
+class Flow(Protocol):
+    """A module of topologies/ that adds its topics, tables and agents to an app."""
+
+    def register(self, app: faust.App, deps: Deps) -> None: ...
+
+
+def default_flows() -> list[Flow]:
+    import topologies.intake
+
+    return [topologies.intake]
+
+
+def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: Deps | None = None) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        store=settings.store,
+        web_port=settings.web_port,
+        web_host="127.0.0.1",
+        topic_partitions=settings.default_partitions,
+        topic_replication_factor=settings.replication_factor,
+        processing_guarantee=settings.processing_guarantee,
+        # our topics are declared by the catalog (`crossroads topics apply`); faust only creates its own
+        # internal topics (changelogs, leader election)
+        topic_allow_declare=True,
+        # values are our own Avro bytes: faust must not try to (de)serialize them
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+    )
+    deps = deps or Deps.from_settings(settings)
+    for flow in flows if flows is not None else default_flows():
+        flow.register(app, deps)
+    return app
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    app = create_app(settings)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    app.main_worker = True  # type: ignore[attr-defined]
+    from faust.worker import Worker
+
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
