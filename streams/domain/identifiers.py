@@ -86,6 +86,19 @@ def _digits(kind: str, raw: str, length: int, *, strip_country: bool = False) ->
     return text
 
 
+# stdnum's convention: these fictitious dates mean the whole birth date, year included, was unknown.
+_FICTITIOUS_DATES = frozenset({"000001", "002001", "004001"})
+
+
+def _birth_year_month(digits: str) -> tuple[int | None, int | None]:
+    """Year and month of a number stdnum has already validated.  Done here rather than with stdnum's getters
+    because each of those re-cleans and re-validates the number: three times the cost on the intake's hot path."""
+    if digits[:6] in _FICTITIOUS_DATES:
+        return None, None
+    century = 1900 if 97 - int(digits[:9]) % 97 == int(digits[9:]) else 2000
+    return century + int(digits[:2]), (int(digits[2:4]) % 20) or None
+
+
 @dataclass(frozen=True, slots=True)
 class _PersonNumberBase:
     """Shared facts of a national number and a BIS number.
@@ -149,8 +162,7 @@ class _PersonNumberBase:
                                          f"{raw!r}: month {digits[2:4]} is impossible (00..12)", raw) from None
         except stdnum_errors.ValidationError as exc:  # all zeros: stdnum calls it a format error
             raise InvalidIdentifierError(kind, IdentifierCode.CHARACTERS, f"{raw!r}: {exc}", raw) from None
-        year = stdnum_nn.get_birth_year(digits)
-        month = stdnum_nn.get_birth_month(digits)
+        year, month = _birth_year_month(digits)
         day = int(digits[4:6])
         # stdnum reads "31 February" as "day unknown"; for us it is an impossible date that the provider must fix.
         max_day = calendar.monthrange(year, month)[1] if year and month else 31

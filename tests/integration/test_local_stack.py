@@ -27,6 +27,7 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     shared = Settings()
     state = tmp_path_factory.mktemp("private-stack")
     # share the jar cache: resolving Kafka again would only test Maven
+    (shared.state_dir / "cache").mkdir(parents=True, exist_ok=True)
     (state / "cache").symlink_to(shared.state_dir / "cache", target_is_directory=True)
     env = {
         **os.environ,

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum.be import nn as stdnum_nn
 
 from streams.domain.errors import DomainError, InvalidIdentifierError
 from streams.domain.identifiers import (
@@ -141,6 +142,7 @@ def test_enterprise_number() -> None:
 def test_every_valid_national_number_is_accepted(number: str) -> None:
     n = parse_niss(number)
     assert isinstance(n, NationalNumber) and n.digits == number
+    assert (n.birth_year, n.birth_month) == (stdnum_nn.get_birth_year(number), stdnum_nn.get_birth_month(number))
     assert n.sex is (Sex.MALE if int(number[6:9]) % 2 else Sex.FEMALE)
 
 
