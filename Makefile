@@ -32,6 +32,7 @@ test: $(STAMP) tools lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy streams
 
 unit: $(STAMP)

@@ -61,7 +61,8 @@ def main() -> None:
             "json_bytes": len(baseline),
             "encode_decode_us": per_call_us(lambda n=name, r=record: single.decode(single.encode(n, r)), args.seconds),
             "encode_decode_confluent_us": per_call_us(
-                lambda n=name, r=record: confluent.decode(confluent.encode(n, r, topic="t")), args.seconds),
+                lambda n=name, r=record: confluent.decode(confluent.encode(n, r, topic="t")), args.seconds
+            ),
             "encode_us": per_call_us(lambda n=name, r=record: single.encode(n, r), args.seconds),
             "decode_us": per_call_us(lambda d=data: single.decode(d), args.seconds),
             "validate_us": per_call_us(lambda n=name, r=record: validate(n, r), args.seconds),
@@ -71,13 +72,16 @@ def main() -> None:
         results["cases"][label] = row
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    header = (f"{'case':<15}{'enc+dec':>10}{'confluent':>11}{'enc':>9}{'dec':>9}{'validate':>10}{'orjson':>9}"
-              f"{'ratio':>7}")
+    header = (
+        f"{'case':<15}{'enc+dec':>10}{'confluent':>11}{'enc':>9}{'dec':>9}{'validate':>10}{'orjson':>9}{'ratio':>7}"
+    )
     print(header + "   (µs per record)")
     for label, row in results["cases"].items():
-        print(f"{label:<15}{row['encode_decode_us']:>10.1f}{row['encode_decode_confluent_us']:>11.1f}"
-              f"{row['encode_us']:>9.1f}{row['decode_us']:>9.1f}{row['validate_us']:>10.1f}"
-              f"{row['orjson_encode_decode_us']:>9.1f}{row['ratio_avro_vs_orjson']:>7.1f}")
+        print(
+            f"{label:<15}{row['encode_decode_us']:>10.1f}{row['encode_decode_confluent_us']:>11.1f}"
+            f"{row['encode_us']:>9.1f}{row['decode_us']:>9.1f}{row['validate_us']:>10.1f}"
+            f"{row['orjson_encode_decode_us']:>9.1f}{row['ratio_avro_vs_orjson']:>7.1f}"
+        )
     print(f"wrote {RESULTS}")
 
 

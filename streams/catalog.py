@@ -8,6 +8,7 @@ ordered on one partition.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,6 +30,7 @@ class Area(StrEnum):
     AUDIT = "audit"
     MAILBOX = "mailbox"
     DIRECTORY = "directory"
+    CONSULTATIONS = "consultations"
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,28 @@ CATALOG: tuple[TopicSpec, ...] = (
     _spec(Area.FACTS, "integrations", "niss", "accepted directory integrations, ticketed"),
     _spec(Area.OUTCOMES, "rejections", "niss", "rejected declarations with all their violations"),
     _spec(Area.OUTCOMES, "dead-letters", "none", "undecodable messages with their raw bytes and origin"),
+    _spec(
+        Area.CONSULTATIONS,
+        "accepted",
+        "niss",
+        "consultation requests that passed intake, ticketed, re-keyed by person for the directory",
+        retention_ms=7 * DAY_MS,
+    ),
     _spec(Area.AUDIT, "exchanges", "niss", "one hash-chained record per delivery, reply and refusal"),
+    _spec(
+        Area.AUDIT,
+        "pending",
+        "niss",
+        "audit entries not yet chained: the auditor appends them to the audit trail",
+        retention_ms=7 * DAY_MS,
+    ),
+    _spec(
+        Area.DIRECTORY,
+        "lookups",
+        "niss",
+        "civil and DmfA facts routed to the directory of each person concerned (birth: the parents)",
+        retention_ms=7 * DAY_MS,
+    ),
     _spec(
         Area.DIRECTORY,
         "entries",
@@ -105,3 +128,9 @@ def by_key(area: Area, name: str) -> TopicSpec:
 
 def valid_name(topic: str) -> bool:
     return bool(_NAME.match(topic))
+
+
+def platform_topics(actors: Iterable[str] = ()) -> tuple[TopicSpec, ...]:
+    """The catalog plus the mailboxes of the given actors (the network's institutions). Employers' mailboxes
+    are created when their first acknowledgement is delivered."""
+    return (*CATALOG, *(mailbox(actor) for actor in sorted(set(actors))))

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     state_dir: Path = Field(PROJECT_ROOT / ".crossroads", description="local stack data, caches and logs")
     schema_dir: Path = Field(PROJECT_ROOT / "avro_schemas", description="the Avro contracts")
     migrations_dir: Path = Field(PROJECT_ROOT / "deploy" / "clickhouse" / "migrations")
+    network_dir: Path = Field(
+        PROJECT_ROOT / "deploy" / "network" / "v1",
+        description="the network as data: sectors, institutions, authorization matrix (validated at start-up)",
+    )
     topic_prefix: str = Field("crossroads", description="first segment of every topic name")
 
     def as_env(self) -> dict[str, str]:

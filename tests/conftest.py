@@ -114,10 +114,12 @@ def clickhouse(stack_settings: Settings) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def topics(stack_settings: Settings) -> Settings:
-    """The catalog applied under this session's prefix."""
+    """The catalog and the network's mailboxes, applied under this session's prefix."""
+    from streams.catalog import platform_topics
     from streams.kafka.admin import TopicAdmin
+    from streams.network_files import load_network
 
-    TopicAdmin(stack_settings).apply()
+    TopicAdmin(stack_settings).apply(platform_topics(load_network(stack_settings.network_dir).institutions))
     return stack_settings
 
 
@@ -145,3 +147,24 @@ def _drop_database(settings: Settings) -> None:
         client = Client(host=address.host, port=address.port, user=address.user, password=address.password)
         client.execute(f"DROP DATABASE IF EXISTS {address.database}")
         client.disconnect()
+
+
+@pytest.fixture(scope="session")
+def platform(topics: Settings) -> Iterator[Settings]:
+    """The platform running for real: `crossroads worker` and `crossroads projector` as child processes,
+    their consumer groups stable, the warehouse migrated."""
+    from connectors.clickhouse import connect, migrate
+    from streams.kafka.admin import wait_for_group
+    from streams.stack.workers import PlatformWorkers
+
+    settings = topics
+    migrate(connect(settings, database="default"), settings)
+    workers = PlatformWorkers(settings)
+    workers.start()
+    try:
+        wait_for_group(settings, settings.app_id, timeout=120)
+        wait_for_group(settings, f"{settings.app_id}-projector", timeout=120)
+        yield settings
+    finally:
+        stopped = workers.stop()
+        assert set(stopped) == {"worker", "projector"}, f"a worker died early; see logs in {workers.home}"

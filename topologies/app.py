@@ -19,9 +19,12 @@ class Flow(Protocol):
 
 
 def default_flows() -> list[Flow]:
+    import topologies.auditor
+    import topologies.directory
     import topologies.intake
+    import topologies.router
 
-    return [topologies.intake]
+    return [topologies.intake, topologies.router, topologies.directory, topologies.auditor]
 
 
 def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: Deps | None = None) -> faust.App:

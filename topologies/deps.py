@@ -11,6 +11,7 @@ import faust
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.network import Network
 from streams.settings import Settings
 from topologies.publisher import FaustPublisher, Publisher
 
@@ -26,11 +27,24 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     new_ticket: Callable[[], uuid.UUID] = uuid.uuid4
     publisher: Publisher | None = None  # None: publish through the app's own topics
+    loaded_network: Network | None = None  # from_settings() loads settings.network_dir
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
+        """Everything loaded and validated now, at start-up: a bad schema or network file stops the worker."""
+        from streams.network_files import load_network
+
         registry = SchemaRegistry.from_directory(settings.schema_dir)
-        return cls(settings=settings, codec=AvroCodec(registry, settings.schema_registry_url))
+        return cls(
+            settings=settings,
+            codec=AvroCodec(registry, settings.schema_registry_url),
+            loaded_network=load_network(settings.network_dir),
+        )
+
+    def network(self) -> Network:
+        if self.loaded_network is None:
+            raise RuntimeError("this flow needs the network: build Deps with from_settings() or loaded_network=")
+        return self.loaded_network
 
     def topic(self, area: str, name: str) -> str:
         return by_key(Area(area), name).topic(self.settings.topic_prefix)

@@ -1,63 +1,72 @@
 """Intake: decode with our codec, decide with `streams.domain.admission`, route the outcome.
 
 received = admitted (facts topic) + refused (rejections topic) + undecodable (dead-letter topic).
+Senders get an acknowledgement in their mailbox: here for rejections and for families whose intake decision is
+final (civil, DmfA); from the directory for DIMONA and integrations, which it may still refuse.
 """
 
 from __future__ import annotations
 
 import faust
-from faust.types import EventT
 
-from streams.codecs import CodecError
-from streams.dead_letters import DeadLetter, dead_letter
-from streams.domain.admission import REJECTION_SCHEMA, Admitted, admit, rejection
+from streams.domain.admission import (
+    ACKNOWLEDGEMENT_SCHEMA,
+    FINAL_AT_INTAKE,
+    REJECTION_SCHEMA,
+    Admitted,
+    acknowledgement,
+    admit,
+    rejection,
+)
 from topologies.deps import Deps
+from topologies.edges import decode_or_dead_letter, mailbox_topic
 
-FAMILIES = ("dimona", "dmfa", "civil", "integrations")
+# intake topic name -> where its admitted facts go (area, name)
+FAMILIES = {
+    "dimona": ("facts", "dimona"),
+    "dmfa": ("facts", "dmfa"),
+    "civil": ("facts", "civil"),
+    "integrations": ("facts", "integrations"),
+    "consultations": ("consultations", "accepted"),
+}
 
 
 def register(app: faust.App, deps: Deps) -> None:
-    for family in FAMILIES:
-        _register_family(app, deps, family)
+    for family, target in FAMILIES.items():
+        _register_family(app, deps, family, deps.topic(*target))
 
 
-def _register_family(app: faust.App, deps: Deps, family: str) -> None:
+def _register_family(app: faust.App, deps: Deps, family: str, target: str) -> None:
     source = app.topic(deps.topic("intake", family), key_type=bytes, value_type=bytes)
-    facts = deps.topic("facts", family)
     rejections = deps.topic("outcomes", "rejections")
-    dead_letters = deps.topic("outcomes", "dead-letters")
     codec, publisher = deps.codec, deps.publisher_for(app)
+    final = family in FINAL_AT_INTAKE
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            try:
-                decoded = codec.decode(event.value)
-            except CodecError as exc:
-                letter = _dead_letter(event, exc, deps)
-                await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+            decoded = await decode_or_dead_letter(event, deps, publisher)
+            if decoded is None:
                 continue
-            decision = admit(decoded.schema_name, decoded.record, ticket=deps.new_ticket(), received_at=deps.clock())
+            schema, record = decoded.schema_name, decoded.record
+            decision = admit(schema, record, ticket=deps.new_ticket(), received_at=deps.clock())
             key = decision.key.encode() if decision.key else event.key
             if isinstance(decision, Admitted):
-                await publisher.publish(facts, key, codec.encode(decoded.schema_name, decision.record))
+                for fact in decision.facts:
+                    fact_key = fact.key.encode() if fact.key else key
+                    await publisher.publish(target, fact_key, codec.encode(fact.schema_name, fact.record))
+                if final:
+                    ack = acknowledgement(schema, record, decision.ticket, deps.clock())
+                    await _to_sender(record, key, codec.encode(ACKNOWLEDGEMENT_SCHEMA, ack))
             else:
-                refusal = rejection(decoded.schema_name, decoded.record, decision, raw=event.value)
+                refusal = rejection(schema, record, decision, raw=event.value)
                 await publisher.publish(rejections, key, codec.encode(REJECTION_SCHEMA, refusal))
+                ack = acknowledgement(schema, record, decision.ticket, deps.clock(), decision.violations)
+                await _to_sender(record, key, codec.encode(ACKNOWLEDGEMENT_SCHEMA, ack))
+
+    async def _to_sender(record: dict[str, object], key: bytes | None, value: bytes) -> None:
+        envelope = record.get("envelope")
+        sender = envelope.get("sender") if isinstance(envelope, dict) else None
+        if isinstance(sender, str) and sender.isdigit():  # a sender we cannot name has no mailbox
+            await publisher.publish(mailbox_topic(deps, sender), key, value)
 
     app.agent(source, name=f"intake-{family}")(intake)
-
-
-def _dead_letter(event: EventT[bytes], error: CodecError, deps: Deps) -> DeadLetter:
-    message = event.message
-    return dead_letter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-        key=message.key,
-        headers=message.headers,
-        raw=message.value,
-        reason=str(error),
-        error_type=type(error).__name__,
-        at=deps.clock(),
-    )

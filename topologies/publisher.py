@@ -21,7 +21,11 @@ class FaustPublisher:
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         channel = self._topics.get(topic)
         if channel is None:
-            channel = self._topics[topic] = self._app.topic(topic, key_type=bytes, value_type=bytes)
+            channel = self._app.topic(topic, key_type=bytes, value_type=bytes)
+            # mailboxes are created on first delivery (an actor's first notification); catalog topics exist,
+            # for them this is one CreateTopics answered "already exists", once per process
+            await channel.maybe_declare()
+            self._topics[topic] = channel
         await channel.send(key=key, value=value)
 
 

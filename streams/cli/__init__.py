@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import check, demo, projector, stack, topics, warehouse, worker
+from streams.cli import (
+    audit,
+    check,
+    demo,
+    directory,
+    mailbox,
+    network,
+    projector,
+    send,
+    stack,
+    topics,
+    warehouse,
+    worker,
+)
 
 app = typer.Typer(
     name="crossroads",
@@ -16,8 +29,13 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(topics.app, name="topics")
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(check.app, name="check")
+app.add_typer(directory.app, name="directory")
+app.add_typer(mailbox.app, name="mailbox")
+app.add_typer(audit.app, name="audit")
+app.add_typer(network.app, name="network")
 worker.register(app)
 projector.register(app)
+send.register(app)
 demo.register(app)
 
 

@@ -62,11 +62,17 @@ def enterprise(number: str = typer.Argument(..., help="An enterprise number, e.g
 @app.command("file")
 def file(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Declaration file"),
-    type_name: str | None = typer.Option(None, "--type", "-t", help="Declaration type of every record (full "
-                                          "or short schema name); default: the 'type' field/column, or the "
-                                          "Avro container's schema"),
-    file_format: str | None = typer.Option(None, "--format", "-f", help="jsonl, csv or avro; default: from "
-                                            "the extension"),
+    type_name: str | None = typer.Option(
+        None,
+        "--type",
+        "-t",
+        help="Declaration type of every record (full "
+        "or short schema name); default: the 'type' field/column, or the "
+        "Avro container's schema",
+    ),
+    file_format: str | None = typer.Option(
+        None, "--format", "-f", help="jsonl, csv or avro; default: from the extension"
+    ),
     schemas: Path | None = typer.Option(None, "--schemas", help="Schema directory (default: avro_schemas/)"),
 ) -> None:
     """Validate every record of a JSON Lines, CSV or Avro file; one line per violation, exit 1 if any fails."""
@@ -88,10 +94,21 @@ def file(
         failed += 1
         for v in report.violations:
             violations += 1
-            console.print(Text.assemble(("record ", "dim"), (str(report.number), "bold"), "  ",
-                                        (v.field or "-", "cyan"), "  ", (v.code, "red"), "  ", v.message))
-    summary = (f"{len(reports)} records checked: {len(reports) - failed} valid, {failed} invalid, "
-               f"{violations} violations")
+            console.print(
+                Text.assemble(
+                    ("record ", "dim"),
+                    (str(report.number), "bold"),
+                    "  ",
+                    (v.field or "-", "cyan"),
+                    "  ",
+                    (v.code, "red"),
+                    "  ",
+                    v.message,
+                )
+            )
+    summary = (
+        f"{len(reports)} records checked: {len(reports) - failed} valid, {failed} invalid, {violations} violations"
+    )
     console.print(Text(summary, style="bold red" if failed else "bold green"))
     if failed:
         raise typer.Exit(1)

@@ -61,9 +61,14 @@ class AvroCodec:
     topic, else the RecordNameStrategy (the full record name); ``subject_strategy="record"`` forces the latter.
     """
 
-    def __init__(self, registry: SchemaRegistry, confluent_registry_url: str | None = None, *,
-                 confluent_client: SchemaRegistryClient | None = None,
-                 subject_strategy: SubjectStrategy = "topic") -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        confluent_registry_url: str | None = None,
+        *,
+        confluent_client: SchemaRegistryClient | None = None,
+        subject_strategy: SubjectStrategy = "topic",
+    ) -> None:
         self.registry = registry
         if confluent_client is None and confluent_registry_url:
             confluent_client = HttpSchemaRegistryClient(confluent_registry_url)
@@ -125,19 +130,22 @@ class AvroCodec:
         elif not data:
             raise CorruptMessageError("empty message")
         else:
-            raise CorruptMessageError(f"bad magic byte(s) {bytes(data[:2]).hex()}: neither single-object (c301) "
-                                      "nor Confluent (00)")
+            raise CorruptMessageError(
+                f"bad magic byte(s) {bytes(data[:2]).hex()}: neither single-object (c301) nor Confluent (00)"
+            )
         return Decoded(writer.schema_name, self._read_body(writer, data, header), framing)
 
     def _read_body(self, writer: _Writer, data: bytes, offset: int) -> dict[str, Any]:
         buffer = io.BytesIO(data)
         buffer.seek(offset)
         try:
-            record = fastavro.schemaless_reader(buffer, writer.writer, writer.reader, return_record_name=True,
-                                                return_record_name_override=True)
+            record = fastavro.schemaless_reader(
+                buffer, writer.writer, writer.reader, return_record_name=True, return_record_name_override=True
+            )
         except Exception as exc:  # schemas are valid (checked at load): any failure here means bad bytes
-            raise CorruptMessageError(f"body does not decode as {writer.schema_name}: "
-                                      f"{type(exc).__name__}: {exc}") from exc
+            raise CorruptMessageError(
+                f"body does not decode as {writer.schema_name}: {type(exc).__name__}: {exc}"
+            ) from exc
         if buffer.tell() != len(data):
             raise CorruptMessageError(f"{len(data) - buffer.tell()} trailing bytes after a {writer.schema_name} body")
         if not isinstance(record, dict):
@@ -157,8 +165,9 @@ class AvroCodec:
         writer = self._confluent_writers.get(schema_id)
         if writer is None:
             if self.confluent is None:
-                raise UnknownSchemaError(f"Confluent-framed message (schema id {schema_id}) but no schema "
-                                         "registry is configured")
+                raise UnknownSchemaError(
+                    f"Confluent-framed message (schema id {schema_id}) but no schema registry is configured"
+                )
             text = self.confluent.get_schema(schema_id)
             try:
                 standalone = json.loads(text)

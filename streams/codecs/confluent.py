@@ -71,8 +71,12 @@ class HttpSchemaRegistryClient:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                         headers={"Content-Type": _CONTENT_TYPE, "Accept": _CONTENT_TYPE})
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": _CONTENT_TYPE, "Accept": _CONTENT_TYPE},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
@@ -87,8 +91,7 @@ class HttpSchemaRegistryClient:
     def register(self, subject: str, schema: str) -> int:
         key = (subject, schema)
         if key not in self._by_subject:
-            reply = self._call("POST", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions",
-                               {"schema": schema})
+            reply = self._call("POST", f"/subjects/{urllib.parse.quote(subject, safe='')}/versions", {"schema": schema})
             schema_id = int(reply["id"])
             self._by_subject[key] = schema_id
             self._by_id.setdefault(schema_id, schema)

@@ -213,8 +213,9 @@ class _Walker:
             else:
                 self.bad("schema.missing", sub, "required field is missing")
         for extra in sorted(set(fields) - known - set(_TYPE_KEYS)):
-            self.bad("schema.unknown_field", f"{path}.{extra}" if path else extra,
-                     f"no field {extra!r} in {schema['name']}")
+            self.bad(
+                "schema.unknown_field", f"{path}.{extra}" if path else extra, f"no field {extra!r} in {schema['name']}"
+            )
         return out
 
     def k_fixed(self, schema: Any, value: Any, path: str) -> Any:

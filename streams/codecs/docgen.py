@@ -65,17 +65,24 @@ def render(registry: SchemaRegistry) -> str:
             status = f"released v{max(v or 0 for v in released)}" if released else "unreleased"
             if entry.version is None and released:
                 status += ", current schema not released yet"
-            lines += [f"### {entry.full_name.rsplit('.', 1)[-1]}", "",
-                      f"`{entry.full_name}` ({schema['type']}, {status}, "
-                      f"`{entry.path.relative_to(registry.root).as_posix()}`)", "", _cell(schema.get("doc", "")), ""]
+            lines += [
+                f"### {entry.full_name.rsplit('.', 1)[-1]}",
+                "",
+                f"`{entry.full_name}` ({schema['type']}, {status}, "
+                f"`{entry.path.relative_to(registry.root).as_posix()}`)",
+                "",
+                _cell(schema.get("doc", "")),
+                "",
+            ]
             if schema["type"] == "enum":
                 lines += ["Symbols: " + ", ".join(f"`{s}`" for s in schema["symbols"]), ""]
                 continue
             lines += ["| field | type | default | doc |", "|---|---|---|---|"]
             for field in schema["fields"]:
                 default = f"`{field['default']}`".replace("`None`", "`null`") if "default" in field else ""
-                lines.append(f"| `{field['name']}` | {_cell(_type(field['type']))} | {default} | "
-                             f"{_cell(field.get('doc', ''))} |")
+                lines.append(
+                    f"| `{field['name']}` | {_cell(_type(field['type']))} | {default} | {_cell(field.get('doc', ''))} |"
+                )
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -34,8 +34,13 @@ from streams.domain.validation import Violation, validate
 __all__ = ["FileFormat", "RecordReport", "check_file", "check_record", "detect_format", "read_records"]
 
 FileFormat = Literal["jsonl", "csv", "avro"]
-_SUFFIXES: dict[str, FileFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
-                                    ".avro": "avro"}
+_SUFFIXES: dict[str, FileFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".avro": "avro",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +117,9 @@ def check_record(codec: AvroCodec, schema_name: str, raw: Any) -> list[Violation
     return validate(decoded.schema_name, decoded.record)
 
 
-def check_file(path: Path, registry: SchemaRegistry, *, type_name: str | None = None,
-               file_format: FileFormat | None = None) -> Iterator[RecordReport]:
+def check_file(
+    path: Path, registry: SchemaRegistry, *, type_name: str | None = None, file_format: FileFormat | None = None
+) -> Iterator[RecordReport]:
     """One report per record of the file, in order."""
     codec = AvroCodec(registry)  # single-object framing: the checker never needs a registry server
     forced = registry.resolve(type_name) if type_name else None
@@ -123,8 +129,17 @@ def check_file(path: Path, registry: SchemaRegistry, *, type_name: str | None = 
             continue
         name = forced or raw.type_name
         if name is None:
-            yield RecordReport(raw.number, None, [Violation(
-                "file.type_missing", "type", "the record does not say its type: add a 'type' field or use --type")])
+            yield RecordReport(
+                raw.number,
+                None,
+                [
+                    Violation(
+                        "file.type_missing",
+                        "type",
+                        "the record does not say its type: add a 'type' field or use --type",
+                    )
+                ],
+            )
             continue
         try:
             full_name = registry.resolve(name)

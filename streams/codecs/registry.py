@@ -130,8 +130,9 @@ def _read_json(path: Path) -> Any:
 class SchemaRegistry:
     """All current schemas by full name, and every known version (current and released) by fingerprint."""
 
-    def __init__(self, root: Path, current: Mapping[str, SchemaEntry],
-                 history: Mapping[str, list[SchemaEntry]]) -> None:
+    def __init__(
+        self, root: Path, current: Mapping[str, SchemaEntry], history: Mapping[str, list[SchemaEntry]]
+    ) -> None:
         self.root = root
         self._current = dict(current)
         self._history = {name: list(versions) for name, versions in history.items()}
@@ -186,9 +187,17 @@ class SchemaRegistry:
                 standalone = _read_json(file)
                 if not isinstance(standalone, dict) or standalone.get("name") != folder.name:
                     raise SchemaLoadError(f"{file}: does not define {folder.name}")
-                versions.append(SchemaEntry(folder.name, standalone, _parse(folder.name, standalone),
-                                            to_parsing_canonical_form(standalone), fingerprint_of(standalone),
-                                            int(match[1]), file))
+                versions.append(
+                    SchemaEntry(
+                        folder.name,
+                        standalone,
+                        _parse(folder.name, standalone),
+                        to_parsing_canonical_form(standalone),
+                        fingerprint_of(standalone),
+                        int(match[1]),
+                        file,
+                    )
+                )
             history[folder.name] = sorted(versions, key=lambda e: e.version or 0)
         return history
 
@@ -229,8 +238,11 @@ class SchemaRegistry:
         matches = [n for n in self._current if n.rsplit(".", 1)[-1] == name]
         if len(matches) == 1:
             return matches[0]
-        raise UnknownSchemaError(f"unknown schema name {name!r}" if not matches
-                                 else f"ambiguous schema name {name!r}: {', '.join(sorted(matches))}")
+        raise UnknownSchemaError(
+            f"unknown schema name {name!r}"
+            if not matches
+            else f"ambiguous schema name {name!r}: {', '.join(sorted(matches))}"
+        )
 
     def __contains__(self, full_name: object) -> bool:
         return full_name in self._current

@@ -78,11 +78,16 @@ def _digits(kind: str, raw: str, length: int, *, strip_country: bool = False) ->
         text = text[2:]
     # str.isdigit() accepts e.g. Arabic-Indic digits, which int() would happily read: ASCII only.
     if not text or not (text.isascii() and text.isdigit()):
-        raise InvalidIdentifierError(kind, IdentifierCode.CHARACTERS, f"{raw!r} must contain only digits "
-                                     "(spaces, dots, dashes and slashes are ignored)", raw)
+        raise InvalidIdentifierError(
+            kind,
+            IdentifierCode.CHARACTERS,
+            f"{raw!r} must contain only digits (spaces, dots, dashes and slashes are ignored)",
+            raw,
+        )
     if len(text) != length:
-        raise InvalidIdentifierError(kind, IdentifierCode.LENGTH,
-                                     f"{raw!r} has {len(text)} digits, expected {length}", raw)
+        raise InvalidIdentifierError(
+            kind, IdentifierCode.LENGTH, f"{raw!r} has {len(text)} digits, expected {length}", raw
+        )
     return text
 
 
@@ -150,16 +155,24 @@ class _PersonNumberBase:
         try:
             validate(digits)
         except stdnum_errors.InvalidChecksum:
-            raise InvalidIdentifierError(kind, IdentifierCode.CHECK_DIGITS,
-                                         f"{raw!r}: check digits {digits[9:]} do not match the first nine "
-                                         "digits (tried both the 19xx and 20xx rule)", raw) from None
+            raise InvalidIdentifierError(
+                kind,
+                IdentifierCode.CHECK_DIGITS,
+                f"{raw!r}: check digits {digits[9:]} do not match the first nine "
+                "digits (tried both the 19xx and 20xx rule)",
+                raw,
+            ) from None
         except stdnum_errors.InvalidComponent:
             if kind == "bis":
-                raise InvalidIdentifierError(kind, IdentifierCode.MONTH_RANGE,
-                                             f"{raw!r}: month {digits[2:4]} is not a BIS month (20..32 or 40..52)",
-                                             raw) from None
-            raise InvalidIdentifierError(kind, IdentifierCode.BIRTH_DATE,
-                                         f"{raw!r}: month {digits[2:4]} is impossible (00..12)", raw) from None
+                raise InvalidIdentifierError(
+                    kind,
+                    IdentifierCode.MONTH_RANGE,
+                    f"{raw!r}: month {digits[2:4]} is not a BIS month (20..32 or 40..52)",
+                    raw,
+                ) from None
+            raise InvalidIdentifierError(
+                kind, IdentifierCode.BIRTH_DATE, f"{raw!r}: month {digits[2:4]} is impossible (00..12)", raw
+            ) from None
         except stdnum_errors.ValidationError as exc:  # all zeros: stdnum calls it a format error
             raise InvalidIdentifierError(kind, IdentifierCode.CHARACTERS, f"{raw!r}: {exc}", raw) from None
         year, month = _birth_year_month(digits)
@@ -167,8 +180,9 @@ class _PersonNumberBase:
         # stdnum reads "31 February" as "day unknown"; for us it is an impossible date that the provider must fix.
         max_day = calendar.monthrange(year, month)[1] if year and month else 31
         if day > max_day:
-            raise InvalidIdentifierError(kind, IdentifierCode.BIRTH_DATE,
-                                         f"{raw!r}: day {day:02d} is impossible in that month", raw)
+            raise InvalidIdentifierError(
+                kind, IdentifierCode.BIRTH_DATE, f"{raw!r}: day {day:02d} is impossible in that month", raw
+            )
         return cls(
             digits=digits,
             birth_year=year,
@@ -229,8 +243,7 @@ def parse_niss(raw: str) -> PersonNumber:
         return BisNumber.parse(digits) if _is_bis_month(digits) else NationalNumber.parse(digits)
     except InvalidIdentifierError as exc:
         # Re-key under "niss" and keep the provider's own spelling in the message.
-        raise InvalidIdentifierError("niss", exc.reason, exc.message.replace(repr(digits), repr(raw)),
-                                     raw) from None
+        raise InvalidIdentifierError("niss", exc.reason, exc.message.replace(repr(digits), repr(raw)), raw) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +259,18 @@ class EnterpriseNumber:
         kind = cls.kind
         digits = _digits(kind, raw, 10, strip_country=True)
         if digits[0] not in "01":
-            raise InvalidIdentifierError(kind, IdentifierCode.FIRST_DIGIT,
-                                         f"{raw!r}: the first digit must be 0 or 1, not {digits[0]}", raw)
+            raise InvalidIdentifierError(
+                kind, IdentifierCode.FIRST_DIGIT, f"{raw!r}: the first digit must be 0 or 1, not {digits[0]}", raw
+            )
         try:
             stdnum_vat.validate(digits)
         except stdnum_errors.InvalidChecksum:
-            raise InvalidIdentifierError(kind, IdentifierCode.CHECK_DIGITS,
-                                         f"{raw!r}: check digits {digits[8:]} do not match the first eight "
-                                         "digits", raw) from None
+            raise InvalidIdentifierError(
+                kind,
+                IdentifierCode.CHECK_DIGITS,
+                f"{raw!r}: check digits {digits[8:]} do not match the first eight digits",
+                raw,
+            ) from None
         except stdnum_errors.ValidationError as exc:
             raise InvalidIdentifierError(kind, IdentifierCode.CHARACTERS, f"{raw!r}: {exc}", raw) from None
         return cls(digits)

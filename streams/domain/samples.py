@@ -36,8 +36,9 @@ def _valid_niss(birth: dt.date, serial: int) -> str:
     return f"{body}{97 - base % 97:02d}"
 
 
-def sample_envelope(ticket: str | None = None, *, sender: str = SAMPLE_EMPLOYER,
-                    reference: str = "REF-0001") -> dict[str, Any]:
+def sample_envelope(
+    ticket: str | None = None, *, sender: str = SAMPLE_EMPLOYER, reference: str = "REF-0001"
+) -> dict[str, Any]:
     return {
         "ticket": ticket,
         "sender_reference": reference,
@@ -48,8 +49,9 @@ def sample_envelope(ticket: str | None = None, *, sender: str = SAMPLE_EMPLOYER,
     }
 
 
-def sample_dimona_in(ticket: str | None = None, *, worker: str = SAMPLE_NISS,
-                     employer: str = SAMPLE_EMPLOYER) -> dict[str, Any]:
+def sample_dimona_in(
+    ticket: str | None = None, *, worker: str = SAMPLE_NISS, employer: str = SAMPLE_EMPLOYER
+) -> dict[str, Any]:
     """A valid ``be.crossroads.dimona.DimonaIn`` (ordinary worker, joint committee 200)."""
     return {
         "envelope": sample_envelope(ticket, sender=employer),
@@ -63,8 +65,9 @@ def sample_dimona_in(ticket: str | None = None, *, worker: str = SAMPLE_NISS,
     }
 
 
-def sample_dimona_out(ticket: str | None = None, *, worker: str = SAMPLE_NISS,
-                      employer: str = SAMPLE_EMPLOYER) -> dict[str, Any]:
+def sample_dimona_out(
+    ticket: str | None = None, *, worker: str = SAMPLE_NISS, employer: str = SAMPLE_EMPLOYER
+) -> dict[str, Any]:
     """A valid ``be.crossroads.dimona.DimonaOut`` closing :func:`sample_dimona_in`'s relation."""
     return {
         "envelope": sample_envelope(ticket, sender=employer, reference="REF-0002"),
@@ -105,48 +108,82 @@ def _samples(ticket: str | None) -> dict[str, dict[str, Any]]:
         "be.crossroads.dimona.DimonaIn": sample_dimona_in(ticket),
         "be.crossroads.dimona.DimonaOut": sample_dimona_out(ticket),
         "be.crossroads.dimona.DimonaUpdate": {
-            "envelope": envelope, "employer": SAMPLE_EMPLOYER, "worker": SAMPLE_NISS,
-            "relation_start_date": dt.date(2024, 7, 1), "new_start_date": None,
-            "new_end_date": dt.date(2024, 12, 31), "new_joint_committee": None, "new_worker_type": None,
+            "envelope": envelope,
+            "employer": SAMPLE_EMPLOYER,
+            "worker": SAMPLE_NISS,
+            "relation_start_date": dt.date(2024, 7, 1),
+            "new_start_date": None,
+            "new_end_date": dt.date(2024, 12, 31),
+            "new_joint_committee": None,
+            "new_worker_type": None,
         },
         "be.crossroads.dimona.DimonaCancel": {
-            "envelope": envelope, "employer": SAMPLE_EMPLOYER, "worker": SAMPLE_NISS,
-            "relation_start_date": dt.date(2024, 7, 1), "cancelled_ticket": None, "reason": "typing error",
+            "envelope": envelope,
+            "employer": SAMPLE_EMPLOYER,
+            "worker": SAMPLE_NISS,
+            "relation_start_date": dt.date(2024, 7, 1),
+            "cancelled_ticket": None,
+            "reason": "typing error",
         },
         "be.crossroads.dimona.DimonaBatch": {
             "envelope": envelope,
             # Items of a multi-record union are (full name, record) pairs: that is how the codec tells them apart.
-            "declarations": [("be.crossroads.dimona.DimonaIn", sample_dimona_in(ticket, worker=n))
-                             for n in (SAMPLE_NISS, *_OTHER_NISS)],
+            "declarations": [
+                ("be.crossroads.dimona.DimonaIn", sample_dimona_in(ticket, worker=n))
+                for n in (SAMPLE_NISS, *_OTHER_NISS)
+            ],
         },
         "be.crossroads.dmfa.DmfaDeclaration": sample_dmfa(ticket),
         "be.crossroads.civil.Birth": {
-            "envelope": register, "child": _OTHER_NISS[2], "birth_date": dt.date(2000, 1, 1),
-            "parents": [SAMPLE_NISS, _OTHER_NISS[1]], "municipality_nis": "21004",
+            "envelope": register,
+            "child": _OTHER_NISS[2],
+            "birth_date": dt.date(2000, 1, 1),
+            "parents": [SAMPLE_NISS, _OTHER_NISS[1]],
+            "municipality_nis": "21004",
         },
         "be.crossroads.civil.AddressChange": {
-            "envelope": register, "person": SAMPLE_NISS, "effective_date": dt.date(2024, 8, 1),
-            "address": {"street": "Quai de Willebroeck", "number": "38", "box": None, "postal_code": "1000",
-                        "municipality_nis": "21004", "country": "BE"},
+            "envelope": register,
+            "person": SAMPLE_NISS,
+            "effective_date": dt.date(2024, 8, 1),
+            "address": {
+                "street": "Quai de Willebroeck",
+                "number": "38",
+                "box": None,
+                "postal_code": "1000",
+                "municipality_nis": "21004",
+                "country": "BE",
+            },
         },
         "be.crossroads.civil.Death": {
-            "envelope": register, "person": _OTHER_NISS[0], "date_of_death": dt.date(2024, 2, 29),
+            "envelope": register,
+            "person": _OTHER_NISS[0],
+            "date_of_death": dt.date(2024, 2, 29),
             "municipality_nis": None,
         },
         "be.crossroads.civil.CivilStatusChange": {
-            "envelope": register, "person": SAMPLE_NISS, "effective_date": dt.date(2024, 6, 15),
-            "civil_status": "MARRIED", "partner": _OTHER_NISS[1],
+            "envelope": register,
+            "person": SAMPLE_NISS,
+            "effective_date": dt.date(2024, 6, 15),
+            "civil_status": "MARRIED",
+            "partner": _OTHER_NISS[1],
         },
         "be.crossroads.directory.Integration": {
             "envelope": sample_envelope(ticket, sender=SAMPLE_INSTITUTION, reference="INT-1"),
-            "action": "REGISTER", "person": SAMPLE_NISS, "institution": SAMPLE_INSTITUTION,
-            "sector": "MUTUALITY", "capacity": "001",
-            "period": {"start": dt.date(2024, 1, 1), "end": None}, "status": "DEFINITIVE",
+            "action": "REGISTER",
+            "person": SAMPLE_NISS,
+            "institution": SAMPLE_INSTITUTION,
+            "sector": "MUTUALITY",
+            "capacity": "TITULAR",
+            "period": {"start": dt.date(2024, 1, 1), "end": None},
+            "status": "DEFINITIVE",
         },
         "be.crossroads.consultation.ConsultationRequest": {
             "envelope": sample_envelope(ticket, sender=SAMPLE_INSTITUTION, reference="Q-1"),
-            "requester": SAMPLE_INSTITUTION, "person": SAMPLE_NISS,
-            "data_type": "be.crossroads.dmfa.DmfaDeclaration", "capacity": "001", "as_of": dt.date(2024, 9, 30),
+            "requester": SAMPLE_INSTITUTION,
+            "person": SAMPLE_NISS,
+            "data_type": "be.crossroads.consultation.Wages",
+            "capacity": "TITULAR",
+            "as_of": dt.date(2024, 9, 30),
         },
     }
 

@@ -69,7 +69,11 @@ def test_an_invalid_dimona_is_rejected_with_every_violation_and_its_bytes(harnes
     _run(app, "dimona", b"k", raw)
 
     rejections = publisher.on(f"{settings.topic_prefix}.outcomes.rejections.v1")
-    assert len(publisher.sent) == 1 and len(rejections) == 1
+    acks = publisher.on(f"{settings.topic_prefix}.mailbox.{record['envelope']['sender']}.v1")
+    assert len(publisher.sent) == 2 and len(rejections) == 1 and len(acks) == 1
+    ack = codec.decode(acks[0][1]).record
+    assert ack["status"] == "REJECTED" and ack["ticket"] == str(TICKET)
+    assert {v["field"] for v in ack["violations"]} >= {"worker", "employer"}
     rejection = codec.decode(rejections[0][1]).record
     assert {v["field"] for v in rejection["violations"]} >= {"worker", "employer"}
     assert rejection["declaration"] == raw

@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from connectors.clickhouse import connect, migrate
+from connectors.clickhouse import connect
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
-from streams.kafka.admin import wait_for_group
 from streams.settings import Settings
-from streams.stack.workers import PlatformWorkers
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def platform(topics: Settings) -> Iterator[Settings]:
-    settings = topics
-    migrate(connect(settings, database="default"), settings)
-    workers = PlatformWorkers(settings)
-    workers.start()
-    try:
-        wait_for_group(settings, settings.app_id, timeout=120)
-        wait_for_group(settings, f"{settings.app_id}-projector", timeout=120)
-        yield settings
-    finally:
-        stopped = workers.stop()
-        assert set(stopped) == {"worker", "projector"}, f"a worker died early; see logs in {workers.home}"
 
 
 def test_a_dimona_in_becomes_a_fact_then_a_warehouse_row(platform: Settings) -> None:

@@ -40,21 +40,41 @@ def _envelope(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 # Each breakage: (type, record builder, the exact violations expected as {(field, code)}).
 BREAKAGES: list[tuple[str, Any, set[tuple[str, str]]]] = [
-    ("DimonaIn", lambda i: {**sample_dimona_in(worker=niss(i)[:-2] + f"{(int(niss(i)[-2:]) % 97) + 1:02d}")},
-     {("worker", "niss.check_digits")}),
-    ("DimonaIn", lambda i: {**sample_dimona_in(worker=niss(i)), "employer": "2403170701",
-                            "planned_end_date": dt.date(2024, 1, 1)},
-     {("employer", "enterprise.first_digit"), ("planned_end_date", "dimona.planned_end_before_start")}),
-    ("DimonaIn", lambda i: {**sample_dimona_in(worker=niss(i)), "worker_type": "STU"},
-     {("planned_end_date", "dimona.student_end_required"), ("planned_hours", "dimona.planned_hours")}),
-    ("DimonaIn", lambda i: {**sample_dimona_in(worker=niss(i)), "start_date": "2024-02-30", "wokrer": "x"},
-     {("start_date", "schema.type"), ("wokrer", "schema.unknown_field")}),
-    ("DimonaIn", lambda i: _envelope(sample_dimona_in(worker=niss(i)), sender_reference="", ticket="T-1"),
-     {("envelope.sender_reference", "envelope.sender_reference"), ("envelope.ticket", "envelope.ticket")}),
-    ("DimonaOut", lambda i: {**sample_dimona_out(worker=niss(i)), "end_date": dt.date(2024, 6, 30)},
-     {("end_date", "dimona.end_before_start")}),
-    ("DmfaDeclaration", lambda i: {**sample_dmfa(lines=2), "version": 3},
-     {("version", "dmfa.version")}),
+    (
+        "DimonaIn",
+        lambda i: {**sample_dimona_in(worker=niss(i)[:-2] + f"{(int(niss(i)[-2:]) % 97) + 1:02d}")},
+        {("worker", "niss.check_digits")},
+    ),
+    (
+        "DimonaIn",
+        lambda i: {
+            **sample_dimona_in(worker=niss(i)),
+            "employer": "2403170701",
+            "planned_end_date": dt.date(2024, 1, 1),
+        },
+        {("employer", "enterprise.first_digit"), ("planned_end_date", "dimona.planned_end_before_start")},
+    ),
+    (
+        "DimonaIn",
+        lambda i: {**sample_dimona_in(worker=niss(i)), "worker_type": "STU"},
+        {("planned_end_date", "dimona.student_end_required"), ("planned_hours", "dimona.planned_hours")},
+    ),
+    (
+        "DimonaIn",
+        lambda i: {**sample_dimona_in(worker=niss(i)), "start_date": "2024-02-30", "wokrer": "x"},
+        {("start_date", "schema.type"), ("wokrer", "schema.unknown_field")},
+    ),
+    (
+        "DimonaIn",
+        lambda i: _envelope(sample_dimona_in(worker=niss(i)), sender_reference="", ticket="T-1"),
+        {("envelope.sender_reference", "envelope.sender_reference"), ("envelope.ticket", "envelope.ticket")},
+    ),
+    (
+        "DimonaOut",
+        lambda i: {**sample_dimona_out(worker=niss(i)), "end_date": dt.date(2024, 6, 30)},
+        {("end_date", "dimona.end_before_start")},
+    ),
+    ("DmfaDeclaration", lambda i: {**sample_dmfa(lines=2), "version": 3}, {("version", "dmfa.version")}),
 ]
 
 
@@ -96,8 +116,10 @@ def test_a_1000_record_file_reports_exactly_the_broken_records(tmp_path: Path) -
     assert result.exit_code == 1, result.output
     assert reported(result.output) == expected
     violations = sum(len(v) for v in expected.values())
-    assert f"1000 records checked: {1000 - len(expected)} valid, {len(expected)} invalid, {violations} violations" \
+    assert (
+        f"1000 records checked: {1000 - len(expected)} valid, {len(expected)} invalid, {violations} violations"
         in result.output
+    )
 
 
 def test_a_clean_file_exits_0(tmp_path: Path) -> None:
@@ -113,8 +135,11 @@ def test_type_missing_bad_json_and_unknown_type(tmp_path: Path) -> None:
     path.write_text('{"worker": "1"}\nnot json\n{"type": "Nope"}\n')
     result = runner.invoke(app, ["file", str(path)])
     assert result.exit_code == 1
-    assert reported(result.output) == {1: {("type", "file.type_missing")}, 2: {("-", "file.json")},
-                                       3: {("type", "declaration.unknown_type")}}
+    assert reported(result.output) == {
+        1: {("type", "file.type_missing")},
+        2: {("-", "file.json")},
+        3: {("type", "declaration.unknown_type")},
+    }
 
 
 def test_csv_with_nested_columns(tmp_path: Path) -> None:
@@ -128,8 +153,9 @@ def test_csv_with_nested_columns(tmp_path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: to_json(v) if isinstance(v, dt.date) else ("" if v is None else v)
-                             for k, v in row.items()})
+            writer.writerow(
+                {k: to_json(v) if isinstance(v, dt.date) else ("" if v is None else v) for k, v in row.items()}
+            )
     result = runner.invoke(app, ["file", str(path)])
     assert result.exit_code == 1, result.output
     assert reported(result.output) == {3: {("worker", "niss.check_digits")}}

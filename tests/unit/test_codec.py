@@ -56,11 +56,16 @@ def strategy(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
     if isinstance(schema, str) and schema in named:
         schema = named[schema]
     if isinstance(schema, list):
-        records = [b for b in schema if (isinstance(b, str) and named.get(b, {}).get("type") == "record")
-                   or (isinstance(b, dict) and b.get("type") == "record")]
+        records = [
+            b
+            for b in schema
+            if (isinstance(b, str) and named.get(b, {}).get("type") == "record")
+            or (isinstance(b, dict) and b.get("type") == "record")
+        ]
         if len(records) > 1:  # the codec's (name, record) notation for multi-record unions
-            return st.one_of([st.tuples(st.just(b if isinstance(b, str) else b["name"]), strategy(b, named))
-                              for b in records])
+            return st.one_of(
+                [st.tuples(st.just(b if isinstance(b, str) else b["name"]), strategy(b, named)) for b in records]
+            )
         return st.one_of([strategy(b, named) for b in schema])
     kind = schema if isinstance(schema, str) else schema["type"]
     logical = schema.get("logicalType") if isinstance(schema, dict) else None
@@ -68,11 +73,16 @@ def strategy(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.dates(dt.date(1900, 1, 1), dt.date(2100, 12, 31))
     if logical == "timestamp-millis":
         return st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)).map(
-            lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))
+            lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000)
+        )
     simple: dict[str, st.SearchStrategy[Any]] = {
-        "null": st.none(), "boolean": st.booleans(), "string": st.text(max_size=12),
-        "bytes": st.binary(max_size=12), "int": st.integers(-(2**31), 2**31 - 1),
-        "long": st.integers(-(2**63), 2**63 - 1), "double": st.floats(allow_nan=False),
+        "null": st.none(),
+        "boolean": st.booleans(),
+        "string": st.text(max_size=12),
+        "bytes": st.binary(max_size=12),
+        "int": st.integers(-(2**31), 2**31 - 1),
+        "long": st.integers(-(2**63), 2**63 - 1),
+        "double": st.floats(allow_nan=False),
     }
     if kind in simple:
         return simple[kind]
@@ -103,8 +113,9 @@ def confluent() -> AvroCodec:
 @pytest.mark.parametrize("full_name", RECORDS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_every_schema_round_trips_in_both_framings(full_name: str, data: st.DataObject, single: AvroCodec,
-                                                   confluent: AvroCodec) -> None:
+def test_every_schema_round_trips_in_both_framings(
+    full_name: str, data: st.DataObject, single: AvroCodec, confluent: AvroCodec
+) -> None:
     record = data.draw(records_of(full_name))
     for codec, framing in ((single, "single-object"), (confluent, "confluent")):
         decoded = codec.decode(codec.encode(full_name, record, topic="crossroads.test.v1"))
@@ -150,8 +161,10 @@ def test_confluent_framing_registers_topic_subjects() -> None:
     reader = AvroCodec(REGISTRY, confluent_client=fake)
     assert reader.decode(data).record == sample_dimona_in()
     # and reads single-object messages too, whatever it writes.
-    assert reader.decode(AvroCodec(REGISTRY).encode("be.crossroads.dimona.DimonaIn", sample_dimona_in())).framing \
+    assert (
+        reader.decode(AvroCodec(REGISTRY).encode("be.crossroads.dimona.DimonaIn", sample_dimona_in())).framing
         == "single-object"
+    )
 
 
 # -- errors ---------------------------------------------------------------------------------------------
@@ -274,7 +287,10 @@ def test_http_registry_client(registry_url: str) -> None:
 
 
 def test_unreachable_registry_is_not_a_codec_error() -> None:
-    codec = AvroCodec(REGISTRY, "http://127.0.0.1:9", )
+    codec = AvroCodec(
+        REGISTRY,
+        "http://127.0.0.1:9",
+    )
     with pytest.raises(SchemaRegistryUnavailableError) as caught:
         codec.encode("be.crossroads.dimona.DimonaIn", sample_dimona_in())
     assert not isinstance(caught.value, CodecError)  # an outage must not dead-letter good messages

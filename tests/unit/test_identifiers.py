@@ -161,13 +161,16 @@ def test_every_valid_enterprise_number_is_accepted(number: str) -> None:
 
 
 def single_digit_changes(number: str) -> list[tuple[int, str]]:
-    return [(i, number[:i] + d + number[i + 1:]) for i in range(len(number)) for d in "0123456789" if d != number[i]]
+    return [(i, number[:i] + d + number[i + 1 :]) for i in range(len(number)) for d in "0123456789" if d != number[i]]
 
 
 def adjacent_transpositions(number: str) -> list[tuple[int, str]]:
     # Transposing two equal digits gives the same number: not an error to detect.
-    return [(i, number[:i] + number[i + 1] + number[i] + number[i + 2:])
-            for i in range(len(number) - 1) if number[i] != number[i + 1]]
+    return [
+        (i, number[:i] + number[i + 1] + number[i] + number[i + 2 :])
+        for i in range(len(number) - 1)
+        if number[i] != number[i + 1]
+    ]
 
 
 def century(number: str) -> int:

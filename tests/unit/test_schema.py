@@ -17,7 +17,7 @@ from streams.codecs.release import release, unreleased
 
 ROOT = default_schema_dir()
 REGISTRY = SchemaRegistry.from_directory(ROOT)
-NAMESPACES = {"common", "dimona", "dmfa", "civil", "directory", "outputs", "consultation"}
+NAMESPACES = {"common", "dimona", "dmfa", "civil", "directory", "outputs", "consultation", "internal"}
 
 
 def _files() -> list[Path]:
@@ -99,8 +99,11 @@ def test_the_guard_catches_a_breaking_edit_of_the_files(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw))
     broken = SchemaRegistry.from_directory(copy_root)
     found = {(p.full_name, p.direction) for p in check_history(broken)}
-    assert found == {(name, direction) for name in ("be.crossroads.dimona.DimonaIn", "be.crossroads.dimona.DimonaBatch")
-                     for direction in ("backward", "forward")}
+    assert found == {
+        (name, direction)
+        for name in ("be.crossroads.dimona.DimonaIn", "be.crossroads.dimona.DimonaBatch")
+        for direction in ("backward", "forward")
+    }
 
 
 def test_release_writes_the_next_version(tmp_path: Path) -> None:
@@ -118,12 +121,12 @@ def test_release_writes_the_next_version(tmp_path: Path) -> None:
 
 def test_an_unknown_reference_fails_loading(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
-    (tmp_path / "x" / "A.avsc").write_text(json.dumps(
-        {"type": "record", "name": "A", "namespace": "x", "fields": [{"name": "b", "type": "x.Missing"}]}))
+    (tmp_path / "x" / "A.avsc").write_text(
+        json.dumps({"type": "record", "name": "A", "namespace": "x", "fields": [{"name": "b", "type": "x.Missing"}]})
+    )
     with pytest.raises(SchemaLoadError, match=r"x\.Missing"):
         SchemaRegistry.from_directory(tmp_path)
 
 
 def test_docs_schemas_md_is_up_to_date() -> None:
-    assert default_output().read_text(encoding="utf-8") == render(REGISTRY), \
-        "run: python -m streams.codecs.docgen"
+    assert default_output().read_text(encoding="utf-8") == render(REGISTRY), "run: python -m streams.codecs.docgen"

@@ -31,37 +31,52 @@ def test_samples_are_valid(name: str) -> None:
 
 
 def test_all_violations_not_the_first() -> None:
-    record = changed("be.crossroads.dimona.DimonaIn", worker="93051822362", employer="2403170701",
-                     planned_end_date=dt.date(2024, 6, 1), joint_committee="20", planned_hours=10)
+    record = changed(
+        "be.crossroads.dimona.DimonaIn",
+        worker="93051822362",
+        employer="2403170701",
+        planned_end_date=dt.date(2024, 6, 1),
+        joint_committee="20",
+        planned_hours=10,
+    )
     record["envelope"] = {**record["envelope"], "sender_reference": " ", "ticket": "nope", "schema_version": 0}
     assert codes("be.crossroads.dimona.DimonaIn", record) == {
-        ("worker", "niss.check_digits"), ("employer", "enterprise.first_digit"),
-        ("planned_end_date", "dimona.planned_end_before_start"), ("joint_committee", "joint_committee.format"),
+        ("worker", "niss.check_digits"),
+        ("employer", "enterprise.first_digit"),
+        ("planned_end_date", "dimona.planned_end_before_start"),
+        ("joint_committee", "joint_committee.format"),
         ("planned_hours", "dimona.planned_hours_not_student"),
         ("envelope.sender_reference", "envelope.sender_reference"),
-        ("envelope.ticket", "envelope.ticket"), ("envelope.schema_version", "envelope.schema_version"),
+        ("envelope.ticket", "envelope.ticket"),
+        ("envelope.schema_version", "envelope.schema_version"),
     }
 
 
 def test_student_rules() -> None:
     record = changed("be.crossroads.dimona.DimonaIn", worker_type="STU")
     assert codes("be.crossroads.dimona.DimonaIn", record) == {
-        ("planned_end_date", "dimona.student_end_required"), ("planned_hours", "dimona.planned_hours")}
-    ok = changed("be.crossroads.dimona.DimonaIn", worker_type="STU", planned_end_date=dt.date(2024, 8, 31),
-                 planned_hours=120)
+        ("planned_end_date", "dimona.student_end_required"),
+        ("planned_hours", "dimona.planned_hours"),
+    }
+    ok = changed(
+        "be.crossroads.dimona.DimonaIn", worker_type="STU", planned_end_date=dt.date(2024, 8, 31), planned_hours=120
+    )
     assert validate("be.crossroads.dimona.DimonaIn", ok) == []
 
 
 def test_out_update_cancel() -> None:
-    assert codes("be.crossroads.dimona.DimonaOut", changed("be.crossroads.dimona.DimonaOut",
-                 end_date=dt.date(2024, 6, 30))) == {("end_date", "dimona.end_before_start")}
+    assert codes(
+        "be.crossroads.dimona.DimonaOut", changed("be.crossroads.dimona.DimonaOut", end_date=dt.date(2024, 6, 30))
+    ) == {("end_date", "dimona.end_before_start")}
     empty = changed("be.crossroads.dimona.DimonaUpdate", new_end_date=None)
     assert codes("be.crossroads.dimona.DimonaUpdate", empty) == {("", "dimona.update_empty")}
     backwards = changed("be.crossroads.dimona.DimonaUpdate", new_start_date=dt.date(2025, 1, 1))
     assert codes("be.crossroads.dimona.DimonaUpdate", backwards) == {("new_end_date", "dimona.update_end_before_start")}
     cancel = changed("be.crossroads.dimona.DimonaCancel", cancelled_ticket="x", relation_start_date=dt.date(1800, 1, 1))
     assert codes("be.crossroads.dimona.DimonaCancel", cancel) == {
-        ("cancelled_ticket", "uuid.format"), ("relation_start_date", "date.range")}
+        ("cancelled_ticket", "uuid.format"),
+        ("relation_start_date", "date.range"),
+    }
 
 
 def test_batch_size_and_items() -> None:
@@ -73,7 +88,9 @@ def test_batch_size_and_items() -> None:
     foreign = sample_dimona_in(worker="93051822362")
     foreign["envelope"] = {**foreign["envelope"], "environment": "PRODUCTION"}
     assert codes(name, changed(name, declarations=[item, ("be.crossroads.dimona.DimonaIn", foreign)])) == {
-        ("declarations[1].worker", "niss.check_digits"), ("declarations[1].envelope", "dimona.batch_sender")}
+        ("declarations[1].worker", "niss.check_digits"),
+        ("declarations[1].envelope", "dimona.batch_sender"),
+    }
 
 
 def test_dmfa_rules() -> None:
@@ -93,8 +110,10 @@ def test_dmfa_rules() -> None:
         ("worker_lines[3]", "dmfa.duplicate_line"),
         ("version", "dmfa.version"),
     }
-    assert codes("be.crossroads.dmfa.DmfaDeclaration", {**sample_dmfa(), "quarter": "2024-Q5", "worker_lines": []}) \
-        == {("quarter", "dmfa.quarter_format"), ("worker_lines", "dmfa.no_worker_lines")}
+    assert codes("be.crossroads.dmfa.DmfaDeclaration", {**sample_dmfa(), "quarter": "2024-Q5", "worker_lines": []}) == {
+        ("quarter", "dmfa.quarter_format"),
+        ("worker_lines", "dmfa.no_worker_lines"),
+    }
 
 
 @pytest.mark.parametrize(("text", "days"), [("2024-Q1", 91), ("2023-Q1", 90), ("2024-Q4", 92), ("2024-Q2", 91)])
@@ -105,12 +124,19 @@ def test_quarters(text: str, days: int) -> None:
 
 
 def test_civil_rules() -> None:
-    birth = changed("be.crossroads.civil.Birth", birth_date=dt.date(2000, 1, 2),
-                    parents=["00010101588", SAMPLE_NISS, SAMPLE_NISS], municipality_nis="123")
+    birth = changed(
+        "be.crossroads.civil.Birth",
+        birth_date=dt.date(2000, 1, 2),
+        parents=["00010101588", SAMPLE_NISS, SAMPLE_NISS],
+        municipality_nis="123",
+    )
     assert codes("be.crossroads.civil.Birth", birth) == {
-        ("birth_date", "civil.birth_date_mismatch"), ("parents", "civil.parents_count"),
-        ("parents[0]", "civil.parent_is_child"), ("parents[2]", "civil.parents_duplicate"),
-        ("municipality_nis", "municipality.format")}
+        ("birth_date", "civil.birth_date_mismatch"),
+        ("parents", "civil.parents_count"),
+        ("parents[0]", "civil.parent_is_child"),
+        ("parents[2]", "civil.parents_duplicate"),
+        ("municipality_nis", "municipality.format"),
+    }
     death = changed("be.crossroads.civil.Death", date_of_death=dt.date(1985, 7, 29))
     assert codes("be.crossroads.civil.Death", death) == {("date_of_death", "civil.death_before_birth")}
     status = changed("be.crossroads.civil.CivilStatusChange", partner=None)
@@ -120,19 +146,29 @@ def test_civil_rules() -> None:
     moved = sample("be.crossroads.civil.AddressChange")
     moved["address"] = {**moved["address"], "postal_code": "0999", "municipality_nis": None, "street": ""}
     assert codes("be.crossroads.civil.AddressChange", moved) == {
-        ("address.postal_code", "address.postal_code"), ("address.municipality_nis", "address.municipality_required"),
-        ("address.street", "text.blank")}
+        ("address.postal_code", "address.postal_code"),
+        ("address.municipality_nis", "address.municipality_required"),
+        ("address.street", "text.blank"),
+    }
 
 
 def test_directory_and_consultation_rules() -> None:
-    integration = changed("be.crossroads.directory.Integration", sector="mutuality", capacity="",
-                          period={"start": dt.date(2024, 1, 1), "end": dt.date(2023, 12, 31)})
+    integration = changed(
+        "be.crossroads.directory.Integration",
+        sector="mutuality",
+        capacity="",
+        period={"start": dt.date(2024, 1, 1), "end": dt.date(2023, 12, 31)},
+    )
     assert codes("be.crossroads.directory.Integration", integration) == {
-        ("sector", "directory.sector_format"), ("capacity", "directory.capacity_format"),
-        ("period.end", "period.end_before_start")}
+        ("sector", "directory.sector_format"),
+        ("capacity", "directory.capacity_format"),
+        ("period.end", "period.end_before_start"),
+    }
     request = changed("be.crossroads.consultation.ConsultationRequest", requester="0403170701", data_type="dmfa")
     assert codes("be.crossroads.consultation.ConsultationRequest", request) == {
-        ("requester", "consultation.requester_not_sender"), ("data_type", "consultation.data_type")}
+        ("requester", "consultation.requester_not_sender"),
+        ("data_type", "consultation.data_type"),
+    }
 
 
 def test_unknown_type_is_a_violation() -> None:

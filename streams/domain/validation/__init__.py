@@ -91,6 +91,11 @@ def validate(schema_name: str, record: Mapping[str, Any]) -> list[Violation]:
     """
     validator = VALIDATORS.get(schema_name)
     if validator is None:
-        return [Violation("declaration.unknown_type", "", f"no declaration type {schema_name!r}; known: "
-                          + ", ".join(DECLARATION_TYPES))]
+        return [
+            Violation(
+                "declaration.unknown_type",
+                "",
+                f"no declaration type {schema_name!r}; known: " + ", ".join(DECLARATION_TYPES),
+            )
+        ]
     return validator(record)

@@ -84,8 +84,9 @@ class Checker:
         if value is not None and not _NIS.fullmatch(value):
             self.add("municipality.format", field, f"{value!r} is not a 5-digit NIS code")
 
-    def period(self, field: str, start: dt.date | None, end: dt.date | None,
-               code: str = "period.end_before_start") -> None:
+    def period(
+        self, field: str, start: dt.date | None, end: dt.date | None, code: str = "period.end_before_start"
+    ) -> None:
         if start is not None and end is not None and end < start:
             self.add(code, field, f"ends {end.isoformat()}, before it starts {start.isoformat()}")
 
@@ -96,10 +97,12 @@ def check_envelope(c: Checker, envelope: Record, prefix: str = "envelope") -> No
         c.uuid(join(prefix, "ticket"), ticket, code="envelope.ticket")
     reference = envelope["sender_reference"]
     if not reference.strip() or len(reference) > 100:
-        c.add("envelope.sender_reference", join(prefix, "sender_reference"),
-              "must be 1 to 100 characters, not blank")
+        c.add("envelope.sender_reference", join(prefix, "sender_reference"), "must be 1 to 100 characters, not blank")
     c.enterprise(join(prefix, "sender"), envelope["sender"])
     c.date(join(prefix, "recorded_at"), envelope["recorded_at"].date())
     if envelope["schema_version"] < 1:
-        c.add("envelope.schema_version", join(prefix, "schema_version"),
-              f"{envelope['schema_version']} is not a released version (>= 1)")
+        c.add(
+            "envelope.schema_version",
+            join(prefix, "schema_version"),
+            f"{envelope['schema_version']} is not a released version (>= 1)",
+        )

@@ -30,8 +30,11 @@ def validate_birth(record: Record) -> list[Violation]:
     child = c.niss("child", record["child"])
     born = c.date("birth_date", record["birth_date"])
     if child is not None and born is not None and not _agrees(child, born):
-        c.add("civil.birth_date_mismatch", "birth_date",
-              f"{born.isoformat()} disagrees with the birth date in the child's NISS {child.formatted}")
+        c.add(
+            "civil.birth_date_mismatch",
+            "birth_date",
+            f"{born.isoformat()} disagrees with the birth date in the child's NISS {child.formatted}",
+        )
     parents = record["parents"]
     if len(parents) > 2:
         c.add("civil.parents_count", "parents", f"{len(parents)} parents named, at most 2")
@@ -63,8 +66,11 @@ def validate_address_change(record: Record) -> list[Violation]:
         if not (len(postal) == 4 and postal.isascii() and postal.isdigit() and postal[0] != "0"):
             c.add("address.postal_code", "address.postal_code", f"{postal!r} is not a Belgian postal code")
         if address["municipality_nis"] is None:
-            c.add("address.municipality_required", "address.municipality_nis",
-                  "a Belgian address needs its municipality's NIS code")
+            c.add(
+                "address.municipality_required",
+                "address.municipality_nis",
+                "a Belgian address needs its municipality's NIS code",
+            )
     c.municipality("address.municipality_nis", address["municipality_nis"])
     return c.violations
 
@@ -78,8 +84,11 @@ def validate_death(record: Record) -> list[Violation]:
     if person is not None and died is not None:
         born = person.birth_date
         if (born is not None and died < born) or (person.birth_year is not None and died.year < person.birth_year):
-            c.add("civil.death_before_birth", "date_of_death",
-                  f"{died.isoformat()} precedes the birth date in the NISS {person.formatted}")
+            c.add(
+                "civil.death_before_birth",
+                "date_of_death",
+                f"{died.isoformat()} precedes the birth date in the NISS {person.formatted}",
+            )
     c.municipality("municipality_nis", record["municipality_nis"])
     return c.violations
 

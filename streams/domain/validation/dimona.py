@@ -34,14 +34,23 @@ def _in(c: Checker, record: Record, prefix: str) -> None:
     hours = record["planned_hours"]
     if student:
         if record["planned_end_date"] is None:
-            c.add("dimona.student_end_required", join(prefix, "planned_end_date"),
-                  "a student contract must give its planned end date")
+            c.add(
+                "dimona.student_end_required",
+                join(prefix, "planned_end_date"),
+                "a student contract must give its planned end date",
+            )
         if hours is None or not 1 <= hours <= MAX_STUDENT_HOURS:
-            c.add("dimona.planned_hours", join(prefix, "planned_hours"),
-                  f"a student contract must plan 1 to {MAX_STUDENT_HOURS} hours, got {hours}")
+            c.add(
+                "dimona.planned_hours",
+                join(prefix, "planned_hours"),
+                f"a student contract must plan 1 to {MAX_STUDENT_HOURS} hours, got {hours}",
+            )
     elif hours is not None:
-        c.add("dimona.planned_hours_not_student", join(prefix, "planned_hours"),
-              f"planned hours are only declared for students (worker type {record['worker_type']})")
+        c.add(
+            "dimona.planned_hours_not_student",
+            join(prefix, "planned_hours"),
+            f"planned hours are only declared for students (worker type {record['worker_type']})",
+        )
 
 
 def _out(c: Checker, record: Record, prefix: str) -> None:
@@ -82,8 +91,11 @@ def _batch(c: Checker, record: Record, prefix: str) -> None:
     check_envelope(c, envelope, join(prefix, "envelope"))
     items = record["declarations"]
     if not 1 <= len(items) <= MAX_BATCH:
-        c.add("dimona.batch_size", join(prefix, "declarations"),
-              f"a batch holds 1 to {MAX_BATCH} declarations, not {len(items)}")
+        c.add(
+            "dimona.batch_size",
+            join(prefix, "declarations"),
+            f"a batch holds 1 to {MAX_BATCH} declarations, not {len(items)}",
+        )
     for index, item in enumerate(items):
         # A multi-record union decodes as (full name, record); see streams.codecs.
         name, body = item
@@ -91,8 +103,11 @@ def _batch(c: Checker, record: Record, prefix: str) -> None:
         _ITEMS[name](c, body, item_prefix)
         item_envelope = body["envelope"]
         if (item_envelope["sender"], item_envelope["environment"]) != (envelope["sender"], envelope["environment"]):
-            c.add("dimona.batch_sender", join(item_prefix, "envelope"),
-                  "every item must have the batch's sender and environment")
+            c.add(
+                "dimona.batch_sender",
+                join(item_prefix, "envelope"),
+                "every item must have the batch's sender and environment",
+            )
 
 
 def _run(rule: Callable[[Checker, Record, str], None]) -> Callable[[Record], list[Violation]]:

@@ -37,8 +37,11 @@ def validate_dmfa(record: Record) -> list[Violation]:
         c.add("dmfa.quarter_format", "quarter", f"{record['quarter']!r} is not a quarter like '2024-Q3'")
     nature, version = record["nature"], record["version"]
     if (nature == "ORIGINAL" and version != 1) or (nature == "CORRECTION" and version < 2):
-        c.add("dmfa.version", "version",
-              f"{nature} cannot be version {version} (an original is 1, a correction 2 or more)")
+        c.add(
+            "dmfa.version",
+            "version",
+            f"{nature} cannot be version {version} (an original is 1, a correction 2 or more)",
+        )
     lines = record["worker_lines"]
     if not lines:
         c.add("dmfa.no_worker_lines", "worker_lines", "a declaration needs at least one worker line")
@@ -51,13 +54,17 @@ def validate_dmfa(record: Record) -> list[Violation]:
         c.joint_committee(f"{prefix}.joint_committee", line["joint_committee"])
         key = (line["worker"], line["worker_category"], line["joint_committee"])
         if key in seen:
-            c.add("dmfa.duplicate_line", prefix,
-                  f"same worker, category and joint committee as worker_lines[{seen[key]}]")
+            c.add(
+                "dmfa.duplicate_line", prefix, f"same worker, category and joint committee as worker_lines[{seen[key]}]"
+            )
         else:
             seen[key] = index
         if line["gross_wage_cents"] < 0:
-            c.add("dmfa.amount_negative", f"{prefix}.gross_wage_cents",
-                  f"{line['gross_wage_cents']} cents: a gross wage cannot be negative")
+            c.add(
+                "dmfa.amount_negative",
+                f"{prefix}.gross_wage_cents",
+                f"{line['gross_wage_cents']} cents: a gross wage cannot be negative",
+            )
         worked = line["days_worked"]
         if worked < 0:
             c.add("dmfa.days_negative", f"{prefix}.days_worked", f"{worked} days: cannot be negative")
@@ -73,6 +80,9 @@ def validate_dmfa(record: Record) -> list[Violation]:
                 c.add("dmfa.duplicate_reason", f"{field}.reason", f"reason {assimilated['reason']} given twice")
             reasons.add(assimilated["reason"])
         if days_in_quarter is not None and total > days_in_quarter:
-            c.add("dmfa.days_exceed_quarter", prefix,
-                  f"{total} days worked and assimilated, but {record['quarter']} has {days_in_quarter} days")
+            c.add(
+                "dmfa.days_exceed_quarter",
+                prefix,
+                f"{total} days worked and assimilated, but {record['quarter']} has {days_in_quarter} days",
+            )
     return c.violations

@@ -103,8 +103,10 @@ _STATE: tuple[tuple[str, str], ...] = (
     ("dmfa.correction_without_original", "a DmfA CORRECTION for a quarter without an accepted ORIGINAL"),
     ("dmfa.version_not_next", "a DmfA version that is not the next one for (employer, quarter)"),
     ("dmfa.worker_without_dimona", "a DmfA worker line for a worker without an employment relation that quarter"),
-    ("directory.overlap_same_sector",
-     "same person, same capacity, overlapping period at two institutions of one sector (seed 4.14)"),
+    (
+        "directory.overlap_same_sector",
+        "same person, same capacity, overlapping period at two institutions of one sector (seed 4.14)",
+    ),
     ("directory.unregister_unknown", "an UNREGISTER for a file the directory does not hold"),
     ("consultation.no_file", "the requester holds no file on the person as of the date asked"),
     ("consultation.not_authorized", "no deliberation authorizes (sector, capacity) to receive that data type"),

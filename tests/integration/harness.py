@@ -1,0 +1,254 @@
+"""A test client of the running platform: send declarations like an institution would, and watch what comes
+out (mailboxes, rejections, the audit trail) with a background consumer.
+
+Nothing here knows how the platform decides: it only produces to intake topics and reads output topics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.admission import subject_key
+from streams.kafka.producer import DeclarationProducer
+from streams.settings import Settings
+
+NATIONAL_REGISTER = "0367302178"  # the sender of civil facts in tests (a valid enterprise number)
+AT = dt.datetime(2026, 11, 27, 9, tzinfo=dt.UTC)
+
+_sequence = itertools.count(1)
+
+
+def niss(birth: dt.date | None = None, *, female: bool = False) -> str:
+    """A fresh, checksum-valid national number (a different person on every call)."""
+    birth = birth or dt.date(1970, 1, 1) + dt.timedelta(days=next(_sequence) * 7 % 15000)
+    serial = (next(_sequence) % 499) * 2 + (0 if female else 1)  # odd = male, even = female
+    if serial == 0:
+        serial = 2
+    body = f"{birth:%y%m%d}{serial:03d}"
+    base = int(("2" if birth.year >= 2000 else "") + body)
+    return f"{body}{97 - base % 97:02d}"
+
+
+def envelope(sender: str, reference: str | None = None) -> dict[str, Any]:
+    return {
+        "ticket": None,
+        "sender_reference": reference or f"ref-{uuid.uuid4().hex[:12]}",
+        "sender": sender,
+        "environment": "PRODUCTION",
+        "recorded_at": AT,
+        "schema_version": 1,
+    }
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    key: bytes | None
+    schema: str
+    record: dict[str, Any]
+    offset: int
+    partition: int
+
+
+class Platform:
+    """Send, then wait for outcomes. One instance per test module; its consumer reads from the start."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+        self._producer = DeclarationProducer(settings, self.codec)
+        self._seen: list[Seen] = []
+        self._positions: set[tuple[str, int, int]] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        prefix = settings.topic_prefix.replace(".", r"\.")
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": f"harness-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 1000,  # pick up mailboxes created on first delivery
+                "log_level": 4,
+            }
+        )
+        self._consumer.subscribe(
+            [f"^{prefix}\\.(mailbox\\..*|outcomes\\.rejections|outcomes\\.dead-letters|audit\\.exchanges)\\.v1$"]
+        )
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        while not self._stop.is_set():
+            for message in self._consumer.consume(num_messages=500, timeout=0.2):
+                if message.error():
+                    continue
+                decoded = self.codec.decode(message.value() or b"")
+                seen = Seen(
+                    message.topic() or "",
+                    message.key(),
+                    decoded.schema_name,
+                    decoded.record,
+                    message.offset() or 0,
+                    message.partition() or 0,
+                )
+                position = (seen.topic, seen.partition, seen.offset)
+                with self._lock:
+                    # nothing is committed, so a rebalance (a new mailbox matched the pattern) re-reads
+                    if position not in self._positions:
+                        self._positions.add(position)
+                        self._seen.append(seen)
+        self._consumer.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    # -- sending ---------------------------------------------------------------------------------------------
+
+    def send(self, schema: str, record: dict[str, Any]) -> str:
+        """Produce one declaration to its intake topic; returns its sender reference."""
+        self._producer.send(schema, record, subject_key(schema, record))
+        self._producer.flush()
+        return str(record["envelope"]["sender_reference"])
+
+    def send_many(self, declarations: list[tuple[str, dict[str, Any]]]) -> None:
+        for schema, record in declarations:
+            self._producer.send(schema, record, subject_key(schema, record))
+        self._producer.flush(120)
+
+    # -- watching --------------------------------------------------------------------------------------------
+
+    def seen(self, where: Callable[[Seen], bool] = lambda s: True) -> list[Seen]:
+        with self._lock:
+            return [s for s in self._seen if where(s)]
+
+    def wait(self, where: Callable[[Seen], bool], count: int = 1, timeout: float = 60.0) -> list[Seen]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.seen(where)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def ack(self, reference: str, timeout: float = 60.0) -> dict[str, Any]:
+        found = self.wait(
+            lambda s: s.schema.endswith("Acknowledgement") and s.record["sender_reference"] == reference,
+            timeout=timeout,
+        )
+        assert found, f"no acknowledgement for {reference} within {timeout:.0f}s"
+        return found[0].record
+
+    def mailbox(self, actor: str, schema_suffix: str = "Notification") -> list[dict[str, Any]]:
+        topic = f"{self.settings.topic_prefix}.mailbox.{actor}.v1"
+        return [s.record for s in self.seen(lambda s: s.topic == topic and s.schema.endswith(schema_suffix))]
+
+    def notifications(self, source_ticket: str) -> list[Seen]:
+        return self.seen(lambda s: s.schema.endswith("Notification") and s.record["source_ticket"] == source_ticket)
+
+    def audits(self, source_ticket: str) -> list[dict[str, Any]]:
+        return [
+            s.record
+            for s in self.seen(
+                lambda s: s.schema.endswith("AuditRecord") and s.record["source_ticket"] == source_ticket
+            )
+        ]
+
+    def settle(self, quiet: float = 2.0, timeout: float = 60.0) -> None:
+        """Wait until nothing new has arrived for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        last = -1
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            count = len(self.seen())
+            if count != last:
+                last, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.1)
+
+
+def integration(
+    institution: str,
+    sector: str,
+    capacity: str,
+    person: str,
+    start: dt.date,
+    end: dt.date | None = None,
+    *,
+    action: str = "REGISTER",
+) -> tuple[str, dict[str, Any]]:
+    return (
+        "be.crossroads.directory.Integration",
+        {
+            "envelope": envelope(institution),
+            "action": action,
+            "person": person,
+            "institution": institution,
+            "sector": sector,
+            "capacity": capacity,
+            "period": {"start": start, "end": end},
+            "status": "DEFINITIVE",
+        },
+    )
+
+
+def address_change(person: str, effective: dt.date) -> tuple[str, dict[str, Any]]:
+    return (
+        "be.crossroads.civil.AddressChange",
+        {
+            "envelope": envelope(NATIONAL_REGISTER),
+            "person": person,
+            "effective_date": effective,
+            "address": {
+                "street": "Rue de la Loi",
+                "number": "16",
+                "box": None,
+                "postal_code": "1000",
+                "municipality_nis": "21004",
+                "country": "BE",
+            },
+        },
+    )
+
+
+def death(person: str, day: dt.date) -> tuple[str, dict[str, Any]]:
+    return (
+        "be.crossroads.civil.Death",
+        {"envelope": envelope(NATIONAL_REGISTER), "person": person, "date_of_death": day, "municipality_nis": "21004"},
+    )
+
+
+def birth(child: str, parents: list[str], day: dt.date) -> tuple[str, dict[str, Any]]:
+    return (
+        "be.crossroads.civil.Birth",
+        {
+            "envelope": envelope(NATIONAL_REGISTER),
+            "child": child,
+            "birth_date": day,
+            "parents": parents,
+            "municipality_nis": "21004",
+        },
+    )
+
+
+def ticket_of(ack: dict[str, Any]) -> str:
+    assert ack["status"] == "ACCEPTED", ack["violations"]
+    return str(ack["ticket"])
+
+
+def by_recipient(seen: Iterator[Seen] | list[Seen]) -> dict[str, list[dict[str, Any]]]:
+    result: dict[str, list[dict[str, Any]]] = {}
+    for s in seen:
+        result.setdefault(s.record["recipient"], []).append(s.record)
+    return result

@@ -1,0 +1,355 @@
+"""The reference directory's rules, fan-out and consultations as pure functions (given / when / then)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from streams.domain import exchange
+from streams.domain.directory import Changed, PersonFile, Refusal, apply_dimona, apply_integration
+from streams.domain.fanout import Lookup, notification_ticket, plan, route
+from streams.domain.network import Authorization, DataType, Institution, Network, Sector
+
+MUTUALITY_A = "0206731645"
+MUTUALITY_B = "0915943977"
+JOB_OFFICE = "0570880434"
+EMPLOYER = "0403170701"
+PERSON = "93051822361"
+PARENT = "85073003328"
+CHILD = "00010101588"
+AT = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+
+NETWORK = Network.of(
+    "test",
+    [
+        Sector("MUTUALITY", "Mutualities", {"TITULAR": "titular", "DEPENDANT": "dependant"}),
+        Sector("EMPLOYMENT_OFFICE", "Employment offices", {"JOB_SEEKER": "job seeker"}),
+    ],
+    [
+        Institution(MUTUALITY_A, "Mutuality A", "MUTUALITY"),
+        Institution(MUTUALITY_B, "Mutuality B", "MUTUALITY"),
+        Institution(JOB_OFFICE, "Job office", "EMPLOYMENT_OFFICE"),
+    ],
+    [
+        Authorization(
+            "MUTUALITY",
+            "TITULAR",
+            frozenset({DataType.ADDRESS_CHANGE, DataType.DEATH, DataType.BIRTH, DataType.WAGES, DataType.IDENTITY}),
+            "Délibération n° 96/047",
+            dt.date(1997, 1, 1),
+            None,
+        ),
+        Authorization(
+            "EMPLOYMENT_OFFICE",
+            "JOB_SEEKER",
+            frozenset({DataType.DIMONA_IN}),
+            "CSSS/KSZ 10/001",
+            dt.date(2010, 1, 1),
+            dt.date(2030, 12, 31),
+        ),
+    ],
+)
+
+
+def envelope(sender: str, ticket: str = "t-1") -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "sender_reference": f"ref-{ticket}",
+        "sender": sender,
+        "environment": "PRODUCTION",
+        "recorded_at": AT,
+        "schema_version": 1,
+    }
+
+
+def integration(
+    institution: str,
+    capacity: str,
+    start: dt.date,
+    end: dt.date | None = None,
+    *,
+    action: str = "REGISTER",
+    sector: str | None = None,
+    person: str = PERSON,
+) -> dict[str, Any]:
+    return {
+        "envelope": envelope(institution),
+        "action": action,
+        "person": person,
+        "institution": institution,
+        "sector": sector or NETWORK.sector_of(institution),
+        "capacity": capacity,
+        "period": {"start": start, "end": end},
+        "status": "DEFINITIVE",
+    }
+
+
+def given(*integrations: dict[str, Any]) -> PersonFile:
+    file = PersonFile()
+    for i, record in enumerate(integrations):
+        outcome = apply_integration(file, record, f"t-{i}", NETWORK)
+        assert isinstance(outcome, Changed), outcome
+        file = outcome.file
+    return file
+
+
+# -- integrations --------------------------------------------------------------------------------------------
+
+
+def test_register_then_as_of_queries_answer_who_held_a_file() -> None:
+    file = given(
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2022, 12, 31)),
+        integration(MUTUALITY_B, "TITULAR", dt.date(2023, 1, 1)),
+    )
+    assert [e.institution for e in file.holders(dt.date(2021, 6, 1))] == [MUTUALITY_A]
+    assert [e.institution for e in file.holders(dt.date(2022, 12, 31))] == [MUTUALITY_A]  # inclusive end
+    assert [e.institution for e in file.holders(dt.date(2024, 1, 1))] == [MUTUALITY_B]
+    assert file.holders(dt.date(2019, 12, 31)) == []
+
+
+def test_same_capacity_overlapping_period_at_two_institutions_of_a_sector_is_refused() -> None:
+    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+
+    outcome = apply_integration(file, integration(MUTUALITY_B, "TITULAR", dt.date(2024, 1, 1)), "t-x", NETWORK)
+
+    assert isinstance(outcome, Refusal)
+    assert outcome.code == "directory.overlap"
+    assert MUTUALITY_A in outcome.message
+
+
+def test_other_capacity_or_adjacent_period_is_not_an_overlap() -> None:
+    file = given(
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2020, 12, 31)),
+        integration(MUTUALITY_B, "TITULAR", dt.date(2021, 1, 1)),
+        integration(MUTUALITY_A, "DEPENDANT", dt.date(2021, 1, 1)),
+    )
+    assert len(file.entries) == 3
+
+
+def test_unregister_closes_the_file_and_keeps_its_history() -> None:
+    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+
+    outcome = apply_integration(
+        file,
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2024, 6, 30), action="UNREGISTER"),
+        "t-u",
+        NETWORK,
+    )
+
+    assert isinstance(outcome, Changed)
+    assert [e.institution for e in outcome.file.holders(dt.date(2024, 6, 30))] == [MUTUALITY_A]
+    assert outcome.file.holders(dt.date(2024, 7, 1)) == []
+    # now another mutuality may take over
+    later = apply_integration(outcome.file, integration(MUTUALITY_B, "TITULAR", dt.date(2024, 7, 1)), "t", NETWORK)
+    assert isinstance(later, Changed)
+
+
+@pytest.mark.parametrize(
+    ("record", "code"),
+    [
+        (
+            integration("0403170701", "TITULAR", dt.date(2020, 1, 1), sector="MUTUALITY"),
+            "directory.unknown_institution",
+        ),
+        (integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), sector="CPAS"), "directory.sector_mismatch"),
+        (integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1)), "directory.unknown_capacity"),
+        (
+            integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2021, 1, 1), action="UNREGISTER"),
+            "directory.not_registered",
+        ),
+        (
+            integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER"),
+            "directory.unregister_without_end",
+        ),
+    ],
+)
+def test_refusals_have_stable_codes(record: dict[str, Any], code: str) -> None:
+    outcome = apply_integration(PersonFile(), record, "t", NETWORK)
+    assert isinstance(outcome, Refusal)
+    assert outcome.code == code
+
+
+def test_an_institution_cannot_register_a_file_for_another() -> None:
+    record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1))
+    record["envelope"] = envelope(MUTUALITY_B)
+    outcome = apply_integration(PersonFile(), record, "t", NETWORK)
+    assert isinstance(outcome, Refusal) and outcome.code == "directory.not_own_file"
+
+
+# -- DIMONA: the employment relation ------------------------------------------------------------------------
+
+
+def dimona(schema: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    base: dict[str, Any] = {"envelope": envelope(EMPLOYER), "employer": EMPLOYER, "worker": PERSON}
+    return f"be.crossroads.dimona.{schema}", {**base, **fields}
+
+
+def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
+    schema, record = dimona(
+        "DimonaIn",
+        start_date=dt.date(2026, 1, 5),
+        planned_end_date=None,
+        worker_type="OTH",
+        joint_committee="200",
+        planned_hours=None,
+    )
+    started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
+    assert isinstance(started, Changed)
+    assert started.file.relation(EMPLOYER, dt.date(2026, 3, 1)) is not None
+
+    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 2, 28))
+    ended = apply_dimona(started.file, schema, out, "t-out", b"out")
+    assert isinstance(ended, Changed)
+    assert ended.file.relation(EMPLOYER, dt.date(2026, 2, 28)) is not None
+    assert ended.file.relation(EMPLOYER, dt.date(2026, 3, 1)) is None
+
+
+def test_dimona_out_without_in_is_the_directorys_refusal() -> None:
+    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 2, 28))
+    outcome = apply_dimona(PersonFile(), schema, out, "t", b"")
+    assert isinstance(outcome, Refusal) and outcome.code == "dimona.out_without_in"
+
+
+# -- fan-out ------------------------------------------------------------------------------------------------
+
+
+def test_address_change_goes_to_exactly_the_authorized_active_holders() -> None:
+    file = given(
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),
+        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),  # active but not authorized for addresses
+        integration(MUTUALITY_B, "DEPENDANT", dt.date(2010, 1, 1), dt.date(2015, 1, 1)),  # authorized? no; ended
+    )
+
+    result = plan(file, NETWORK, DataType.ADDRESS_CHANGE, dt.date(2026, 3, 1), "src")
+
+    assert [d.recipient for d in result.deliveries] == [MUTUALITY_A]
+    assert result.deliveries[0].legal_basis == "Délibération n° 96/047"
+    assert result.deliveries[0].ticket == notification_ticket("src", MUTUALITY_A)
+    assert [w.institution for w in result.withheld] == [JOB_OFFICE]
+
+
+def test_notification_tickets_are_deterministic_and_distinct_per_recipient() -> None:
+    assert notification_ticket("s", MUTUALITY_A) == notification_ticket("s", MUTUALITY_A)
+    assert notification_ticket("s", MUTUALITY_A) != notification_ticket("s", MUTUALITY_B)
+    assert notification_ticket("s", MUTUALITY_A) != notification_ticket("s2", MUTUALITY_A)
+
+
+def test_a_birth_is_looked_up_at_each_parent_and_kept_for_the_child() -> None:
+    birth = {
+        "envelope": envelope("0000000097"),
+        "child": CHILD,
+        "birth_date": dt.date(2000, 1, 1),
+        "parents": [PARENT, PERSON, PARENT],
+        "municipality_nis": "21004",
+    }
+    lookups = route("be.crossroads.civil.Birth", birth, "t-birth", b"payload", lambda s, r: b"")
+    assert [(lk.person, lk.subject, lk.notify, lk.keep) for lk in lookups] == [
+        (CHILD, CHILD, False, True),
+        (PARENT, CHILD, True, False),
+        (PERSON, CHILD, True, False),
+    ]
+
+
+def test_a_dmfa_is_split_so_that_each_worker_line_travels_alone() -> None:
+    lines = [{"worker": PERSON, "n": 1}, {"worker": PARENT, "n": 2}]
+    dmfa = {
+        "envelope": envelope(EMPLOYER),
+        "employer": EMPLOYER,
+        "quarter": "2026-Q1",
+        "version": 2,
+        "worker_lines": lines,
+    }
+    encoded: list[dict[str, Any]] = []
+
+    def encode(schema: str, record: dict[str, Any]) -> bytes:
+        encoded.append(record)
+        return str(len(encoded)).encode()
+
+    lookups = route("be.crossroads.dmfa.DmfaDeclaration", dmfa, "t", b"whole", encode)
+
+    assert [lk.person for lk in lookups] == [PERSON, PARENT]
+    assert [r["worker_lines"] for r in encoded] == [[lines[0]], [lines[1]]]
+    assert all(lk.effective == dt.date(2026, 3, 31) and lk.version == 2 for lk in lookups)
+
+
+def test_exchange_audits_every_delivery_and_every_refusal() -> None:
+    file = given(
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),
+        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),
+    )
+    lookup = Lookup(PERSON, PERSON, DataType.DEATH, b"fact", "src", dt.date(2026, 1, 1), True, True, DataType.DEATH, 0)
+
+    decision = exchange.on_lookup(file, NETWORK, lookup, AT)
+
+    mail = [o for o in decision.outcomes if isinstance(o, exchange.ToMailbox)]
+    audits = [o.record for o in decision.outcomes if isinstance(o, exchange.ToAudit)]
+    assert [(m.actor, m.record["payload"]) for m in mail] == [(MUTUALITY_A, b"fact")]
+    assert sorted((a["actor"], a["kind"]) for a in audits) == [(MUTUALITY_A, "DELIVERY"), (JOB_OFFICE, "REFUSAL")]
+    assert decision.file is not None and decision.file.facts[0].payload == b"fact"
+
+
+# -- consultations ------------------------------------------------------------------------------------------
+
+
+def request(requester: str, capacity: str, data_type: str, as_of: dt.date) -> dict[str, Any]:
+    return {
+        "envelope": envelope(requester),
+        "requester": requester,
+        "person": PERSON,
+        "data_type": data_type,
+        "capacity": capacity,
+        "as_of": as_of,
+    }
+
+
+def test_consultation_needs_an_active_file_and_an_authorization() -> None:
+    file = given(
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),
+        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),
+    )
+    lookup = Lookup(
+        PERSON, PERSON, DataType.DEATH, b"death", "src", dt.date(2025, 1, 1), False, True, DataType.DEATH, 0
+    )
+    file = exchange.on_lookup(file, NETWORK, lookup, AT).file or file
+
+    def answer(requester: str, capacity: str, data_type: str) -> dict[str, Any]:
+        decision = exchange.on_consultation(
+            file, NETWORK, request(requester, capacity, data_type, dt.date(2026, 1, 1)), "req", AT, lambda e: b""
+        )
+        return next(o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox))
+
+    granted = answer(MUTUALITY_A, "TITULAR", DataType.IDENTITY)
+    assert (granted["status"], granted["payloads"], granted["legal_basis"]) == (
+        "GRANTED",
+        [b"death"],
+        "Délibération n° 96/047",
+    )
+    assert answer(MUTUALITY_A, "DEPENDANT", DataType.IDENTITY)["status"] == "REFUSED"  # no file in that capacity
+    assert answer(MUTUALITY_B, "TITULAR", DataType.IDENTITY)["status"] == "REFUSED"  # no file at all
+    assert answer(JOB_OFFICE, "JOB_SEEKER", DataType.IDENTITY)["status"] == "REFUSED"  # not authorized
+
+
+def test_an_employer_consults_its_own_personnel_only_while_employed() -> None:
+    schema, record = dimona(
+        "DimonaIn",
+        start_date=dt.date(2026, 1, 5),
+        planned_end_date=None,
+        worker_type="OTH",
+        joint_committee="200",
+        planned_hours=None,
+    )
+    started = apply_dimona(PersonFile(), schema, record, "t-in", b"dimona-in")
+    assert isinstance(started, Changed)
+    file = started.file
+
+    def status(employer: str, as_of: dt.date) -> str:
+        decision = exchange.on_consultation(
+            file, NETWORK, request(employer, "EMPLOYER", DataType.EMPLOYMENT, as_of), "req", AT, lambda e: b""
+        )
+        return str(next(o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox))["status"])
+
+    assert status(EMPLOYER, dt.date(2026, 2, 1)) == "GRANTED"
+    assert status(EMPLOYER, dt.date(2025, 12, 31)) == "REFUSED"  # before the relation
+    assert status("0477472701", dt.date(2026, 2, 1)) == "REFUSED"  # somebody else's worker
