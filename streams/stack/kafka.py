@@ -96,14 +96,24 @@ class KafkaService:
         """Chosen once and kept, so the storage formatted with it stays valid across down/up."""
         path = self.home / "cluster.id"
         if not path.exists():
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's Uuid.randomUuid: "-…" would read as a CLI option
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            path.write_text(cluster_id + "\n")
         return path.read_text().strip()
 
     def _format_storage(self, config: Path) -> None:
         if (self.data_dir / "meta.properties").exists():
             return
         result = subprocess.run(
-            [*self._java_argv(), "kafka.tools.StorageTool", "format", "-t", self.cluster_id(), "-c", str(config)],
+            [
+                *self._java_argv(),
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={self.cluster_id()}",
+                "-c",
+                str(config),
+            ],
             capture_output=True,
             text=True,
             check=False,
