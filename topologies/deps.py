@@ -11,6 +11,7 @@ import faust
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.admission import intake_ticket
 from streams.domain.network import Network
 from streams.settings import Settings
 from topologies.publisher import FaustPublisher, Publisher
@@ -25,7 +26,7 @@ class Deps:
     settings: Settings
     codec: AvroCodec
     clock: Callable[[], datetime] = utc_now
-    new_ticket: Callable[[], uuid.UUID] = uuid.uuid4
+    ticket_for: Callable[[str, int, int], uuid.UUID] = intake_ticket  # (topic, partition, offset) -> ticket
     publisher: Publisher | None = None  # None: publish through the app's own topics
     loaded_network: Network | None = None  # from_settings() loads settings.network_dir
 

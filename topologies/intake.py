@@ -48,7 +48,9 @@ def _register_family(app: faust.App, deps: Deps, family: str, target: str) -> No
             if decoded is None:
                 continue
             schema, record = decoded.schema_name, decoded.record
-            decision = admit(schema, record, ticket=deps.new_ticket(), received_at=deps.clock())
+            message = event.message
+            ticket = deps.ticket_for(message.topic, message.partition, message.offset)
+            decision = admit(schema, record, ticket=ticket, received_at=deps.clock())
             key = decision.key.encode() if decision.key else event.key
             if isinstance(decision, Admitted):
                 for fact in decision.facts:

@@ -52,6 +52,18 @@ SUBJECT_KEY: dict[str, Callable[[Record], str | None]] = {
 }
 
 BATCH_NAMESPACE = uuid.UUID("a7d4c0f2-5b8e-5f1a-9c3d-2e6b8f0a4d71")
+INTAKE_NAMESPACE = uuid.UUID("3c9e6d1a-0f4b-5e27-8a61-9d2f7b4c5e03")
+
+
+def intake_ticket(topic: str, partition: int, offset: int) -> uuid.UUID:
+    """The platform ticket of the message at this position of an intake topic.
+
+    Derived, not random: when the intake processes a message again after a crash (at-least-once), the fact,
+    its acknowledgement and every notification it causes carry the same tickets as the first time, so a
+    duplicate is recognisably a duplicate. (A topic deleted and re-created restarts its offsets: tickets are
+    unique per intake topic's lifetime.)
+    """
+    return uuid.uuid5(INTAKE_NAMESPACE, f"{topic}/{partition}/{offset}")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
     settings = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store="memory://")
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     publisher = RecordingPublisher()
-    deps = Deps(settings, codec, clock=lambda: NOW, new_ticket=lambda: TICKET, publisher=publisher)
+    deps = Deps(
+        settings, codec, clock=lambda: NOW, ticket_for=lambda topic, partition, offset: TICKET, publisher=publisher
+    )
     app = create_app(settings, flows=[intake], deps=deps)
     app.finalize()
     app.flow_control.resume()

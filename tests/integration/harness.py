@@ -11,6 +11,7 @@ import itertools
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -63,12 +64,15 @@ class Seen:
 class Platform:
     """Send, then wait for outcomes. One instance per test module; its consumer reads from the start."""
 
-    def __init__(self, settings: Settings) -> None:
+    WATCHED = r"mailbox\..*|outcomes\.rejections|outcomes\.dead-letters|audit\.exchanges"
+
+    def __init__(self, settings: Settings, watched: str = WATCHED) -> None:
         self.settings = settings
         self.codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
         self._producer = DeclarationProducer(settings, self.codec)
         self._seen: list[Seen] = []
         self._positions: set[tuple[str, int, int]] = set()
+        self.counts: Counter[str] = Counter()  # records seen per schema short name, kept as they arrive
         self._lock = threading.Lock()
         self._stop = threading.Event()
         prefix = settings.topic_prefix.replace(".", r"\.")
@@ -82,9 +86,7 @@ class Platform:
                 "log_level": 4,
             }
         )
-        self._consumer.subscribe(
-            [f"^{prefix}\\.(mailbox\\..*|outcomes\\.rejections|outcomes\\.dead-letters|audit\\.exchanges)\\.v1$"]
-        )
+        self._consumer.subscribe([f"^{prefix}\\.({watched})\\.v1$"])
         self._thread = threading.Thread(target=self._collect, daemon=True)
         self._thread.start()
 
@@ -108,6 +110,7 @@ class Platform:
                     if position not in self._positions:
                         self._positions.add(position)
                         self._seen.append(seen)
+                        self.counts[seen.schema.rpartition(".")[2]] += 1
         self._consumer.close()
 
     def close(self) -> None:
@@ -141,6 +144,13 @@ class Platform:
                 return found
             time.sleep(0.1)
 
+    def wait_count(self, kind: str, count: int, timeout: float = 60.0) -> int:
+        """Wait until `count` records of schema `kind` (short name) were seen; cheap to poll."""
+        deadline = time.monotonic() + timeout
+        while self.counts[kind] < count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self.counts[kind]
+
     def ack(self, reference: str, timeout: float = 60.0) -> dict[str, Any]:
         found = self.wait(
             lambda s: s.schema.endswith("Acknowledgement") and s.record["sender_reference"] == reference,
@@ -170,7 +180,7 @@ class Platform:
         last = -1
         since = time.monotonic()
         while time.monotonic() < deadline:
-            count = len(self.seen())
+            count = sum(self.counts.values())
             if count != last:
                 last, since = count, time.monotonic()
             elif time.monotonic() - since >= quiet:

@@ -353,3 +353,13 @@ def test_an_employer_consults_its_own_personnel_only_while_employed() -> None:
     assert status(EMPLOYER, dt.date(2026, 2, 1)) == "GRANTED"
     assert status(EMPLOYER, dt.date(2025, 12, 31)) == "REFUSED"  # before the relation
     assert status("0477472701", dt.date(2026, 2, 1)) == "REFUSED"  # somebody else's worker
+
+
+def test_intake_tickets_are_derived_from_the_message_position() -> None:
+    from streams.domain.admission import intake_ticket
+
+    assert intake_ticket("t", 1, 7) == intake_ticket("t", 1, 7)  # a redelivery gets the same ticket
+    assert (
+        len({intake_ticket("t", 1, 7), intake_ticket("t", 1, 8), intake_ticket("t", 2, 7), intake_ticket("u", 1, 7)})
+        == 4
+    )

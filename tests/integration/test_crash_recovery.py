@@ -1,0 +1,104 @@
+"""SIGKILL the worker in the middle of 100,000 declarations, restart it: no notification is lost, and every
+duplicate carries its original's ticket.
+
+The worker runs at-least-once (faust's default, not exactly_once): what makes redelivery harmless is that every
+ticket is derived — a fact's from its intake position, a notification's from (fact ticket, recipient).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
+import pytest
+
+from streams.catalog import platform_topics
+from streams.domain.fanout import notification_ticket
+from streams.kafka.admin import TopicAdmin, wait_for_group
+from streams.network_files import load_network
+from streams.settings import Settings
+from streams.stack.workers import PlatformWorkers
+from tests.integration.harness import Platform, address_change, integration, niss
+
+pytestmark = pytest.mark.integration
+
+DECLARATIONS = int(os.environ.get("CROSSROADS_CRASH_DECLARATIONS", "100000"))
+PEOPLE = 2_000
+MUTUALITY = "0206731645"
+
+
+@pytest.fixture
+def crash_settings(topics: Settings) -> Iterator[Settings]:
+    tag = uuid.uuid4().hex[:6]
+    settings = topics.model_copy(
+        update={
+            "topic_prefix": f"{topics.topic_prefix}-crash{tag}",
+            "app_id": f"{topics.app_id}-crash{tag}",
+            "web_port": topics.web_port + 1,
+        }
+    )
+    TopicAdmin(settings).apply(platform_topics(load_network(settings.network_dir).institutions))
+    yield settings
+
+
+def test_sigkill_mid_run_loses_no_notification(crash_settings: Settings) -> None:
+    settings = crash_settings
+    workers = PlatformWorkers(settings, commands=("worker",))
+    workers.start()
+    p = Platform(settings, watched=r"mailbox\..*")
+    try:
+        wait_for_group(settings, settings.app_id, timeout=120)
+        people = [niss() for _ in range(PEOPLE)]
+        p.send_many([integration(MUTUALITY, "MUTUALITY", "TITULAR", person, dt.date(2020, 1, 1)) for person in people])
+        assert p.wait_count("Acknowledgement", PEOPLE, timeout=300) == PEOPLE
+        assert all(a.record["status"] == "ACCEPTED" for a in p.seen(lambda s: s.schema.endswith("Acknowledgement")))
+
+        declarations = [
+            address_change(people[i % PEOPLE], dt.date(2025, 1, 1) + dt.timedelta(days=i // PEOPLE))
+            for i in range(DECLARATIONS)
+        ]
+        references = {record["envelope"]["sender_reference"] for _, record in declarations}
+        p.send_many(declarations)
+
+        # kill it hard once about a third of the notifications are out
+        p.wait_count("Notification", DECLARATIONS // 3, timeout=600)
+        pid = workers.processes["worker"].pid()
+        assert pid is not None, f"the worker died by itself; see {workers.home}"
+        os.kill(pid, signal.SIGKILL)
+        killed_at = p.counts["Notification"]
+        time.sleep(1)
+        workers.start()
+
+        p.wait_count("Notification", DECLARATIONS, timeout=900)
+        p.settle(quiet=5.0, timeout=120)
+        notes = p.seen(lambda s: s.schema.endswith("Notification"))
+        fact_acks = p.seen(
+            lambda s: s.schema.endswith("Acknowledgement") and s.record["sender_reference"] in references
+        )
+    finally:
+        workers.stop()
+        p.close()
+
+    assert 0 < killed_at < DECLARATIONS, "the kill did not happen mid-run"
+    tickets_by_reference: dict[str, set[str]] = defaultdict(set)
+    for ack in fact_acks:
+        tickets_by_reference[ack.record["sender_reference"]].add(ack.record["ticket"])
+    assert set(tickets_by_reference) == references, "a declaration was never acknowledged"
+    assert all(len(t) == 1 for t in tickets_by_reference.values()), "a redelivered declaration got a new ticket"
+    source_tickets = {next(iter(t)) for t in tickets_by_reference.values()}
+
+    per_source = Counter(n.record["source_ticket"] for n in notes)
+    lost = source_tickets - set(per_source)
+    assert not lost, f"{len(lost)} declarations never reached the mutuality's mailbox"
+    assert all(n.record["recipient"] == MUTUALITY for n in notes)
+    assert all(n.record["ticket"] == notification_ticket(n.record["source_ticket"], MUTUALITY) for n in notes)
+    duplicates = sum(count - 1 for count in per_source.values())
+    print(
+        f"\nSIGKILL after {killed_at} notifications; {DECLARATIONS} declarations, {len(notes)} notifications, "
+        f"{duplicates} duplicates (all with their original's ticket)"
+    )
