@@ -16,7 +16,6 @@ from streams.codecs import AvroCodec
 from streams.codecs.person_file import decode_person_file, encode_person_file
 from streams.domain import exchange
 from streams.domain.directory import Entry, entry_as_integration
-from streams.domain.fanout import Lookup
 from streams.domain.network import Network
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter, mailbox_topic
@@ -30,13 +29,13 @@ def register(app: faust.App, deps: Deps) -> None:
     network: Network = deps.network()
     changelog = app.topic(deps.topic("directory", "entries"), key_type=bytes, value_type=bytes, compacting=True)
     table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
-    kinds = {
-        deps.topic("facts", "integrations"): "integration",
-        deps.topic("facts", "dimona"): "dimona",
-        deps.topic("directory", "lookups"): "lookup",
-        deps.topic("consultations", "accepted"): "consultation",
-    }
-    sources = app.topic(*kinds, key_type=bytes, value_type=bytes)
+    topics = [
+        deps.topic("facts", "integrations"),
+        deps.topic("facts", "dimona"),
+        deps.topic("directory", "lookups"),
+        deps.topic("consultations", "accepted"),
+    ]
+    sources = app.topic(*topics, key_type=bytes, value_type=bytes)
     codec, publisher = deps.codec, deps.publisher_for(app)
     rejections, audit = deps.topic("outcomes", "rejections"), deps.topic("audit", "pending")
 
@@ -47,19 +46,9 @@ def register(app: faust.App, deps: Deps) -> None:
                 continue
             key, record, now = event.key, decoded.record, deps.clock()
             file = decode_person_file(codec, table.get(key))
-            kind = kinds[event.message.topic]
-            if kind == "lookup":
-                decision = exchange.on_lookup(file, network, Lookup(**record), now)
-            elif kind == "integration":
-                ticket = record["envelope"]["ticket"]
-                decision = exchange.on_integration(file, network, record, ticket, event.value, now)
-            elif kind == "dimona":
-                ticket = record["envelope"]["ticket"]
-                decision = exchange.on_dimona(file, network, decoded.schema_name, record, ticket, event.value, now)
-            else:
-                ticket = record["envelope"]["ticket"]
-                encode_entry = _entry_encoder(codec, record["person"])
-                decision = exchange.on_consultation(file, network, record, ticket, now, encode_entry)
+            decision = exchange.decide(
+                file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
+            )
             if decision.file is not None:
                 table[key] = encode_person_file(codec, decision.file)
             for outcome in decision.outcomes:

@@ -227,3 +227,31 @@ def on_consultation(
         source_ticket=ticket,
     )
     return Decision(None, (reply, ToAudit(entry)))
+
+
+LOOKUP = "be.crossroads.internal.Lookup"
+INTEGRATION = "be.crossroads.directory.Integration"
+CONSULTATION_REQUEST = "be.crossroads.consultation.ConsultationRequest"
+DIMONA = frozenset({directory.DIMONA_IN, directory.DIMONA_OUT, directory.DIMONA_UPDATE, directory.DIMONA_CANCEL})
+
+
+def decide(
+    file: PersonFile,
+    network: Network,
+    schema_name: str,
+    record: Record,
+    payload: bytes,
+    at: dt.datetime,
+    encode_entry: Callable[[Entry], bytes],
+) -> Decision:
+    """The directory step's one entry point: which rule applies is told by the message's schema."""
+    if schema_name == LOOKUP:
+        return on_lookup(file, network, fanout.Lookup(**record), at)
+    ticket = record["envelope"]["ticket"]
+    if schema_name == INTEGRATION:
+        return on_integration(file, network, record, ticket, payload, at)
+    if schema_name in DIMONA:
+        return on_dimona(file, network, schema_name, record, ticket, payload, at)
+    if schema_name == CONSULTATION_REQUEST:
+        return on_consultation(file, network, record, ticket, at, encode_entry)
+    raise ValueError(f"the directory does not handle {schema_name}")

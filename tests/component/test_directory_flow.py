@@ -1,0 +1,88 @@
+"""The directory topology in memory: an integration, then an address change routed to it, with faust's
+memory store and with RocksDB (rocksdict)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.codecs import AvroCodec, SchemaRegistry
+from streams.network_files import load_network
+from streams.settings import Settings
+from topologies import directory, router
+from topologies.app import create_app
+from topologies.deps import Deps
+from topologies.publisher import RecordingPublisher
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+PERSON = "93051822361"
+MUTUALITY = "0206731645"
+
+
+def envelope(sender: str, ticket: str) -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "sender_reference": f"ref-{ticket[:8]}",
+        "sender": sender,
+        "environment": "PRODUCTION",
+        "recorded_at": NOW,
+        "schema_version": 1,
+    }
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tmp_path: Path) -> None:
+    settings = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store=store, state_dir=tmp_path)
+    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+    publisher = RecordingPublisher()
+    deps = Deps(
+        settings, codec, clock=lambda: NOW, publisher=publisher, loaded_network=load_network(settings.network_dir)
+    )
+    app = create_app(settings, flows=[router, directory], deps=deps)
+    app.conf.tabledir = tmp_path / "tables"
+    app.finalize()
+    app.flow_control.resume()
+    integration = {
+        "envelope": envelope(MUTUALITY, str(uuid.uuid4())),
+        "action": "REGISTER",
+        "person": PERSON,
+        "institution": MUTUALITY,
+        "sector": "MUTUALITY",
+        "capacity": "TITULAR",
+        "period": {"start": dt.date(2020, 1, 1), "end": None},
+        "status": "DEFINITIVE",
+    }
+    address = {
+        "envelope": envelope("0367302178", str(uuid.uuid4())),
+        "person": PERSON,
+        "effective_date": dt.date(2026, 3, 1),
+        "address": {
+            "street": "Rue",
+            "number": "1",
+            "box": None,
+            "postal_code": "1000",
+            "municipality_nis": "21004",
+            "country": "BE",
+        },
+    }
+
+    async def go() -> None:
+        async with app.agents["directory"].test_context() as agent:
+            await agent.put(value=codec.encode("be.crossroads.directory.Integration", integration), key=PERSON.encode())
+            # the router's lookup, handed to the directory as the lookups topic would
+            async with app.agents["router"].test_context() as routing:
+                await routing.put(value=codec.encode("be.crossroads.civil.AddressChange", address), key=PERSON.encode())
+            lookups = publisher.on(f"{settings.topic_prefix}.directory.lookups.v1")
+            assert len(lookups) == 1
+            await agent.put(value=lookups[0][1], key=lookups[0][0])
+
+    asyncio.run(go())
+
+    acks = publisher.on(f"{settings.topic_prefix}.mailbox.{MUTUALITY}.v1")
+    kinds = [codec.decode(value).schema_name.rpartition(".")[2] for _, value in acks]
+    assert kinds == ["Acknowledgement", "Notification"]
