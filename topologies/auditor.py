@@ -9,8 +9,18 @@ crash after an audit record is written but before the pending offset is committe
 head kept in a table would be as old as the last commit and the replayed record would fork the chain; the
 topic is the truth, so the replay links to what is really there (it is then a duplicate with the same
 audit_id, which ``who_received`` ignores).  Reading the head happens once per partition after each
-rebalance; afterwards the head is advanced in memory, one event at a time, only once the broker has
-acknowledged the record (so no later record can be chained before an earlier one is known to be written).
+rebalance; afterwards the head is advanced in memory.
+
+Batches.  One broker round trip per record capped the platform, so the pending stream is taken in batches
+(up to ``BATCH_MAX`` entries or ``BATCH_WITHIN_S`` seconds).  Each partition's entries are chained in memory
+in arrival order from that partition's head, all records are sent without waiting, and only once *every*
+delivery of the batch is acknowledged are the heads advanced and the batch's events released to faust's
+ack/commit.  The producer keeps a partition's records in send order (aiokafka has at most one request in
+flight per broker and re-queues a retried batch at the front), and a record that the producer refuses stops
+the sending of the later records of its partition (they are chained on it).  A failed or uncertain delivery
+forgets the heads of the partitions it touched (re-read from the topic next time), keeps the whole batch
+unacknowledged (its offsets are not committed: a restart or rebalance replays it, relinked to the real head)
+and raises, as the one-record-at-a-time auditor did.
 
 Undecodable entries and entries of another type go to the dead-letter topic, as in intake.
 """
@@ -18,7 +28,8 @@ Undecodable entries and entries of another type go to the dead-letter topic, as 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import faust
 from faust.types import EventT
@@ -30,7 +41,19 @@ from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain
 from streams.kafka.audit_log import last_record
 from topologies.deps import Deps
 
+if TYPE_CHECKING:
+    from faust.streams import Stream
+
 AGENT_NAME = "auditor"
+
+# Up to 2,000 entries or 20 ms, whichever comes first.  2,000 AuditRecords (~300-450 bytes each) are
+# < 1 MiB even if they all fall in one partition, so a partition's share of a batch fits in one producer
+# record batch (``producer_max_batch_size`` in topologies/app.py) and goes to the broker in one request:
+# one round trip per batch instead of one per record.  It is also below faust's stream buffer (4,096), so
+# the take buffer never waits on the stream.  20 ms bounds what a record waits for companions when the
+# load is light; under load batches fill long before that.
+BATCH_MAX = 2000
+BATCH_WITHIN_S = 0.020
 
 
 def pending_topic(prefix: str) -> str:
@@ -38,10 +61,19 @@ def pending_topic(prefix: str) -> str:
     return by_key(Area.AUDIT, "pending").topic(prefix)
 
 
-class PartitionedPublisher(Protocol):
-    """Sends to an explicit partition and returns once the broker has the record."""
+class Outgoing(NamedTuple):
+    partition: int
+    key: bytes | None
+    value: bytes
 
-    async def publish(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None: ...
+
+class PartitionedPublisher(Protocol):
+    """Sends records to explicit partitions, in the given order, without waiting for each; then waits for
+    every delivery.  Returns the partitions whose records were not all acknowledged by the broker, with the
+    first error of each (empty: everything is written).  A record the producer refuses must not be followed
+    by the later records of the same partition (they are chained on it)."""
+
+    async def publish_batch(self, topic: str, records: Sequence[Outgoing]) -> Mapping[int, BaseException]: ...
 
 
 class HeadReader(Protocol):
@@ -52,19 +84,33 @@ class HeadReader(Protocol):
 
 
 class FaustPartitionedPublisher:
-    """Through the app's producer (so exactly_once, when on, covers it); waits for the broker's ack."""
+    """Through the app's producer (so exactly_once, when on, covers it)."""
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
         self._topics: dict[str, faust.TopicT] = {}
 
-    async def publish(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None:
+    async def publish_batch(self, topic: str, records: Sequence[Outgoing]) -> Mapping[int, BaseException]:
         channel = self._topics.get(topic)
         if channel is None:
             channel = self._topics[topic] = self._app.topic(topic, key_type=bytes, value_type=bytes)
-        # force: never defer the send to the commit (stream_publish_on_commit): the chain needs it now
-        delivery = await channel.send(key=key, value=value, partition=partition, force=True)
-        await delivery
+        failed: dict[int, BaseException] = {}
+        deliveries: list[tuple[int, Awaitable[Any]]] = []
+        for partition, key, value in records:
+            if partition in failed:
+                continue  # chained on a record that was refused: never send it
+            try:
+                # force: never defer the send to the commit (stream_publish_on_commit): the chain needs it now
+                delivery = await channel.send(key=key, value=value, partition=partition, force=True)
+            except Exception as exc:  # refused before sending (too large, buffer full too long, ...)
+                failed[partition] = exc
+                continue
+            deliveries.append((partition, delivery))
+        outcomes = await asyncio.gather(*(delivery for _, delivery in deliveries), return_exceptions=True)
+        for (partition, _), outcome in zip(deliveries, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed.setdefault(partition, outcome)
+        return failed
 
 
 class KafkaHeadReader:
@@ -118,10 +164,20 @@ class ChainHeads:
 
 
 class AuditorFlow:
-    """The auditor as a flow; ports injectable for the component tests."""
+    """The auditor as a flow; ports and batch limits injectable for the component tests and the bench."""
 
-    def __init__(self, publisher: PartitionedPublisher | None = None, heads: HeadReader | None = None) -> None:
+    def __init__(
+        self,
+        publisher: PartitionedPublisher | None = None,
+        heads: HeadReader | None = None,
+        *,
+        batch_max: int = BATCH_MAX,
+        batch_within: float = BATCH_WITHIN_S,
+    ) -> None:
+        if batch_max < 1 or batch_within <= 0:
+            raise ValueError("a batch needs batch_max >= 1 and batch_within > 0")
         self._publisher, self._reader = publisher, heads
+        self._batch_max, self._batch_within = batch_max, batch_within
 
     def register(self, app: faust.App, deps: Deps) -> None:
         prefix = deps.settings.topic_prefix
@@ -132,6 +188,7 @@ class AuditorFlow:
         publisher = self._publisher or FaustPartitionedPublisher(app)
         letters = deps.publisher_for(app)
         heads = ChainHeads(self._reader or KafkaHeadReader(deps.settings.kafka_bootstrap, codec), audit)
+        batch_max, batch_within = self._batch_max, self._batch_within
 
         def forget_all(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             heads.forget()
@@ -139,23 +196,52 @@ class AuditorFlow:
         app.on_partitions_revoked.connect(forget_all, weak=False)
         app.on_partitions_assigned.connect(forget_all, weak=False)
 
-        async def auditor(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
+        async def append(events: Sequence[EventT[bytes]]) -> None:
+            entries: list[tuple[int, bytes | None, dict[str, Any]]] = []
+            for event in events:
                 entry = _entry(codec, event)
                 if isinstance(entry, CodecError):
                     letter = _dead_letter(event, entry, deps)
                     await letters.publish(dead_letters, event.key, codec.encode(letter[0], letter[1]))
                     continue
-                partition = event.message.partition
-                generation = heads.generation
-                record = chain(await heads.get(partition), entry)
-                try:
-                    await publisher.publish(audit, partition, event.key, codec.encode(AUDIT_SCHEMA, record))
-                except BaseException:
-                    # written or not, we cannot tell: the next entry must re-read the head from the topic
+                entries.append((event.message.partition, event.key, entry))
+            if not entries:
+                return
+            generation = heads.generation
+            partitions = list(dict.fromkeys(partition for partition, _, _ in entries))  # arrival order
+            # the heads of the partitions not known yet are read concurrently (each in a thread)
+            tips = dict(zip(partitions, await asyncio.gather(*map(heads.get, partitions)), strict=True))
+            outgoing = []
+            for partition, key, entry in entries:
+                record = chain(tips[partition], entry)
+                tips[partition] = record["hash"]
+                outgoing.append(Outgoing(partition, key, codec.encode(AUDIT_SCHEMA, record)))
+            try:
+                failed = await publisher.publish_batch(audit, outgoing)
+            except BaseException:
+                # written or not, we cannot tell: the next entries must re-read the heads from the topic
+                for partition in partitions:
                     heads.forget(partition)
-                    raise
-                heads.advance(partition, record["hash"], generation)
+                raise
+            for partition in partitions:  # advance before forgetting: forget() changes the generation
+                if partition not in failed:
+                    heads.advance(partition, tips[partition], generation)
+            for partition in failed:
+                heads.forget(partition)
+            if failed:
+                raise failed[min(failed)]
+
+        async def auditor(stream: faust.StreamT[bytes]) -> None:
+            batches = cast("Stream[bytes]", stream).take_events(batch_max, within=batch_within)  # not on StreamT
+            async for events in batches:
+                # take_events acks the batch's events when the next batch is asked for -- and also when this
+                # generator is closed by an exception.  Holding a reference on each message until the batch
+                # is fully written makes that ack a no-op for a failed batch: its offsets stay uncommitted.
+                for event in events:
+                    event.message.incref()
+                await append(events)
+                for event in events:
+                    event.message.decref()
 
         # concurrency 1 (the default) is what keeps each partition's appends in order: do not raise it
         app.agent(source, name=AGENT_NAME)(auditor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,22 +24,32 @@ EXISTING_HEAD = "ab" * 32
 
 
 class FakeAuditTopic:
-    """Both ports over one in-memory audit topic: what is published is what the head reader sees."""
+    """Both ports over one in-memory audit topic: what is published is what the head reader sees.
+
+    ``lose_acks``: partitions whose records reach the topic but whose deliveries are reported failed (the
+    worst case: written, but we never heard back).  ``refuse``: partitions whose records never reach it."""
 
     def __init__(self, heads: dict[int, str] | None = None) -> None:
         self.written: list[tuple[str, int, bytes | None, bytes]] = []
+        self.batches: list[list[auditor.Outgoing]] = []
         self.initial = heads or {}
         self.reads: list[int] = []
-        self.fail_next = False
+        self.lose_acks: set[int] = set()
+        self.refuse: set[int] = set()
         self.codec: AvroCodec | None = None
 
-    async def publish(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None:
-        if self.fail_next:
-            self.fail_next = False
-            # the worst case: the broker got it, but we never heard back
+    async def publish_batch(self, topic: str, records: Sequence[auditor.Outgoing]) -> Mapping[int, BaseException]:
+        self.batches.append(list(records))
+        failed: dict[int, BaseException] = {}
+        for partition, key, value in records:
+            if partition in self.refuse:
+                failed.setdefault(partition, ConnectionError("broker gone"))
+                continue
             self.written.append((topic, partition, key, value))
-            raise TimeoutError("delivery report lost")
-        self.written.append((topic, partition, key, value))
+            if partition in self.lose_acks:
+                failed.setdefault(partition, TimeoutError("delivery report lost"))
+        self.lose_acks, self.refuse = set(), set()
+        return failed
 
     def read_head(self, topic: str, partition: int) -> str:
         self.reads.append(partition)
@@ -54,18 +64,28 @@ class FakeAuditTopic:
         return [self.codec.decode(v).record for _, p, _, v in self.written if p == partition]
 
 
-@pytest.fixture
-def harness() -> tuple[Any, FakeAuditTopic, RecordingPublisher, AvroCodec, Settings]:
+def _harness(**batching: Any) -> tuple[Any, FakeAuditTopic, RecordingPublisher, AvroCodec, Settings]:
     settings = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store="memory://")
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     letters = RecordingPublisher()
     deps = Deps(settings, codec, clock=lambda: NOW, publisher=letters)
     fake = FakeAuditTopic({1: EXISTING_HEAD})
     fake.codec = codec
-    app = create_app(settings, flows=[auditor.AuditorFlow(publisher=fake, heads=fake)], deps=deps)
+    app = create_app(settings, flows=[auditor.AuditorFlow(publisher=fake, heads=fake, **batching)], deps=deps)
     app.finalize()
     app.flow_control.resume()
     return app, fake, letters, codec, settings
+
+
+@pytest.fixture
+def harness() -> tuple[Any, FakeAuditTopic, RecordingPublisher, AvroCodec, Settings]:
+    return _harness()
+
+
+@pytest.fixture
+def batches_of_6() -> tuple[Any, FakeAuditTopic, RecordingPublisher, AvroCodec, Settings]:
+    """A batch is cut only when 6 entries are in: the tests decide what one batch holds."""
+    return _harness(batch_max=6, batch_within=10.0)
 
 
 def _entry(n: int, person: str = ANNA) -> dict[str, Any]:
@@ -170,13 +190,24 @@ def test_a_replayed_entry_links_to_what_is_in_the_topic(harness: Any) -> None:
     assert verify_chain(enumerate(records)).ok
 
 
+def crashed(running: Any) -> BaseException:
+    return running._crash_reason  # type: ignore[no-any-return]
+
+
+async def until_crashed(running: Any) -> None:
+    async with asyncio.timeout(5):
+        while crashed(running) is None:
+            await asyncio.sleep(0.005)
+
+
 def test_after_an_uncertain_send_the_head_is_read_again_from_the_topic(harness: Any) -> None:
     app, fake, _, codec, _ = harness
 
     async def failing(running: Any) -> None:
-        fake.fail_next = True
-        with pytest.raises(TimeoutError):
-            await running.put(value=codec.encode(AUDIT_SCHEMA, _entry(2)), key=ANNA.encode(), partition=0)
+        fake.lose_acks = {0}
+        await put(codec, _entry(2), 0)(running)
+        await until_crashed(running)
+        assert isinstance(crashed(running), TimeoutError)
 
     _run(app, put(codec, _entry(1), 0), until=lambda: len(fake.written) == 1)
     _run(app, failing)
@@ -185,6 +216,85 @@ def test_after_an_uncertain_send_the_head_is_read_again_from_the_topic(harness: 
     assert fake.reads == [0, 0]
     assert [r["ticket"] for r in fake.records(0)] == ["ticket-1", "ticket-2", "ticket-3"]
     assert verify_chain(enumerate(fake.records(0))).ok
+
+
+def test_a_batch_spanning_partitions_chains_each_partition_from_its_own_head(batches_of_6: Any) -> None:
+    app, fake, _, codec, _ = batches_of_6
+    arrivals = [(1, 0), (2, 1), (3, 2), (4, 0), (5, 1), (6, 0)]  # (n, partition), interleaved
+
+    _run(app, *(put(codec, _entry(n), p) for n, p in arrivals), until=lambda: len(fake.written) == 6)
+
+    (batch,) = fake.batches  # one publish for the six: no round trip per record
+    assert [o.partition for o in batch] == [p for _, p in arrivals], "sent in arrival order"
+    assert sorted(fake.reads) == [0, 1, 2], "each head read once, for the whole batch"
+    zero, one, two = fake.records(0), fake.records(1), fake.records(2)
+    assert [r["ticket"] for r in zero] == ["ticket-1", "ticket-4", "ticket-6"]
+    assert [r["ticket"] for r in one] == ["ticket-2", "ticket-5"]
+    assert [r["ticket"] for r in two] == ["ticket-3"]
+    assert zero[0]["previous_hash"] == GENESIS and two[0]["previous_hash"] == GENESIS
+    assert one[0]["previous_hash"] == EXISTING_HEAD
+    assert verify_chain(enumerate(zero)).ok and verify_chain(enumerate(two)).ok
+    assert verify_chain(enumerate(one), start=EXISTING_HEAD).ok
+
+
+@pytest.mark.parametrize("failure", ["lost ack", "refused"])
+def test_a_failed_delivery_in_a_batch_forgets_that_partitions_head_only(batches_of_6: Any, failure: str) -> None:
+    app, fake, _, codec, _ = batches_of_6
+    first = [(1, 0), (2, 1), (3, 0), (4, 1), (5, 0), (6, 1)]
+    second = [(7, 0), (8, 1), (9, 0), (10, 1), (11, 0), (12, 1)]
+
+    async def failing(running: Any) -> None:
+        if failure == "lost ack":
+            fake.lose_acks = {1}  # partition 1's records are written, their acks lost
+        else:
+            fake.refuse = {1}  # partition 1's records never make it
+        for n, p in first:
+            await put(codec, _entry(n), p)(running)
+        await until_crashed(running)
+        assert isinstance(crashed(running), TimeoutError if failure == "lost ack" else ConnectionError)
+
+    _run(app, failing)
+    _run(app, *(put(codec, _entry(n), p) for n, p in second), until=lambda: len(fake.batches) == 2)
+
+    assert fake.reads == [0, 1, 1], "partition 0's head was kept; partition 1's was read again from the topic"
+    zero, one = fake.records(0), fake.records(1)
+    assert [r["ticket"] for r in zero] == [f"ticket-{n}" for n in (1, 3, 5, 7, 9, 11)]
+    expected_one = (2, 4, 6, 8, 10, 12) if failure == "lost ack" else (8, 10, 12)
+    assert [r["ticket"] for r in one] == [f"ticket-{n}" for n in expected_one]
+    assert verify_chain(enumerate(zero)).ok
+    assert verify_chain(enumerate(one), start=EXISTING_HEAD).ok  # relinked to what really is in the topic
+
+
+def test_a_batch_is_acked_only_once_all_its_records_are_delivered(batches_of_6: Any) -> None:
+    """Messages carry a reference per stream as the conductor gives them; a failed batch keeps its offsets
+    uncommitted even though faust's take_events acks its events when the agent's generator is closed."""
+    app, fake, _, codec, _ = batches_of_6
+    messages: list[Any] = []
+
+    def tracked(n: int) -> Step:
+        async def step(running: Any) -> None:
+            entry = _entry(n)
+            message = running.to_message(entry["person"].encode(), codec.encode(AUDIT_SCHEMA, entry), partition=0)
+            message.incref()  # what the conductor does for the one stream reading the topic
+            messages.append(message)
+            channel = running.stream().channel
+            await channel.put(await channel.decode(message))
+
+        return step
+
+    async def failing(running: Any) -> None:
+        fake.lose_acks = {0}
+        for n in range(7, 13):
+            await tracked(n)(running)
+        await until_crashed(running)
+
+    _run(app, *(tracked(n) for n in range(1, 7)), until=lambda: len(fake.batches) == 1)
+    _run(app, until=lambda: all(m.acked for m in messages))
+    assert all(m.acked for m in messages), "a delivered batch is acked"
+
+    _run(app, failing)
+    assert len(fake.batches) == 2
+    assert not any(m.acked for m in messages[6:]), "a failed batch is not acked: a restart replays it"
 
 
 def test_a_rebalance_forgets_the_heads(harness: Any) -> None:
