@@ -7,6 +7,7 @@ import typer
 from streams.cli import (
     audit,
     check,
+    connectors,
     demo,
     directory,
     mailbox,
@@ -33,6 +34,7 @@ app.add_typer(directory.app, name="directory")
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(audit.app, name="audit")
 app.add_typer(network.app, name="network")
+app.add_typer(connectors.app, name="connectors")
 worker.register(app)
 projector.register(app)
 send.register(app)

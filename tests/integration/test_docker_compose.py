@@ -29,7 +29,7 @@ def test_docker_compose_accepts_the_file_with_the_stack_and_the_workers() -> Non
 
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
-    assert {"kafka", "clickhouse", "setup", "worker", "projector"} <= services.keys()
+    assert {"kafka", "clickhouse", "setup", "worker", "projector", "connectors-inbound"} <= services.keys()
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     build = services["setup"]["build"]
     assert (Path(build["context"]) / build["dockerfile"]).is_file()
