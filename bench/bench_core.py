@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import socket
@@ -148,8 +149,8 @@ class Population:
     def build(cls, settings: Settings, people: int, seed: int = 7) -> Population:
         network = load_network(settings.network_dir)
         by_sector: dict[str, list[str]] = {}
-        for number, institution in sorted(network.institutions.items()):
-            by_sector.setdefault(institution.sector, []).append(number)
+        for number, member in sorted(network.institutions.items()):
+            by_sector.setdefault(member.sector, []).append(number)
         sectors = {code: sorted(sector.capacities) for code, sector in network.sectors.items() if code in by_sector}
         rng = random.Random(seed)
         persons = [niss_of(i) for i in range(people)]
@@ -240,9 +241,11 @@ class Population:
         return DMFA, {
             "envelope": envelope(employer, reference),
             "employer": employer,
-            "quarter": f"{2000 + q // 4}-Q{1 + q % 4}",
-            "nature": "ORIGINAL",
-            "version": 1,
+            # 2021-Q1 .. 2026-Q4 (the registrations start in 2020: every line has holders); a quarter declared
+            # again by the same employer is a correction with the next version
+            "quarter": f"{2021 + (q - 1) % 24 // 4}-Q{1 + (q - 1) % 4}",
+            "nature": "ORIGINAL" if q <= 24 else "CORRECTION",
+            "version": 1 + (q - 1) // 24,
             "worker_lines": [
                 {
                     "worker": w,
@@ -274,7 +277,8 @@ class Probe:
         return {name: len(t.partitions) for name, t in metadata.topics.items() if name.startswith(prefix)}
 
     def high_watermarks(self, partitions: dict[str, int]) -> dict[tuple[str, int], int]:
-        request = {TopicPartition(t, p): OffsetSpec.latest() for t, n in partitions.items() for p in range(n)}
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        request = {TopicPartition(t, p): latest for t, n in partitions.items() for p in range(n)}
         if not request:
             return {}
         futures = self.admin.list_offsets(request, request_timeout=10)
@@ -304,6 +308,7 @@ class Sample:
     t: float
     high: dict[str, int]  # topic -> sum of high watermarks
     committed: dict[str, int]  # topic -> sum of the group's committed offsets
+    worker_cpu_s: float = 0.0  # CPU seconds the worker process had used at that moment
 
 
 class Stages:
@@ -353,6 +358,7 @@ class Stages:
 class Sampler:
     def __init__(self, probe: Probe, group: str) -> None:
         self.probe, self.group = probe, group
+        self.worker_pid: int | None = None
         self._partitions: dict[str, int] = {}
         self._refreshed = 0.0
         self._last_high: dict[tuple[str, int], int] = {}
@@ -366,7 +372,8 @@ class Sampler:
             high = {**self._last_high, **high}
         self._last_high = high
         committed = by_topic(self.probe.committed(self.group))
-        return Sample(time.perf_counter(), by_topic(high), committed)
+        cpu = CpuMeter._proc(self.worker_pid) if self.worker_pid else 0.0
+        return Sample(time.perf_counter(), by_topic(high), committed, cpu)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
@@ -376,6 +383,53 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class CpuMeter:
+    """CPU seconds used by the worker, the broker and this bench, and by the whole machine, over a phase
+    (from /proc: utime + stime of each process; busy = not idle/iowait in /proc/stat)."""
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self._start = self._read()
+
+    @staticmethod
+    def _proc(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / CpuMeter.TICK  # utime, stime (fields 14, 15)
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        try:
+            values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        except (OSError, ValueError):
+            return 0.0, 0.0
+        idle = values[3] + values[4]
+        return (sum(values) - idle) / CpuMeter.TICK, sum(values) / CpuMeter.TICK
+
+    def _read(self) -> tuple[float, dict[str, float], tuple[float, float]]:
+        return time.perf_counter(), {n: self._proc(p) for n, p in self.pids.items()}, self._machine()
+
+    def stop(self) -> dict[str, Any]:
+        t1, procs1, (busy1, all1) = self._read()
+        t0, procs0, (busy0, all0) = self._start
+        wall = t1 - t0
+        result: dict[str, Any] = {f"{name}_cores": round((procs1[name] - procs0[name]) / wall, 2) for name in self.pids}
+        result["machine_busy_cores"] = round((busy1 - busy0) / wall, 2)
+        result["machine_cores"] = round((all1 - all0) / wall, 1)
+        return result
+
+
+def broker_pid() -> int | None:
+    from streams.stack.kafka import KafkaService
+
+    state = Path(os.environ.get("CROSSROADS_STATE_DIR", ROOT / ".crossroads"))
+    return KafkaService(Settings(state_dir=state)).process.pid()
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -740,7 +794,7 @@ def _r(x: float | None) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=20_000, help="population preloaded in the directory")
-    parser.add_argument("--declarations", type=int, default=10_000, help="declarations of the throughput phase")
+    parser.add_argument("--declarations", type=int, default=20_000, help="declarations of the throughput phase")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="duration of the open-loop phase")
     parser.add_argument(
         "--latency-rate", type=float, help="declarations/s of the latency phase (default: half the sustained)"
@@ -751,6 +805,7 @@ def main() -> int:
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile"], help="run the worker under a profiler")
     parser.add_argument("--profile-out", type=Path, help="profile output (default: /tmp/crossroads-core-<tag>.*)")
     parser.add_argument("--baseline-messages", type=int, default=200_000, help="messages of the raw baseline")
+    parser.add_argument("--keep", action="store_true", help="keep the worker's state directory and log")
     parser.add_argument("--head", action="store_true", help="run the code of git HEAD, not the working tree")
     parser.add_argument("--timeout", type=float, default=300.0, help="longest wait of any drain phase, seconds")
     parser.add_argument("--output", type=Path, help="results file (default bench/results/core[-quick|-profile].json)")
@@ -822,10 +877,14 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not leave the worker behind
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stopped = workers.stop()
+        results["worker_log"] = log_digest(workers.processes["worker"].log_file)
+        if args.keep:
+            log(f"kept {state_dir} (worker log: {workers.processes['worker'].log_file})")
         if args.profile and stopped:
             results["profile_file"] = str(profile_out)
         cleanup(settings)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(state_dir, ignore_errors=True)
         if SOURCE is not None:
             shutil.rmtree(SOURCE, ignore_errors=True)
     if interrupted:
@@ -873,11 +932,13 @@ def run(
         check_alive(workers)
         raise BenchError(f"worker group never became stable: {exc}") from exc
     results["worker_start_s"] = round(time.perf_counter() - t, 1)
+    sampler.worker_pid = workers.processes["worker"].pid()
     log(f"  group stable after {results['worker_start_s']}s")
 
     producer = DeclarationProducer(settings, codec)
     n_int = len(population.integrations)
     log(f"preload: {args.people} people, {n_int} integrations")
+    cpu = CpuMeter({"worker": workers.processes["worker"].pid(), "broker": broker_pid(), "bench": os.getpid()})
     start = time.perf_counter()
     produce_s = produce_all(producer, population.integrations)
     samples, ok = drain(
@@ -889,6 +950,7 @@ def run(
         lambda s: stages.institution_mail(s) >= n_int and stages.drained(s),
         "preload",
     )
+    cpu_use = cpu.stop()
     last = samples[-1]
     if not ok:
         raise BenchError(
@@ -905,17 +967,20 @@ def run(
         "integrations_per_s": round(n_int / done_s, 1),
         "refused": refused,
         "directory_steady_events_per_s": _r(steady_rate(samples, lambda s: stages.consumed(s, "directory"))),
+        "cpu": cpu_use,
     }
     log(f"  {n_int} integrations acknowledged in {done_s:.1f}s ({n_int / done_s:.0f}/s), refused {refused}")
 
     # 3. throughput ------------------------------------------------------------------------------------------------
     before = samples[-1]
     log(f"throughput: {len(mix)} declarations as fast as possible")
+    cpu = CpuMeter({"worker": workers.processes["worker"].pid(), "broker": broker_pid(), "bench": os.getpid()})
     start = time.perf_counter()
     produce_s = produce_all(producer, mix)
     log(f"  produced in {produce_s:.2f}s ({len(mix) / produce_s:.0f}/s through DeclarationProducer)")
     samples, ok = drain(sampler, stages, workers, start, args.timeout, stages.drained, "drain")
     samples = [before, *samples]
+    cpu_use = cpu.stop()
     last = samples[-1]
     done_s = finish_time(samples, start)
     delta = {t: last.high.get(t, 0) - before.high.get(t, 0) for t in last.high}
@@ -927,9 +992,7 @@ def run(
         by_type[s.rsplit(".", 1)[1]] = by_type.get(s.rsplit(".", 1)[1], 0) + 1
     # not drained: a lower bound (the run stops after writing what it has)
     sustained = len(mix) / done_s if ok else len(mix) / (last.t - start)
-    stage_rates = {
-        stage: _r(steady_rate(samples, lambda s, st=stage: stages.consumed(s, st))) for stage in stages.stages
-    }
+    stage_rates = {stage: _r(steady_rate(samples, _consumed_by(stages, stage))) for stage in stages.stages}
     results["throughput"] = {
         "declarations": len(mix),
         "by_type": by_type,
@@ -943,6 +1006,8 @@ def run(
         "ratio_to_raw_produce": round(sustained / results["baseline"]["produce_msgs_per_s"], 4),
         "ratio_to_raw_consume": round(sustained / results["baseline"]["consume_msgs_per_s"], 4),
         "stage_steady_events_per_s": stage_rates,
+        "stage_done_s": {stage: _done_at(samples, stages, stage, start) for stage in stages.stages},
+        "cpu_during_drain": cpu_use,
         "outputs": {
             "mailbox_messages": mailbox_msgs,
             "audit_records": audit_msgs,
@@ -951,6 +1016,7 @@ def run(
             "dead_letters": delta.get(stages.dead_letters, 0),
             "messages_written_all_topics": written,
             "messages_written_per_declaration": round(written / len(mix), 2),
+            "messages_written_per_s": round(written / done_s, 1),
             "audit_records_per_s": round(audit_msgs / done_s, 1),
             "mailbox_messages_per_s": round(mailbox_msgs / done_s, 1),
         },
@@ -959,8 +1025,9 @@ def run(
                 "t": round(s.t - start, 1),
                 **{k: stages.lag(s, k) for k in stages.stages},
                 "audit": s.high.get(stages.audit, 0) - before.high.get(stages.audit, 0),
+                "worker_cores": round((s.worker_cpu_s - p.worker_cpu_s) / (s.t - p.t), 2),
             }
-            for s in samples[1::2]
+            for p, s in zip(samples[:-1:2], samples[2::2], strict=False)
         ],
     }
     log(
@@ -976,6 +1043,37 @@ def run(
         settings, codec, population, producer, sampler, stages, workers, rate, args.latency_seconds
     )
     results["latency"]["fraction_of_sustained"] = round(rate / sustained, 2)
+
+
+def _done_at(samples: list[Sample], stages: Stages, stage: str, start: float) -> float | None:
+    """When the stage's committed offsets caught up for good (to faust's commit interval, ~2.8 s)."""
+    done = None
+    for s in samples:
+        caught_up = stages.lag(s, stage) == 0
+        done = (done if done is not None else round(s.t - start, 1)) if caught_up else None
+    return done
+
+
+def _consumed_by(stages: Stages, stage: str) -> Callable[[Sample], int]:
+    return lambda s: stages.consumed(s, stage)
+
+
+def log_digest(path: Path) -> dict[str, Any]:
+    """What the worker complained about: counts of warnings/errors and the most frequent messages."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    counts: dict[str, int] = {}
+    for line in lines:
+        if "[WARNING]" in line or "[ERROR]" in line:
+            message = re.sub(r"^\[[^\]]*\] \[\d+\] ", "", line)[:90]  # without time and pid
+            counts[message] = counts.get(message, 0) + 1
+    return {
+        "warnings": sum(1 for line in lines if "[WARNING]" in line),
+        "errors": sum(1 for line in lines if "[ERROR]" in line),
+        "top": dict(sorted(counts.items(), key=lambda kv: -kv[1])[:5]),
+    }
 
 
 def cleanup(settings: Settings) -> None:
@@ -1025,6 +1123,8 @@ def print_summary(results: dict[str, Any], output: Path) -> None:
             f"mailboxes {o['mailbox_messages_per_s']}/s; rejections {o['rejections']}, dead letters {o['dead_letters']}"
         )
         print(f"    stage steady rates (events/s): {t['stage_steady_events_per_s']}")
+        print(f"    stage caught up at (s, commit granularity ~2.8 s): {t['stage_done_s']}")
+        print(f"    CPU during the drain (cores): {t['cpu_during_drain']}")
     if lat := results.get("latency"):
         c, r = lat["to_broker_createtime"], lat["to_consumer_receive"]
         print(

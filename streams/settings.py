@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_serializer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +39,12 @@ class Settings(BaseSettings):
     # Faust
     app_id: str = Field("crossroads", description="faust application id (consumer group, changelog prefix)")
     store: str = Field("memory://", description="faust table store: memory:// or rocksdb://")
-    web_port: int = Field(6066, description="faust web port of the worker")
+    web_enabled: bool = Field(False, description="run faust's web server in the worker (not needed by the platform)")
+    web_port: int = Field(6066, description="faust web port of the worker, when enabled")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    consumer_fetch_max_wait_ms: int = Field(
+        50, ge=1, description="longest a worker's fetch waits for data (faust's own is a fixed 1,500 ms)"
+    )
 
     # Platform
     environment: Literal["production", "test"] = "production"
@@ -51,6 +56,58 @@ class Settings(BaseSettings):
         description="the network as data: sectors, institutions, authorization matrix (validated at start-up)",
     )
     topic_prefix: str = Field("crossroads", description="first segment of every topic name")
+
+    # Warehouse: pseudonyms, re-identification, statistics, OASIS, retention (docs/warehouse.md, docs/analysts.md)
+    pseudonym_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {
+            # DEVELOPMENT DEFAULTS ONLY: public in the source, so they protect nothing. Production sets
+            # CROSSROADS_PSEUDONYM_KEYS='{"statistics": "<random 32+ bytes>", ...}' from its secret store.
+            "statistics": SecretStr("dev-only-statistics-key-not-secret"),
+            "oasis": SecretStr("dev-only-oasis-key-not-secret"),
+            "research": SecretStr("dev-only-research-key-not-secret"),
+        },
+        description="HMAC-SHA256 key per purpose: pseudonyms of two purposes cannot be linked without the keys",
+    )
+    warehouse_purpose: str = Field(
+        "statistics", description="the purpose whose key pseudonymizes persons in the statistics database"
+    )
+    reidentification_grants: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            # DEVELOPMENT DEFAULT: the sample network's social inspection service may re-identify OASIS hits
+            "0403170701": {"oasis": "dev-only: sample deliberation for OASIS re-identification"},
+        },
+        description="requester (enterprise number) -> purpose -> legal basis under which it may re-identify",
+    )
+    small_cell_threshold: int = Field(5, ge=1, description="published cells counting fewer persons are suppressed")
+    oasis_above_sector_factor: float = Field(
+        1.5, gt=0, description="an employer's rate is 'above its sector' when > factor x the sector's rate"
+    )
+    oasis_temporary_unemployment_days: int = Field(
+        20, ge=1, description="temporary-unemployment days in a quarter that, with new hires, raise a flag"
+    )
+    oasis_hires_with_unemployment: int = Field(1, ge=1, description="new hires in that quarter that raise it")
+    oasis_massive_hires: int = Field(10, ge=1, description="hires within one window that count as massive")
+    oasis_massive_window_days: int = Field(7, ge=1, description="the window of massive hiring, in days")
+    oasis_cancellations: int = Field(5, ge=1, description="cancelled DIMONA in a quarter that raise a flag")
+    retention_dimona_years: int = Field(7, ge=1, description="DIMONA relations ended longer ago are deleted")
+    retention_dmfa_years: int = Field(7, ge=1, description="DmfA quarters older than this are deleted")
+    retention_directory_years: int = Field(10, ge=1, description="directory entries closed longer ago are deleted")
+    retention_deceased_years: int = Field(
+        30, ge=1, description="civil events and pseudonym mappings of persons dead longer ago are deleted"
+    )
+    retention_audit_years: int = Field(10, ge=1, description="audit records older than this leave the warehouse")
+    projector_crash_after_inserts: int | None = Field(
+        None, description="TEST HOOK: the projector exits (137) right after its Nth insert, before committing"
+    )
+
+    @field_serializer("pseudonym_keys")
+    def _keys_as_json(self, keys: dict[str, SecretStr]) -> str:
+        # as_env() hands settings to child processes, which read dict fields as JSON: the keys must survive
+        return json.dumps({purpose: key.get_secret_value() for purpose, key in keys.items()})
+
+    @field_serializer("reidentification_grants")
+    def _grants_as_json(self, grants: dict[str, dict[str, str]]) -> str:
+        return json.dumps(grants)
 
     def as_env(self) -> dict[str, str]:
         """These settings as CROSSROADS_* variables, to hand them to a child process (worker, projector)."""

@@ -145,7 +145,8 @@ def _drop_database(settings: Settings) -> None:
 
         address = settings.clickhouse
         client = Client(host=address.host, port=address.port, user=address.user, password=address.password)
-        client.execute(f"DROP DATABASE IF EXISTS {address.database}")
+        for suffix in ("", "_audit", "_reid"):  # the statistics database and its separate siblings
+            client.execute(f"DROP DATABASE IF EXISTS {address.database}{suffix}")
         client.disconnect()
 
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import faust
+from mode import CrashingSupervisor
 
 from streams.settings import Settings
 from topologies.deps import Deps
+from topologies.transport import transport_class
 
 
 class Flow(Protocol):
@@ -32,8 +34,11 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         store=settings.store,
+        # the faust web server is not used by the platform; when enabled it binds loopback only
+        web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         web_host="127.0.0.1",
+        web_bind="127.0.0.1",
         topic_partitions=settings.default_partitions,
         topic_replication_factor=settings.replication_factor,
         processing_guarantee=settings.processing_guarantee,
@@ -50,7 +55,12 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
         # be written after the record it links to was lost.  linger stays 0: no added latency
         producer_max_batch_size=1_000_000,
         consumer_auto_offset_reset="earliest",
+        # an agent that raises takes the worker down (exit code != 0) instead of being restarted in place
+        # every few seconds on the same poison event while the group stays "healthy": infrastructure
+        # errors crash loudly, the process supervisor (docker compose, systemd) restarts it
+        agent_supervisor=CrashingSupervisor,
     )
+    app.transport = transport_class(settings.consumer_fetch_max_wait_ms)(app.conf.broker_consumer, app)
     deps = deps or Deps.from_settings(settings)
     for flow in flows if flows is not None else default_flows():
         flow.register(app, deps)

@@ -8,6 +8,7 @@ event identity, and the queries read them so that a replayed row never counts tw
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,6 +84,7 @@ class Projector:
         flush_rows: int = 10_000,
         flush_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
+        crash_after_inserts: int | None = None,
     ) -> None:
         self._settings = settings
         self._codec = codec
@@ -94,8 +96,12 @@ class Projector:
             for name in projection.topics:
                 self._by_topic.setdefault(f"{settings.topic_prefix}.{name}.v1", []).append(projection)
         self._columns = {p.table: p.columns for p in projections}
+        self._distinct = {p.table for p in projections if getattr(p, "distinct_rows", False)}
         self._client = connect(settings)
         self._database = quote_identifier(settings.clickhouse.database)
+        # test hook (CROSSROADS_PROJECTOR_CRASH_AFTER_INSERTS): die like a SIGKILL between insert and commit
+        self._crash_after = crash_after_inserts or settings.projector_crash_after_inserts
+        self._inserts = 0
         self._consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -103,6 +109,8 @@ class Projector:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
+                # a projector killed mid-batch (crash, SIGKILL) gives its partitions back within 10 s, not 45
+                "session.timeout.ms": 10_000,
             }
         )
         self._producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
@@ -112,9 +120,16 @@ class Projector:
     def run(self, stop: threading.Event | None = None, *, idle_exit_s: float | None = None) -> ProjectorStats:
         """Consume until `stop` is set (or nothing arrived for `idle_exit_s`), flushing as it goes."""
         stop = stop or threading.Event()
-        self._consumer.subscribe(sorted(self._by_topic))
-        pending = _Pending()
+        assigned = threading.Event()
         last_message = time.monotonic()
+
+        def on_assign(consumer: Consumer, partitions: list[Any]) -> None:
+            nonlocal last_message
+            assigned.set()
+            last_message = time.monotonic()  # idleness counts from the assignment, not from the group join
+
+        self._consumer.subscribe(sorted(self._by_topic), on_assign=on_assign)
+        pending = _Pending()
         try:
             while not stop.is_set():
                 messages = self._consumer.consume(num_messages=2_000, timeout=0.2)
@@ -125,7 +140,8 @@ class Projector:
                 if self._due(pending):
                     self._flush(pending)
                     pending = _Pending()
-                if idle_exit_s is not None and time.monotonic() - last_message > idle_exit_s:
+                idle = time.monotonic() - last_message
+                if idle_exit_s is not None and assigned.is_set() and idle > idle_exit_s:
                     break
             if pending.count or pending.since is not None:
                 self._flush(pending)
@@ -165,11 +181,19 @@ class Projector:
             if not rows:
                 continue
             columns = self._columns[table]
+            if table in self._distinct:
+                rows = list(dict.fromkeys(rows))
             as_columns = [list(values) for values in zip(*rows, strict=True)]
-            statement = f"INSERT INTO {self._database}.{table} ({', '.join(columns)}) VALUES"
-            with translated_errors(f"insert {len(rows)} rows into {table}"):
+            target = self.target(table)
+            statement = f"INSERT INTO {target} ({', '.join(columns)}) VALUES"
+            with translated_errors(f"insert {len(rows)} rows into {target}"):
                 self._client.execute(statement, as_columns, columnar=True)
             self.stats.rows_written += len(rows)
+            self._inserts += 1
+            if self._crash_after is not None and self._inserts >= self._crash_after:
+                log.warning("test hook: exiting after insert %d, before the offset commit", self._inserts)
+                logging.shutdown()
+                os._exit(137)
         self._producer.flush(30)
         # only now: everything consumed so far is in the warehouse (or dead-lettered)
         try:
@@ -179,6 +203,12 @@ class Projector:
                 raise
         self.stats.flushes += 1
         log.info("projector flushed %d rows (%d flushes)", pending.count, self.stats.flushes)
+
+    def target(self, table: str) -> str:
+        """`<database>.<table>`, or the table rendered when it names its database (`{database}_audit.x`)."""
+        if table.startswith("{database}"):
+            return table.replace("{database}", self._database, 1)
+        return f"{self._database}.{table}"
 
     def _dead_letter(self, message: Message, error: CodecError) -> None:
         kind, timestamp_ms = message.timestamp()

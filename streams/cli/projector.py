@@ -1,4 +1,8 @@
-"""`crossroads projector`: facts (and later the audit trail) -> the ClickHouse warehouse."""
+"""`crossroads projector`: facts and the audit trail -> the ClickHouse warehouse.
+
+Projections: the walking skeleton's `journey`, the pseudonymised statistics tables, the pseudonym mapping
+(`<database>_reid`) and the audit log (`<database>_audit`), see docs/warehouse.md.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ def register(app: typer.Typer) -> None:
         flush_rows: int = typer.Option(10_000, help="flush when this many rows are pending"),
         flush_seconds: float = typer.Option(1.0, help="…or when the oldest pending row is this old"),
         idle_exit: float | None = typer.Option(None, help="exit after this many seconds without a message"),
+        group_id: str | None = typer.Option(None, help="consumer group (default: <app_id>-projector)"),
     ) -> None:
         """Project the facts topics into ClickHouse: batched inserts, offsets committed after each insert."""
         from connectors.clickhouse.journey import JourneyProjection
-        from connectors.clickhouse.projector import Projector
+        from connectors.clickhouse.projector import Projection, Projector
+        from connectors.clickhouse.warehouse import warehouse_projections
         from streams.codecs import AvroCodec, SchemaRegistry
 
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
@@ -29,6 +35,9 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        runner = Projector(settings, [JourneyProjection()], codec, flush_rows=flush_rows, flush_seconds=flush_seconds)
+        projections: list[Projection] = [JourneyProjection(), *warehouse_projections(settings)]
+        runner = Projector(
+            settings, projections, codec, group_id=group_id, flush_rows=flush_rows, flush_seconds=flush_seconds
+        )
         stats = runner.run(stop, idle_exit_s=idle_exit)
         typer.echo(f"projector stopped: {stats}")

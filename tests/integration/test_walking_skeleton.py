@@ -52,7 +52,7 @@ def test_a_dimona_in_becomes_a_fact_then_a_warehouse_row(platform: Settings) -> 
     assert fact is not None, "no fact on the facts topic within 60 s"
     message, decoded = fact
     ticket = decoded.record["envelope"]["ticket"]
-    assert uuid.UUID(ticket).version == 4
+    assert uuid.UUID(ticket).version == 5  # derived from the intake position
     assert message.key() == record["worker"].encode()
     assert decoded.schema_name == "be.crossroads.dimona.DimonaIn"
     assert {k: v for k, v in decoded.record.items() if k != "envelope"} == {

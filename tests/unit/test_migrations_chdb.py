@@ -95,3 +95,112 @@ def test_journey_replaces_a_redelivered_ticket(warehouse: ChdbWarehouse, setting
         )
     rows = warehouse.execute(f"SELECT ticket, facts_offset FROM {DATABASE}.journey FINAL")
     assert rows == [("t-1", 42)]
+
+
+# -- the statistics and OASIS SQL on a current engine, against the pure-Python oracle ------------------------
+
+
+def _sql_literal(value: Any) -> str:
+    import datetime as dt
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return f"'{value.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}'"
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'"
+    return _literal(value)
+
+
+def _insert(warehouse: ChdbWarehouse, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    values = ", ".join("(" + ", ".join(_sql_literal(v) for v in row) + ")" for row in rows)
+    warehouse.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
+
+
+@pytest.fixture(scope="module")
+def projected(warehouse: ChdbWarehouse, settings: Settings) -> Any:
+    """The generated data set projected twice (a full replay) into the chdb warehouse, dimensions loaded."""
+    import datetime as dt
+
+    from connectors.clickhouse.dimensions import (
+        EMPLOYER_COLUMNS,
+        MUNICIPALITY_COLUMNS,
+        NACE_COLUMNS,
+        employer_rows,
+        municipality_rows,
+        nace_rows,
+        parse_employers,
+    )
+    from connectors.clickhouse.projector import Origin
+    from connectors.clickhouse.warehouse import warehouse_projections
+    from streams.codecs import Decoded
+    from tests.unit.test_warehouse_dataset import generate
+
+    migrate(warehouse, settings)
+    data = generate()
+    projections = warehouse_projections(settings)
+    topics = {"civil": "facts.civil", "dimona": "facts.dimona", "dmfa": "facts.dmfa", "directory": "facts.integrations"}
+    by_table: dict[str, list[tuple[Any, ...]]] = {}
+    for replay in range(2):
+        for offset, (schema, record) in enumerate(data.facts):
+            topic = topics[schema.split(".")[2]]
+            fact = Decoded(schema, record, "plain")
+            for projection in projections:
+                if topic in projection.topics:
+                    rows = projection.rows(fact, Origin(topic, 0, offset, 0), 1_800_000_000.0 + replay)
+                    by_table.setdefault(projection.table, []).extend(rows)
+    columns = {p.table: p.columns for p in projections}
+    for table, rows in by_table.items():
+        target = table.replace("{database}", DATABASE) if table.startswith("{") else f"{DATABASE}.{table}"
+        for start in range(0, len(rows), 2_000):
+            _insert(warehouse, target, columns[table], rows[start : start + 2_000])
+    loaded = dt.datetime(2026, 4, 2, tzinfo=dt.UTC)
+    _insert(warehouse, f"{DATABASE}.municipalities", MUNICIPALITY_COLUMNS, municipality_rows(loaded))
+    _insert(warehouse, f"{DATABASE}.nace_divisions", NACE_COLUMNS, nace_rows(loaded))
+    employers = parse_employers(data.csv().splitlines(keepends=True))
+    for _ in range(2):  # loaded twice: FINAL must keep one row per employer
+        _insert(warehouse, f"{DATABASE}.employers", EMPLOYER_COLUMNS, employer_rows(employers, loaded))
+    return data
+
+
+def test_population_on_a_current_engine_equals_the_oracle(warehouse: ChdbWarehouse, projected: Any) -> None:
+    import datetime as dt
+    from collections import Counter
+
+    from connectors.clickhouse.statistics import population
+    from tests.unit.test_warehouse_dataset import oracle_population
+
+    for at in (dt.date(2026, 3, 31), dt.date(2026, 6, 30)):
+        for level in ("municipality", "arrondissement", "province", "region"):
+            got = Counter({(a, s, c): n for a, s, c, n in population(warehouse, DATABASE, at, level)})
+            assert got == oracle_population(projected.facts, at, level), (at, level)
+
+
+def test_employment_mobility_and_oasis_on_a_current_engine_equal_the_oracle(
+    warehouse: ChdbWarehouse, projected: Any
+) -> None:
+    import datetime as dt
+    from collections import Counter
+
+    from connectors.clickhouse.oasis import oasis_flags
+    from connectors.clickhouse.statistics import employment, mobility
+    from streams.domain.oasis import OasisThresholds
+    from tests.unit.test_warehouse_dataset import (
+        QUARTER,
+        oracle_employment,
+        oracle_mobility,
+        oracle_oasis,
+    )
+
+    got = Counter(
+        {(q, d, r): p for q, d, r, p, _ in employment(warehouse, DATABASE, dt.date(2026, 1, 1), dt.date(2026, 1, 1))}
+    )
+    assert got == oracle_employment(projected, QUARTER)
+    first, second = dt.date(2025, 1, 1), dt.date(2026, 3, 31)
+    assert Counter({(a, b): n for a, b, n in mobility(warehouse, DATABASE, first, second)}) == oracle_mobility(
+        projected.facts, first, second
+    )
+    flags = {f.employer: set(f.indicators) for f in oasis_flags(warehouse, DATABASE, QUARTER, OasisThresholds())}
+    assert flags == oracle_oasis(projected, QUARTER)

@@ -1,0 +1,418 @@
+"""The statistics warehouse's projections: facts -> pseudonymised rows; audit trail -> the audit database.
+
+Each projection is pure (`rows(fact, origin, now)`), like `JourneyProjection`; the `Projector` batches and
+inserts their rows. Persons are replaced by their pseudonym for the warehouse's purpose *here*, at the edge:
+no row of a statistics table ever carries a national number. The pseudonym -> NISS mapping goes, by its own
+projection, to `<database>_reid.pseudonyms`, outside the statistics database; the audit trail goes to
+`<database>_audit.audit_records`.
+
+Table names starting with `{database}` are rendered by the projector (`<database>_reid.pseudonyms`); the
+others live in the statistics database itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from connectors.clickhouse.projector import Origin, Projection
+from streams.codecs import Decoded
+from streams.domain.pseudonyms import key_for, normalise_person, person_traits, pseudonym
+from streams.domain.validation import parse_quarter
+from streams.settings import Settings
+
+FACT_TOPICS = ("facts.dimona", "facts.dmfa", "facts.civil", "facts.integrations")
+AUDIT_TOPICS = ("audit.exchanges",)
+
+ACCIDENT_REASONS = frozenset({"WORK_ACCIDENT", "OCCUPATIONAL_DISEASE"})
+
+Pseudonymizer = Callable[[str], str]
+
+
+def pseudonymizer(key: bytes, purpose: str) -> Pseudonymizer:
+    """A cached `pseudonym()` for one key and purpose (a person appears in many facts)."""
+
+    @lru_cache(maxsize=200_000)
+    def of(person: str) -> str:
+        return pseudonym(person, key, purpose)
+
+    return of
+
+
+def settings_pseudonymizer(settings: Settings) -> Pseudonymizer:
+    keys = {purpose: secret.get_secret_value().encode() for purpose, secret in settings.pseudonym_keys.items()}
+    purpose = settings.warehouse_purpose
+    return pseudonymizer(key_for(keys, purpose), purpose)
+
+
+def _short(schema_name: str) -> str:
+    return schema_name.rpartition(".")[2]
+
+
+def _at(value: Any) -> dt.datetime:
+    """A UTC datetime the driver writes as DateTime (seconds)."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    raise TypeError(f"not a timestamp: {value!r}")
+
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day(value: dt.date | None) -> dt.date | None:
+    """A date as a ClickHouse Date can hold it: 18.16's Date starts on 1970-01-01, so earlier days are
+    stored as that day (a comparison with any reference date from 1970 on is unchanged)."""
+    return None if value is None else max(value, EPOCH)
+
+
+def _now(now: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now, dt.UTC)
+
+
+def _ticket(record: Mapping[str, Any]) -> str:
+    ticket = record["envelope"]["ticket"]
+    if not ticket:
+        raise ValueError("a fact without its platform ticket cannot be projected idempotently")
+    return str(ticket)
+
+
+# -- persons named by a fact ---------------------------------------------------------------------------------
+
+
+def persons_of(fact: Decoded) -> list[str]:
+    """Every person (NISS/BIS) a fact names, in order, once each."""
+    record, name = fact.record, _short(fact.schema_name)
+    found: list[str] = []
+    if name.startswith("Dimona"):
+        found = [record["worker"]]
+    elif name == "DmfaDeclaration":
+        found = [line["worker"] for line in record["worker_lines"]]
+    elif name == "Birth":
+        found = [record["child"], *record["parents"]]
+    elif name == "CivilStatusChange":
+        found = [record["person"], *([record["partner"]] if record.get("partner") else [])]
+    elif "person" in record:
+        found = [record["person"]]
+    return list(dict.fromkeys(found))
+
+
+# -- projections ---------------------------------------------------------------------------------------------
+
+
+class DimonaProjection:
+    table = "dimona_events"
+    columns = (
+        "event_id",
+        "kind",
+        "employer",
+        "worker",
+        "relation_start",
+        "start_date",
+        "end_date",
+        "worker_type",
+        "joint_committee",
+        "event_date",
+        "recorded_at",
+        "projected_at",
+    )
+    topics = ("facts.dimona",)
+
+    def __init__(self, pseudonymize: Pseudonymizer) -> None:
+        self._pseudonymize = pseudonymize
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        record, name = fact.record, _short(fact.schema_name)
+        if name == "DimonaIn":
+            kind, relation = "IN", record["start_date"]
+            start, end = record["start_date"], record["planned_end_date"]
+            worker_type, committee, event_date = record["worker_type"], record["joint_committee"], start
+        elif name == "DimonaOut":
+            kind, relation = "OUT", record["relation_start_date"]
+            start, end, worker_type, committee = None, record["end_date"], "", ""
+            event_date = end
+        elif name == "DimonaUpdate":
+            kind, relation = "UPDATE", record["relation_start_date"]
+            start, end = record["new_start_date"], record["new_end_date"]
+            worker_type, committee = record["new_worker_type"] or "", record["new_joint_committee"] or ""
+            event_date = start or relation
+        elif name == "DimonaCancel":
+            kind, relation = "CANCEL", record["relation_start_date"]
+            start, end, worker_type, committee, event_date = None, None, "", "", relation
+        else:
+            return []
+        return [
+            (
+                _ticket(record),
+                kind,
+                record["employer"],
+                self._pseudonymize(record["worker"]),
+                day(relation),
+                day(start),
+                day(end),
+                worker_type,
+                committee,
+                day(event_date),
+                _at(record["envelope"]["recorded_at"]),
+                _now(now),
+            )
+        ]
+
+
+class DmfaProjection:
+    table = "dmfa_lines"
+    columns = (
+        "event_id",
+        "declaration",
+        "employer",
+        "quarter",
+        "quarter_start",
+        "version",
+        "nature",
+        "line_no",
+        "worker",
+        "worker_category",
+        "joint_committee",
+        "days_worked",
+        "gross_wage_cents",
+        "sickness_days",
+        "accident_days",
+        "temporary_unemployment_days",
+        "other_assimilated_days",
+        "recorded_at",
+        "projected_at",
+    )
+    topics = ("facts.dmfa",)
+
+    def __init__(self, pseudonymize: Pseudonymizer) -> None:
+        self._pseudonymize = pseudonymize
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        record = fact.record
+        if _short(fact.schema_name) != "DmfaDeclaration":
+            return []
+        bounds = parse_quarter(record["quarter"])
+        if bounds is None:
+            raise ValueError(f"DmfA fact {record['envelope']['ticket']} has no valid quarter: {record['quarter']!r}")
+        ticket, recorded, projected = _ticket(record), _at(record["envelope"]["recorded_at"]), _now(now)
+        rows = []
+        for number, line in enumerate(record["worker_lines"]):
+            days = _assimilated(line["assimilated_days"])
+            rows.append(
+                (
+                    f"{ticket}:{number}",
+                    ticket,
+                    record["employer"],
+                    record["quarter"],
+                    bounds[0],
+                    int(record["version"]),
+                    record["nature"],
+                    number,
+                    self._pseudonymize(line["worker"]),
+                    line["worker_category"],
+                    line["joint_committee"],
+                    max(0, int(line["days_worked"])),
+                    int(line["gross_wage_cents"]),
+                    days["sickness"],
+                    days["accident"],
+                    days["temporary_unemployment"],
+                    days["other"],
+                    recorded,
+                    projected,
+                )
+            )
+        return rows
+
+
+def _assimilated(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    days = {"sickness": 0, "accident": 0, "temporary_unemployment": 0, "other": 0}
+    for entry in entries:
+        reason, count = entry["reason"], max(0, int(entry["days"]))
+        if reason == "SICKNESS":
+            days["sickness"] += count
+        elif reason in ACCIDENT_REASONS:
+            days["accident"] += count
+        elif reason == "TEMPORARY_UNEMPLOYMENT":
+            days["temporary_unemployment"] += count
+        else:
+            days["other"] += count
+    return days
+
+
+class CivilProjection:
+    table = "civil_events"
+    columns = (
+        "event_id",
+        "kind",
+        "person",
+        "sex",
+        "birth_year",
+        "birth_month_day",
+        "effective_date",
+        "municipality_nis",
+        "civil_status",
+        "recorded_at",
+        "projected_at",
+    )
+    topics = ("facts.civil",)
+
+    def __init__(self, pseudonymize: Pseudonymizer) -> None:
+        self._pseudonymize = pseudonymize
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        record, name = fact.record, _short(fact.schema_name)
+        municipality, status = "", ""
+        if name == "Birth":
+            kind, person, effective = "BIRTH", record["child"], record["birth_date"]
+            municipality = record["municipality_nis"] or ""
+        elif name == "AddressChange":
+            kind, person, effective = "ADDRESS", record["person"], record["effective_date"]
+            address = record["address"]
+            # a move abroad (or an unknown municipality) ends the Belgian residence: empty code
+            municipality = (address.get("municipality_nis") or "") if address.get("country") == "BE" else ""
+        elif name == "CivilStatusChange":
+            kind, person, effective = "CIVIL_STATUS", record["person"], record["effective_date"]
+            status = record["civil_status"]
+        elif name == "Death":
+            kind, person, effective = "DEATH", record["person"], record["date_of_death"]
+        else:
+            return []
+        traits = person_traits(person)
+        birth_date = record["birth_date"] if name == "Birth" else traits.birth_date
+        return [
+            (
+                _ticket(record),
+                kind,
+                self._pseudonymize(person),
+                traits.sex,
+                birth_date.year if birth_date else 0,
+                birth_date.month * 100 + birth_date.day if birth_date else 0,
+                day(effective),
+                municipality,
+                status,
+                _at(record["envelope"]["recorded_at"]),
+                _now(now),
+            )
+        ]
+
+
+class DirectoryProjection:
+    table = "directory_entries"
+    columns = (
+        "event_id",
+        "action",
+        "person",
+        "institution",
+        "sector",
+        "capacity",
+        "period_start",
+        "period_end",
+        "status",
+        "recorded_at",
+        "projected_at",
+    )
+    topics = ("facts.integrations",)
+
+    def __init__(self, pseudonymize: Pseudonymizer) -> None:
+        self._pseudonymize = pseudonymize
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        record = fact.record
+        if _short(fact.schema_name) != "Integration":
+            return []
+        return [
+            (
+                _ticket(record),
+                record["action"],
+                self._pseudonymize(record["person"]),
+                record["institution"],
+                record["sector"],
+                record["capacity"],
+                day(record["period"]["start"]),
+                day(record["period"]["end"]),
+                record["status"],
+                _at(record["envelope"]["recorded_at"]),
+                _now(now),
+            )
+        ]
+
+
+class PseudonymMappingProjection:
+    """pseudonym -> NISS, for the re-identification path only: written to `<database>_reid`."""
+
+    table = "{database}_reid.pseudonyms"
+    columns = ("purpose", "pseudonym", "person", "seen_at")
+    topics = FACT_TOPICS
+    distinct_rows = True  # a person named by many facts of one batch needs one mapping row
+
+    def __init__(self, pseudonymize: Pseudonymizer, purpose: str) -> None:
+        self._pseudonymize = pseudonymize
+        self._purpose = purpose
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        seen = _now(now)
+        return [
+            (self._purpose, self._pseudonymize(person), normalise_person(person), seen) for person in persons_of(fact)
+        ]
+
+
+class AuditProjection:
+    """The hash-chained audit trail into `<database>_audit.audit_records` (NISS included: not statistics)."""
+
+    table = "{database}_audit.audit_records"
+    columns = (
+        "audit_id",
+        "kind",
+        "ticket",
+        "source_ticket",
+        "actor",
+        "person",
+        "data_type",
+        "legal_basis",
+        "reason",
+        "recorded_at",
+        "hash",
+        "audit_topic",
+        "audit_partition",
+        "audit_offset",
+        "projected_at",
+    )
+    topics = AUDIT_TOPICS
+
+    def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        record = fact.record
+        if _short(fact.schema_name) != "AuditRecord":
+            return []
+        return [
+            (
+                record["audit_id"],
+                record["kind"],
+                record["ticket"],
+                record["source_ticket"],
+                record["actor"],
+                record["person"],
+                record["data_type"],
+                record["legal_basis"],
+                record["reason"],
+                _at(record["recorded_at"]),
+                record["hash"],
+                origin.topic,
+                origin.partition,
+                origin.offset,
+                _now(now),
+            )
+        ]
+
+
+def warehouse_projections(settings: Settings) -> list[Projection]:
+    """The statistics warehouse's projections, sharing one pseudonymizer (the settings' purpose and key)."""
+    pseudonymize = settings_pseudonymizer(settings)
+    return [
+        DimonaProjection(pseudonymize),
+        DmfaProjection(pseudonymize),
+        CivilProjection(pseudonymize),
+        DirectoryProjection(pseudonymize),
+        PseudonymMappingProjection(pseudonymize, settings.warehouse_purpose),
+        AuditProjection(),
+    ]

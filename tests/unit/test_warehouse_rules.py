@@ -1,0 +1,167 @@
+"""Warehouse pieces that need no server: projections (no NISS leaves them), OASIS rules, dimensions,
+small-cell suppression, the auditor user of the local server's config."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from connectors.clickhouse.dimensions import DimensionError, municipality_rows, nace_rows, parse_employers, section_of
+from connectors.clickhouse.projector import Origin
+from connectors.clickhouse.statistics import published, suppress
+from connectors.clickhouse.warehouse import persons_of, warehouse_projections
+from streams.codecs import Decoded
+from streams.domain.errors import InvalidIdentifierError
+from streams.domain.identifiers import parse_niss
+from streams.domain.oasis import EmployerQuarter, OasisThresholds, flag_employers
+from streams.settings import Settings
+from tests.unit.test_warehouse_dataset import generate, make_niss
+
+ORIGIN = Origin("crossroads.facts.x.v1", 0, 0, 0)
+TOPICS = {"civil": "facts.civil", "dimona": "facts.dimona", "dmfa": "facts.dmfa", "directory": "facts.integrations"}
+
+
+def _is_person_number(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_niss(value)
+    except InvalidIdentifierError:
+        return False
+    return True
+
+
+def test_statistics_rows_carry_pseudonyms_and_the_mapping_keeps_the_numbers_apart() -> None:
+    data = generate(persons=40)
+    projections = warehouse_projections(Settings())
+    statistics = [p for p in projections if not p.table.startswith("{database}")]
+    mapping = next(p for p in projections if p.table == "{database}_reid.pseudonyms")
+    produced = 0
+    for schema, record in data.facts:
+        fact = Decoded(schema, record, "single-object")
+        topic = TOPICS[schema.split(".")[2]]
+        for projection in statistics:
+            if topic in projection.topics:
+                for row in projection.rows(fact, ORIGIN, 1.8e9):
+                    produced += 1
+                    assert len(row) == len(projection.columns)
+                    assert not [v for v in row if _is_person_number(v)], (projection.table, row)
+        persons = persons_of(fact)
+        rows = mapping.rows(fact, ORIGIN, 1.8e9)
+        assert [r[2] for r in rows] == [parse_niss(p).digits for p in persons]
+        assert all(len(r[1]) == 64 for r in rows)
+    assert produced > len(data.facts)
+
+
+def test_dmfa_lines_split_assimilated_days_by_reason() -> None:
+    data = generate(persons=40)
+    projection = next(p for p in warehouse_projections(Settings()) if p.table == "dmfa_lines")
+    schema, record = next((s, r) for s, r in data.facts if s.endswith("DmfaDeclaration"))
+    record = {
+        **record,
+        "worker_lines": [
+            {
+                **record["worker_lines"][0],
+                "assimilated_days": [
+                    {"reason": "SICKNESS", "days": 2},
+                    {"reason": "WORK_ACCIDENT", "days": 3},
+                    {"reason": "OCCUPATIONAL_DISEASE", "days": 1},
+                    {"reason": "TEMPORARY_UNEMPLOYMENT", "days": 4},
+                    {"reason": "ANNUAL_LEAVE", "days": 5},
+                ],
+            }
+        ],
+    }
+    (row,) = projection.rows(Decoded(schema, record, "single-object"), ORIGIN, 1.8e9)
+    named = dict(zip(projection.columns, row, strict=True))
+    assert (named["sickness_days"], named["accident_days"]) == (2, 4)
+    assert (named["temporary_unemployment_days"], named["other_assimilated_days"]) == (4, 5)
+    assert named["event_id"] == f"{record['envelope']['ticket']}:0"
+
+
+def test_dates_before_1970_are_stored_as_1970() -> None:
+    projection = next(p for p in warehouse_projections(Settings()) if p.table == "civil_events")
+    record = {
+        "envelope": {"ticket": "t", "recorded_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+        "person": make_niss(dt.date(1945, 1, 1), False, 0),
+        "effective_date": dt.date(1965, 3, 1),
+        "address": {"municipality_nis": "21004", "country": "BE"},
+    }
+    (row,) = projection.rows(Decoded("be.crossroads.civil.AddressChange", record, "single-object"), ORIGIN, 1.8e9)
+    named = dict(zip(projection.columns, row, strict=True))
+    assert named["effective_date"] == dt.date(1970, 1, 1)
+    assert (named["birth_year"], named["birth_month_day"], named["sex"]) == (1945, 101, "M")
+
+
+def _eq(employer: str, sector: str = "47", **values: int) -> EmployerQuarter:
+    return EmployerQuarter(employer=employer, quarter="2026-Q1", sector=sector, **values)
+
+
+def test_oasis_rules_fire_on_their_thresholds_only() -> None:
+    t = OasisThresholds(factor=Fraction(3, 2), tu_days=20, hires_with_tu=1, massive_hires=10, cancellations=5)
+    flags = flag_employers(
+        [
+            _eq("a", workers=10, days_worked=600, sickness_accident_days=100, hires=1),
+            _eq("b", workers=10, days_worked=600, sickness_accident_days=5, hires=1),
+            _eq("c", workers=10, days_worked=600, temporary_unemployment_days=20, hires=1),
+            _eq("d", workers=10, days_worked=600, temporary_unemployment_days=19, hires=1),
+            _eq("e", "62", workers=10, hires=10, max_hires_in_window=10),
+            _eq("f", "62", workers=10, hires=2, max_hires_in_window=9, cancellations=5),
+            _eq("g", "62", workers=10, hires=2, cancellations=4),
+        ],
+        t,
+    )
+    fired = {f.employer: set(f.indicators) for f in flags}
+    assert fired == {
+        "a": {"assimilated_days_above_sector"},
+        "c": {"temporary_unemployment_with_hires"},
+        "e": {"massive_hiring", "turnover_above_sector"},
+        "f": {"cancelled_dimona"},
+    }
+    assert flag_employers([_eq("alone", workers=1, days_worked=1, sickness_accident_days=50)], t) == []
+
+
+def test_small_cells_are_suppressed_but_zero_and_large_cells_are_published() -> None:
+    assert [suppress(n, 5) for n in (0, 1, 4, 5, 6)] == [0, None, None, 5, 6]
+    cells = published([("b", 3), ("a", 7)], 5)
+    assert [(c.key, c.count) for c in cells] == [(("a",), 7), (("b",), None)]
+
+
+def test_municipality_and_nace_dimensions_come_from_the_packages() -> None:
+    rows = municipality_rows(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert len(rows) == 565
+    by_code = {r[0]: r for r in rows}
+    assert by_code["21004"][3:5] == ("21000", "04000") and by_code["21004"][6] == "04000"
+    assert by_code["62063"][3:7:3] == ("62000", "03000")
+    assert {r[6] for r in rows} == {"02000", "03000", "04000"}
+    divisions = {r[0]: r for r in nace_rows(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))}
+    assert divisions["47"][1] == "G" and divisions["62"][1] == "J" and len(divisions) > 80
+    assert section_of("01") == "A" and section_of("99") == "U"
+
+
+def test_the_employer_csv_is_checked_line_by_line() -> None:
+    good = parse_employers(["enterprise_number,nace_code,municipality_nis\n", "0403.170.701,47.110,21004\n"])
+    assert [(e.employer, e.nace_code, e.division) for e in good] == [("0403170701", "47110", "47")]
+    with pytest.raises(DimensionError) as bad:
+        parse_employers(
+            ["enterprise_number,nace_code,municipality_nis\n", "0403170702,47110,21004\n", "0403170701,x,1\n"]
+        )
+    assert ":2:" in str(bad.value) and ":3:" in str(bad.value)
+    with pytest.raises(DimensionError):
+        parse_employers(["employer,nace\n"])
+
+
+def test_the_local_server_has_a_read_only_auditor_on_the_audit_database(tmp_path: Path) -> None:
+    from streams.stack.clickhouse import ClickHouseService
+
+    ClickHouseService(Settings(state_dir=tmp_path)).configure()
+    users = ET.parse(tmp_path / "clickhouse" / "users.xml").getroot()
+    auditor = users.find("users/auditor")
+    assert auditor is not None
+    assert auditor.findtext("profile") == "readonly"
+    assert [d.text for d in auditor.findall("allow_databases/database")] == ["crossroads_audit"]
+    assert users.findtext("profiles/readonly/readonly") == "1"
