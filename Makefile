@@ -44,8 +44,14 @@ component: $(STAMP)
 integration: $(STAMP) tools
 	$(BIN)/python -m pytest -m integration tests/integration
 
+## Benchmarks, on demand (each prints its figures against a baseline measured in the same run, and writes
+## bench/results/*.json); the stack must be up (make stack-up).
 bench: $(STAMP)
-	$(BIN)/crossroads bench
+	$(BIN)/python bench/bench_contracts.py
+	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_auditor.py
+	$(BIN)/python bench/bench_warehouse.py
+	$(BIN)/python bench/bench_inbound.py
 
 stack-up: $(STAMP)
 	$(BIN)/crossroads stack up

@@ -10,6 +10,7 @@ from streams.cli import (
     connectors,
     demo,
     directory,
+    generate,
     mailbox,
     network,
     projector,
@@ -38,6 +39,7 @@ app.add_typer(connectors.app, name="connectors")
 worker.register(app)
 projector.register(app)
 send.register(app)
+generate.register(app)
 demo.register(app)
 
 
