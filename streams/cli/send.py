@@ -16,7 +16,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def send(
         path: Path = typer.Argument(..., exists=True, dir_okay=False, help="declaration file"),
-        actor: str = typer.Option(..., "--as", help="sender: the enterprise number of the declarant"),
+        actor: str | None = typer.Option(None, "--as", help="sender: the enterprise number of the declarant"),
+        keep_senders: bool = typer.Option(
+            False,
+            "--keep-senders",
+            help="send each record as the sender its envelope names (replaying a generated day)",
+        ),
         type_name: str | None = typer.Option(None, "--type", "-t", help="declaration type of every record"),
     ) -> None:
         """Send every record to its intake topic as ACTOR (the envelope's sender). Acknowledgements arrive in
@@ -28,6 +33,9 @@ def register(app: typer.Typer) -> None:
         from streams.kafka import KafkaAdapterError
         from streams.kafka.producer import DeclarationProducer
 
+        if (actor is None) == (not keep_senders):
+            console.print("[red]say who sends: --as ACTOR, or --keep-senders to use each record's own sender[/red]")
+            raise typer.Exit(2)
         settings = Settings()
         registry = SchemaRegistry.from_directory(settings.schema_dir)
         producer = DeclarationProducer(settings, AvroCodec(registry, settings.schema_registry_url))
@@ -48,13 +56,17 @@ def register(app: typer.Typer) -> None:
                 skipped += 1
                 continue
             envelope = record.setdefault("envelope", {})
-            if envelope.get("sender") not in (None, "", actor):
+            if keep_senders:
+                actor_of_record = envelope.get("sender") or ""
+            elif envelope.get("sender") not in (None, "", actor):
                 console.print(
                     f"[red]record {raw.number} not sent:[/red] its sender is {envelope['sender']}, not {actor}"
                 )
                 skipped += 1
                 continue
-            envelope["sender"] = actor
+            else:
+                actor_of_record = actor or ""
+            envelope["sender"] = actor_of_record
             envelope["ticket"] = None  # the platform stamps it
             producer.send(full_name, record, subject_key(full_name, record))
         try:
@@ -62,6 +74,7 @@ def register(app: typer.Typer) -> None:
         except KafkaAdapterError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
-        console.print(f"sent {producer.delivered} declarations as {actor}; {skipped} not sent")
+        who = actor or "their own senders"
+        console.print(f"sent {producer.delivered} declarations as {who}; {skipped} not sent")
         if skipped:
             raise typer.Exit(1)
