@@ -36,10 +36,10 @@ from faust.types import EventT
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec, CodecError
-from streams.dead_letters import dead_letter
 from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain
 from streams.kafka.audit_log import last_record
 from topologies.deps import Deps
+from topologies.edges import dead_letter_of
 
 if TYPE_CHECKING:
     from faust.streams import Stream
@@ -201,8 +201,8 @@ class AuditorFlow:
             for event in events:
                 entry = _entry(codec, event)
                 if isinstance(entry, CodecError):
-                    letter = _dead_letter(event, entry, deps)
-                    await letters.publish(dead_letters, event.key, codec.encode(letter[0], letter[1]))
+                    letter = dead_letter_of(event, entry, deps)
+                    await letters.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
                     continue
                 entries.append((event.message.partition, event.key, entry))
             if not entries:
@@ -259,20 +259,3 @@ def _entry(codec: AvroCodec, event: EventT[bytes]) -> dict[str, Any] | CodecErro
     if decoded.schema_name != AUDIT_SCHEMA:
         return CodecError(f"a pending audit entry must be an {AUDIT_SCHEMA}, not a {decoded.schema_name}")
     return decoded.record
-
-
-def _dead_letter(event: EventT[bytes], error: CodecError, deps: Deps) -> tuple[str, dict[str, Any]]:
-    message = event.message
-    letter = dead_letter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-        key=message.key,
-        headers=message.headers,
-        raw=message.value,
-        reason=str(error),
-        error_type=type(error).__name__,
-        at=deps.clock(),
-    )
-    return letter.schema, letter.value
