@@ -44,14 +44,11 @@ component: $(STAMP)
 integration: $(STAMP) tools
 	$(BIN)/python -m pytest -m integration tests/integration
 
-## Benchmarks, on demand (each prints its figures against a baseline measured in the same run, and writes
-## bench/results/*.json); the stack must be up (make stack-up).
+## Benchmarks, on demand: `crossroads bench` runs every bench/bench_*.py in sequence (each against a baseline measured
+## in the same run), then writes bench/results/summary.json and BENCHMARKS.md; the stack must be up (make stack-up).
+## Smoke-sized: make bench BENCH_ARGS=--quick; one bench: make bench BENCH_ARGS="--only directory".
 bench: $(STAMP)
-	$(BIN)/python bench/bench_contracts.py
-	$(BIN)/python bench/bench_core.py
-	$(BIN)/python bench/bench_auditor.py
-	$(BIN)/python bench/bench_warehouse.py
-	$(BIN)/python bench/bench_inbound.py
+	$(BIN)/crossroads bench --command "make bench $(BENCH_ARGS)" $(BENCH_ARGS)
 
 stack-up: $(STAMP)
 	$(BIN)/crossroads stack up

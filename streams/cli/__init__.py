@@ -6,6 +6,7 @@ import typer
 
 from streams.cli import (
     audit,
+    bench,
     check,
     connectors,
     demo,
@@ -40,6 +41,7 @@ worker.register(app)
 projector.register(app)
 send.register(app)
 generate.register(app)
+bench.register(app)
 demo.register(app)
 
 
