@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.demo.journey import Journey
 
 console = Console()
 
@@ -19,12 +24,23 @@ def register(app: typer.Typer) -> None:
     def demo(
         keep_running: bool = typer.Option(False, help="leave the worker and projector running afterwards"),
         timeout: float = typer.Option(120.0, help="seconds to wait for each stage"),
+        citizens: int = typer.Option(100_000, "--citizens", "-n", min=10, help="synthetic population size"),
+        seed: int | None = typer.Option(None, "--seed", "-s", help="generator seed (default: time-based, printed)"),
+        max_records: int = typer.Option(
+            20_000, "--max-records", min=0, help="declarations streamed at most (0: the journey only)"
+        ),
+        max_employers: int = typer.Option(
+            25, "--max-employers", min=1, help="employers whose declarations are streamed (each gets a mailbox topic)"
+        ),
+        out: Path = typer.Option(Path("demo-report"), "--out", help="where report.json and report.html go"),
     ) -> None:
-        """Bring everything up and follow one DIMONA declaration from intake to a ClickHouse row."""
+        """Bring everything up, follow one DIMONA declaration from intake to a ClickHouse row, then stream a
+        synthetic Belgium (a bounded sample of it) through the platform and report what came out."""
         from connectors.clickhouse import connect, migrate
         from streams.codecs import AvroCodec, SchemaRegistry
         from streams.demo.journey import JourneyTimeout, trace
         from streams.domain.samples import sample_dimona_in
+        from streams.kafka import KafkaAdapterError
         from streams.kafka.admin import TopicAdmin, wait_for_group
         from streams.stack.errors import StackError
         from streams.stack.local import LocalStack
@@ -50,6 +66,7 @@ def register(app: typer.Typer) -> None:
         step(f"warehouse: migrations applied ({len(applied)} new)")
 
         workers = PlatformWorkers(settings)
+        ours = [command for command, process in workers.processes.items() if process.pid() is None]
         pids = workers.start()
         step(f"workers: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())} (logs in {workers.home})")
         try:
@@ -60,25 +77,46 @@ def register(app: typer.Typer) -> None:
             record = sample_dimona_in()
             record["envelope"]["sender_reference"] = f"demo-{uuid.uuid4().hex[:12]}"
             journey = trace(settings, codec, record, timeout=timeout)
-        except JourneyTimeout as exc:
+            _show_journey(journey)
+            if max_records:
+                from streams.demo.main import run_population
+
+                figures = run_population(
+                    settings,
+                    codec,
+                    console,
+                    citizens=citizens,
+                    seed=int(time.time()) % 1_000_000 if seed is None else seed,
+                    max_records=max_records,
+                    max_employers=max_employers,
+                    timeout=timeout,
+                    journey=journey,
+                )
+                from streams.demo.report import show, write
+
+                show(console, figures)
+                as_json, as_html = write(figures, out)
+                step(f"report: {as_html} (figures: {as_json})")
+        except (JourneyTimeout, KafkaAdapterError) as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
         finally:
-            if not keep_running:
-                workers.stop()
+            if not keep_running:  # only what the demo started: a worker someone else runs keeps running
+                for command in ours:
+                    workers.processes[command].stop(timeout=30.0)
+        console.print("[dim]The stack keeps running — `crossroads stack status`, `crossroads stack down`.[/dim]")
 
-        table = Table("hop", "where", "after", title=f"Journey of {journey.sender_reference} — ticket {journey.ticket}")
-        for hop in journey.hops:
-            table.add_row(hop.what, hop.where, f"{hop.seconds * 1000:.0f} ms")
-        console.print(table)
-        row = journey.row
-        console.print(
-            f"warehouse row: kind={row['kind']} sender={row['sender']} accepted_at={row['accepted_at']} "
-            f"projected_at={row['projected_at']} "
-            f"from {row['facts_topic']}[{row['facts_partition']}]@{row['facts_offset']}"
-        )
-        console.print("[green]intake → fact → warehouse: the walking skeleton walks.[/green]")
-        console.print(
-            "[dim]The projector flushes every second (or every 10,000 rows): that is most of the last hop. "
-            "The stack keeps running — `crossroads stack status`, `crossroads stack down`.[/dim]"
-        )
+
+def _show_journey(journey: Journey) -> None:
+    table = Table("hop", "where", "after", title=f"Journey of {journey.sender_reference} — ticket {journey.ticket}")
+    for hop in journey.hops:
+        table.add_row(hop.what, hop.where, f"{hop.seconds * 1000:.0f} ms")
+    console.print(table)
+    row = journey.row
+    console.print(
+        f"warehouse row: kind={row['kind']} sender={row['sender']} accepted_at={row['accepted_at']} "
+        f"projected_at={row['projected_at']} "
+        f"from {row['facts_topic']}[{row['facts_partition']}]@{row['facts_offset']}"
+    )
+    console.print("[green]intake → fact → warehouse: the walking skeleton walks.[/green]")
+    console.print("[dim]The projector flushes every second (or every 10,000 rows): most of the last hop.[/dim]")

@@ -1,0 +1,320 @@
+"""The demo's main part: a synthetic Belgium streamed through the running platform, and what came out of it.
+
+:func:`select` picks what is streamed within a budget of records (the platform takes a few hundred declarations
+a second on a laptop; 100,000 citizens are about 450,000 population records without the directory's history);
+:func:`stream` sends them with a watcher reading the platform's outputs; :func:`collect_figures` turns both
+into the report's figures (a plain dict: JSON, console and HTML are all drawn from it).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from streams.codecs import AvroCodec
+from streams.domain.admission import subject_key
+from streams.kafka.producer import DeclarationProducer
+from streams.settings import Settings
+from streams.synthetic import NATIONAL_REGISTER, Generated, Population
+
+CONSULTATION_REQUEST = "be.crossroads.consultation.ConsultationRequest"
+WATCHED = r"mailbox\..*|outcomes\.rejections|outcomes\.dead-letters|audit\.exchanges"
+AGE_BANDS = tuple(range(0, 100, 5))  # 0-4 ... 95+
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the demo streams, and what it leaves out (counts)."""
+
+    records: list[Generated]
+    sampled_citizens: int
+    population_records: int  # of the sampled citizens, streamed
+    population_skipped: int  # of the others (the directory's history is never generated for streaming)
+    day_records: int
+    day_skipped: int
+    employers: int  # distinct employers among the senders
+    other_employers_skipped: int  # records left out because their sender is beyond the employer cap
+
+
+def _key(item: Generated) -> str | None:
+    return subject_key(item.schema, item.record)
+
+
+def select(
+    population: Population, day: list[Generated], max_records: int, seed: int, max_employers: int = 25
+) -> Selection:
+    """Up to ``max_records``: the current state (no directory history) of a random sample of citizens, then the
+    day's records, those about the sample first (so they find their files), in the day's order.
+
+    Half the budget goes to the population when the day does not need it all.  Records sent by employers are
+    kept for the first ``max_employers`` employers met only: each employer gets a mailbox topic (six partitions)
+    on its first acknowledgement, and a 100,000-citizen day has 2,300 employers — enough partitions to exhaust
+    a laptop broker's file descriptors."""
+    population_items = list(population.records(history=False))
+    per_person = Counter(_key(item) for item in population_items)
+    day_budget = min(len(day), max_records // 2)
+    population_budget = max_records - day_budget
+    order = list(population.citizens)
+    random.Random(seed).shuffle(order)
+    sample: set[str] = set()
+    used = 0
+    for citizen in order:
+        cost = per_person.get(citizen.niss, 0)
+        if used + cost > population_budget:
+            break
+        sample.add(citizen.niss)
+        used += cost
+    chosen = [item for item in population_items if _key(item) in sample]
+    about_sample = [item for item in day if _key(item) in sample]
+    others = [item for item in day if _key(item) not in sample]
+    room = max(0, max_records - len(chosen) - len(about_sample))
+    chosen_day = about_sample[: max_records - len(chosen)]
+    kept = set(map(id, chosen_day)) | set(map(id, others[:room]))
+    day_items = [item for item in day if id(item) in kept]  # the day's own order (a CANCEL after its IN)
+    institutions = set(population.network.institutions) | {NATIONAL_REGISTER}
+    employers: set[str] = set()
+
+    def allowed(item: Generated) -> bool:
+        sender = item.sender
+        if sender in institutions or sender in employers:
+            return True
+        if len(employers) < max_employers:
+            employers.add(sender)
+            return True
+        return False
+
+    population_kept = [item for item in chosen if allowed(item)]
+    day_kept = [item for item in day_items if allowed(item)]
+    return Selection(
+        records=population_kept + day_kept,
+        sampled_citizens=len(sample),
+        population_records=len(population_kept),
+        population_skipped=len(population_items) - len(population_kept),
+        day_records=len(day_kept),
+        day_skipped=len(day) - len(day_kept),
+        employers=len(employers),
+        other_employers_skipped=len(chosen) - len(population_kept) + len(day_items) - len(day_kept),
+    )
+
+
+@dataclass
+class Seen:
+    topic: str
+    schema: str
+    record: dict[str, Any]
+    timestamp_ms: int
+
+
+@dataclass
+class Watcher:
+    """Reads the platform's outputs written since ``since_ms`` (every mailbox, rejections, dead letters, audit)."""
+
+    settings: Settings
+    codec: AvroCodec
+    since_ms: int
+    seen: list[Seen] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._positions: set[tuple[str, int, int]] = set()
+        prefix = self.settings.topic_prefix.replace(".", r"\.")
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": f"demo-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "log_level": 3,
+            }
+        )
+        self._pattern = re.compile(f"^{prefix}\\.({WATCHED})\\.v1$")
+        self._assigned: set[tuple[str, int]] = set()
+        self._thread = threading.Thread(target=self._collect, daemon=True, name="demo-watcher")
+        self._thread.start()
+
+    def _assign_new(self) -> None:
+        """Assign the partitions of matching topics not assigned yet (mailboxes appear as employers get their first
+        acknowledgement). Manual assignment, no consumer group rebalance: a pattern subscription rebalances on
+        every new topic, and a worker creating mailboxes every second keeps it from ever consuming."""
+        try:
+            topics = self._consumer.list_topics(timeout=10).topics
+        except KafkaException:
+            return
+        new = [
+            TopicPartition(name, p)
+            for name, meta in topics.items()
+            if self._pattern.match(name)
+            for p in meta.partitions
+            if (name, p) not in self._assigned
+        ]
+        if new:
+            self._consumer.incremental_assign(_since(self._consumer, new))
+            self._assigned.update((tp.topic, tp.partition) for tp in new)
+
+    def _collect(self) -> None:
+        refreshed = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() - refreshed > 1.0:
+                self._assign_new()
+                refreshed = time.monotonic()
+            try:
+                messages = self._consumer.consume(num_messages=500, timeout=0.2)
+            except KafkaException:  # a partition of a mailbox created a moment ago has no leader yet
+                time.sleep(0.2)
+                continue
+            for message in messages:
+                if message.error():
+                    continue
+                position = (message.topic() or "", message.partition() or 0, message.offset() or 0)
+                if position in self._positions:
+                    continue
+                try:
+                    decoded = self.codec.decode(message.value() or b"")
+                except Exception:
+                    continue
+                short = decoded.schema_name.rpartition(".")[2]
+                with self._lock:
+                    self._positions.add(position)
+                    self.seen.append(Seen(position[0], short, decoded.record, message.timestamp()[1]))
+                    self.counts[short] += 1
+        self._consumer.close()
+
+    def snapshot(self) -> list[Seen]:
+        with self._lock:
+            return list(self.seen)
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.counts.values())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
+def _since(consumer: Consumer, wanted: list[TopicPartition]) -> list[TopicPartition]:
+    """The first offsets at or after each partition's timestamp; the end when nothing was written since; the
+    beginning when the broker cannot tell yet (a brand-new topic: the filters on our references keep it exact)."""
+    for _attempt in range(5):
+        try:
+            found = consumer.offsets_for_times(wanted, timeout=10)
+            break
+        except KafkaException:
+            time.sleep(0.5)
+    else:
+        return [TopicPartition(p.topic, p.partition, OFFSET_BEGINNING) for p in wanted]
+    positions = []
+    for p in found:
+        if p.offset >= 0:
+            positions.append(p)
+            continue
+        try:
+            _, high = consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), timeout=10)
+        except KafkaException:
+            high = OFFSET_BEGINNING
+        positions.append(TopicPartition(p.topic, p.partition, high))
+    return positions
+
+
+@dataclass
+class Sent:
+    """What the demo sent: filled by :func:`stream` (once per phase)."""
+
+    references: dict[str, tuple[str, float]] = field(default_factory=dict)  # reference -> (schema, wall-clock)
+    # (requester, person, data_type) -> references, in sending order (a day may ask the same twice)
+    consultations: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    expected_invalid: int = 0
+    expected_refused: int = 0
+    began: float = field(default_factory=time.time)
+    ended: float = 0.0
+
+
+def stream(
+    settings: Settings,
+    codec: AvroCodec,
+    records: Iterable[Generated],
+    sent: Sent,
+    on_sent: Callable[[int], None] = lambda n: None,
+) -> Sent:
+    """Send every record to its intake topic, keyed by its subject, noting the wall-clock time of each."""
+    producer = DeclarationProducer(settings, codec)
+    for item in records:
+        reference = str(item.record["envelope"]["sender_reference"])
+        sent.references[reference] = (item.schema.rpartition(".")[2], time.time())
+        if item.schema == CONSULTATION_REQUEST:
+            sent.consultations.setdefault(consultation_key(item.record), []).append(reference)
+        producer.send(item.schema, item.record, _key(item))
+        sent.expected_invalid += item.invalid is not None
+        sent.expected_refused += item.authorized is False
+        if len(sent.references) % 200 == 0:
+            on_sent(len(sent.references))
+    producer.flush(120)
+    sent.ended = time.time()
+    on_sent(len(sent.references))
+    return sent
+
+
+def consultation_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    """What links a consultation reply to its request: an accepted request is not acknowledged, it is answered."""
+    return str(record["requester"]), str(record["person"]), str(record["data_type"])
+
+
+def answered(sent: Sent, seen: Iterable[Seen]) -> dict[str, str]:
+    """Request ticket -> sender reference for our consultations that have a reply (the n-th reply with a given
+    requester, person and data type answers the n-th such request)."""
+    matched: dict[str, str] = {}
+    used: Counter[tuple[str, str, str]] = Counter()
+    for s in seen:
+        if s.schema != "ConsultationReply":
+            continue
+        key = consultation_key(s.record)
+        references = sent.consultations.get(key, [])
+        if used[key] < len(references) and s.record["request_ticket"] not in matched:
+            matched[s.record["request_ticket"]] = references[used[key]]
+            used[key] += 1
+    return matched
+
+
+def outcomes_done(watcher: Watcher, sent: Sent) -> tuple[int, int]:
+    """(declarations with an outcome so far, dead letters): acknowledged or answered references of ours, and the
+    dead letters written since the demo began."""
+    seen = watcher.snapshot()
+    done = set(answered(sent, seen).values())
+    dead = 0
+    for s in seen:
+        if s.schema == "Acknowledgement" and s.record["sender_reference"] in sent.references:
+            done.add(s.record["sender_reference"])
+        elif s.schema == "DeadLetter" and s.timestamp_ms >= sent.began * 1000:
+            dead += 1
+    return len(done), dead
+
+
+def backlog(settings: Settings) -> int:
+    """Records waiting in the intake topics for the worker's consumer group (earlier runs' leftovers)."""
+    from streams.catalog import CATALOG, Area
+
+    topics = [spec.topic(settings.topic_prefix) for spec in CATALOG if spec.area is Area.INTAKE]
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.app_id, "enable.auto.commit": False}
+    )
+    try:
+        metadata = consumer.list_topics(timeout=10).topics
+        partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
+        waiting = 0
+        for committed in consumer.committed(partitions, timeout=10):
+            low, high = consumer.get_watermark_offsets(committed, timeout=10)
+            waiting += high - (committed.offset if committed.offset >= 0 else low)
+        return waiting
+    finally:
+        consumer.close()
