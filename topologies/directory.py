@@ -18,7 +18,7 @@ from streams.domain import exchange
 from streams.domain.directory import Entry, entry_as_integration
 from streams.domain.network import Network
 from topologies.deps import Deps
-from topologies.edges import decode_or_dead_letter, mailbox_topic
+from topologies.edges import decode_or_dead_letter, mailbox_route
 
 TABLE = "directory"
 AUDIT_RECORD = "be.crossroads.outputs.AuditRecord"
@@ -53,8 +53,8 @@ def register(app: faust.App, deps: Deps) -> None:
                 table[key] = encode_person_file(codec, decision.file)
             for outcome in decision.outcomes:
                 if isinstance(outcome, exchange.ToMailbox):
-                    topic = mailbox_topic(deps, outcome.actor)
-                    await publisher.publish(topic, key, codec.encode(outcome.schema, outcome.record))
+                    topic, mail_key = mailbox_route(deps, outcome.actor, key)
+                    await publisher.publish(topic, mail_key, codec.encode(outcome.schema, outcome.record))
                 elif isinstance(outcome, exchange.ToRejections):
                     await publisher.publish(rejections, key, codec.encode(exchange.REJECTION, outcome.record))
                 else:

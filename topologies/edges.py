@@ -46,5 +46,10 @@ def mailbox_topic(deps: Deps, actor: str) -> str:
     return mailbox(actor).topic(deps.settings.topic_prefix)
 
 
+def mailbox_route(deps: Deps, actor: str, key: bytes | None) -> tuple[str, bytes | None]:
+    """Where a message for `actor` goes: (topic, key)."""
+    return mailbox_topic(deps, actor), key
+
+
 def encode(deps: Deps, schema: str, record: dict[str, Any]) -> bytes:
     return deps.codec.encode(schema, record)

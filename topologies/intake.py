@@ -19,7 +19,7 @@ from streams.domain.admission import (
     rejection,
 )
 from topologies.deps import Deps
-from topologies.edges import decode_or_dead_letter, mailbox_topic
+from topologies.edges import decode_or_dead_letter, mailbox_route
 
 # intake topic name -> where its admitted facts go (area, name)
 FAMILIES = {
@@ -69,6 +69,6 @@ def _register_family(app: faust.App, deps: Deps, family: str, target: str) -> No
         envelope = record.get("envelope")
         sender = envelope.get("sender") if isinstance(envelope, dict) else None
         if isinstance(sender, str) and sender.isdigit():  # a sender we cannot name has no mailbox
-            await publisher.publish(mailbox_topic(deps, sender), key, value)
+            await publisher.publish(*mailbox_route(deps, sender, key), value)
 
     app.agent(source, name=f"intake-{family}")(intake)
