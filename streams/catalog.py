@@ -8,12 +8,13 @@ ordered on one partition.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 DAY_MS = 24 * 3600 * 1000
 FOREVER = -1
+MAILBOX_RETENTION_MS = 30 * DAY_MS
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*\.v[1-9][0-9]*$")
 
@@ -68,6 +69,17 @@ def _spec(
     return TopicSpec(area, name, 1, key, description, cleanup=cleanup, retention_ms=retention_ms)
 
 
+# Institutions have a mailbox topic each (`mailbox()`, created by `topics apply` from the network); every other
+# actor (employers: ~250,000 in Belgium, a topic each would be 1.5 million partitions) shares this one, keyed by
+# its enterprise number, so one employer's messages stay on one partition, in order (`mailbox_of()`).
+EMPLOYERS_MAILBOX = _spec(
+    Area.MAILBOX,
+    "employers",
+    "employer",
+    "mailbox shared by every actor that is not an institution of the network (employers), keyed by its id",
+    retention_ms=MAILBOX_RETENTION_MS,
+)
+
 # Intake topics hold what senders produce, before validation: kept a week, long enough to replay an incident.
 # Facts are the platform's immutable log (collect once): kept forever.
 CATALOG: tuple[TopicSpec, ...] = (
@@ -111,12 +123,25 @@ CATALOG: tuple[TopicSpec, ...] = (
         "the reference directory's state per person (changelog of the directory table)",
         cleanup=Cleanup.COMPACT,
     ),
+    EMPLOYERS_MAILBOX,
 )
 
 
 def mailbox(actor_id: str) -> TopicSpec:
-    """An actor's mailbox (institution or employer, by enterprise number), consumed at the actor's pace."""
-    return _spec(Area.MAILBOX, actor_id, "niss", f"mailbox of actor {actor_id}", retention_ms=30 * DAY_MS)
+    """An institution's own mailbox (by enterprise number), consumed at its pace. Employers have none: see
+    :func:`mailbox_of`."""
+    return _spec(Area.MAILBOX, actor_id, "niss", f"mailbox of actor {actor_id}", retention_ms=MAILBOX_RETENTION_MS)
+
+
+def mailbox_of(actor_id: str, institutions: Collection[str]) -> tuple[TopicSpec, bytes | None]:
+    """Where an actor's messages are: ``(its own mailbox, None)`` for an institution of the network (every
+    record of the topic is the actor's), else ``(the shared employers' mailbox, key)`` where only the records
+    with that key (the actor id) are the actor's — all on partition ``partition_for(key, partitions)``.
+
+    The writers' side of the same rule is ``topologies.edges.mailbox_route``."""
+    if actor_id in institutions:
+        return mailbox(actor_id), None
+    return EMPLOYERS_MAILBOX, actor_id.encode()
 
 
 def by_key(area: Area, name: str) -> TopicSpec:
@@ -131,6 +156,6 @@ def valid_name(topic: str) -> bool:
 
 
 def platform_topics(actors: Iterable[str] = ()) -> tuple[TopicSpec, ...]:
-    """The catalog plus the mailboxes of the given actors (the network's institutions). Employers' mailboxes
-    are created when their first acknowledgement is delivered."""
+    """The catalog (with the employers' shared mailbox) plus the mailboxes of the given actors (the network's
+    institutions)."""
     return (*CATALOG, *(mailbox(actor) for actor in sorted(set(actors))))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from faust.types import EventT
 
-from streams.catalog import mailbox
+from streams.catalog import EMPLOYERS_MAILBOX, mailbox
 from streams.codecs import CodecError, Decoded
 from streams.dead_letters import DeadLetter, dead_letter
+from streams.domain.network import Network
 from topologies.deps import Deps
 from topologies.publisher import Publisher
 
@@ -42,13 +44,40 @@ async def decode_or_dead_letter(event: EventT[bytes], deps: Deps, publisher: Pub
         return None
 
 
-def mailbox_topic(deps: Deps, actor: str) -> str:
-    return mailbox(actor).topic(deps.settings.topic_prefix)
+@lru_cache(maxsize=256)
+def _mailbox_topic(prefix: str, actor: str) -> str:
+    return mailbox(actor).topic(prefix)
+
+
+@lru_cache(maxsize=16)
+def _employers_topic(prefix: str) -> str:
+    return EMPLOYERS_MAILBOX.topic(prefix)
+
+
+_institutions: tuple[Network, frozenset[str]] | None = None
+
+
+def _institution_ids(network: Network) -> frozenset[str]:
+    """The network's institution ids, computed once per network (by identity: hashing a Network per message
+    would hash its authorizations)."""
+    global _institutions
+    cached = _institutions
+    if cached is None or cached[0] is not network:
+        cached = _institutions = (network, frozenset(network.institutions))
+    return cached[1]
 
 
 def mailbox_route(deps: Deps, actor: str, key: bytes | None) -> tuple[str, bytes | None]:
-    """Where a message for `actor` goes: (topic, key)."""
-    return mailbox_topic(deps, actor), key
+    """Where a message for `actor` goes: (topic, key).
+
+    An institution of the network has its own mailbox topic and the message keeps its key (the person). Every
+    other actor (employers) shares one topic, and the message is keyed by the actor's id, so that one
+    employer's messages stay on one partition, in order; the person is inside each record. Readers find an
+    actor's messages with `streams.catalog.mailbox_of`, the same rule."""
+    prefix = deps.settings.topic_prefix
+    if actor in _institution_ids(deps.network()):
+        return _mailbox_topic(prefix, actor), key
+    return _employers_topic(prefix), actor.encode()
 
 
 def encode(deps: Deps, schema: str, record: dict[str, Any]) -> bytes:
