@@ -4,6 +4,11 @@ Order of every step, so that nothing is lost: read messages -> write the file wh
 rename, fsync of the directory) -> commit the offsets after the file's last message. A crash before the commit
 means the next run reads those messages again and writes them again in a new file: a duplicate carries the
 same ticket (and the same topic/partition/offset), never a different one.
+
+An institution's mailbox is a topic of its own. Employers share one (``streams.catalog.mailbox_of``): the
+connector reads only the partition the employer's key hashes to, keeps the records with that key and skips the
+others. Its consumer group is the actor's own, so a committed offset still means "every message of this actor
+before here is in a file": it moves after a file is written, or over other employers' records only.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from threading import Event
 from typing import Any
@@ -19,9 +24,10 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from connectors.files.fsio import atomic_write, exclusive, json_lines, watermarks
-from streams.catalog import mailbox
+from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.domain.filedrop import PLATFORM_ENVIRONMENT
+from streams.kafka.partitioner import partition_for
 from streams.settings import Settings
 
 log = logging.getLogger("crossroads.connectors.outbound")
@@ -39,13 +45,19 @@ class OutboundConnector:
         *,
         per_file: int = DEFAULT_PER_FILE,
         written: Callable[[Path, int], None] | None = None,
+        institutions: Collection[str] | None = None,  # None: the network's (settings.network_dir)
     ) -> None:
         self.settings = settings
         self.actor = actor
         self.directory = directory
         self.per_file = max(1, per_file)
         self.written = written
-        self.topic = mailbox(actor).topic(settings.topic_prefix)
+        if institutions is None:
+            from streams.network_files import load_network
+
+            institutions = load_network(settings.network_dir).institutions
+        spec, self.key = mailbox_of(actor, institutions)  # key: None for a topic of its own
+        self.topic = spec.topic(settings.topic_prefix)
         self.codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
         self.environment = PLATFORM_ENVIRONMENT[settings.environment]
         self._consumer: Consumer | None = None
@@ -91,6 +103,8 @@ class OutboundConnector:
             log.info("no mailbox %s yet: nothing was ever delivered to %s", self.topic, self.actor)
             return []
         partitions = sorted(metadata.partitions)
+        if self.key is not None:  # the shared employers' mailbox: the actor's records are all on one partition
+            partitions = [partition_for(self.key, len(partitions))]
         committed = consumer.committed([TopicPartition(self.topic, p) for p in partitions], timeout=10)
         start = {tp.partition: tp.offset if tp.offset >= 0 else OFFSET_BEGINNING for tp in committed}
         ends = {p: watermarks(consumer, self.topic, p) for p in partitions}
@@ -100,7 +114,7 @@ class OutboundConnector:
         consumer.assign([TopicPartition(self.topic, p, start[p]) for p in sorted(pending)])
         files: list[Path] = []
         lines: list[dict[str, Any]] = []
-        next_offsets: dict[int, int] = {}
+        next_offsets: dict[int, int] = {}  # after the last message read: ours in `lines`, or another actor's
         try:
             while pending:
                 for message in consumer.consume(num_messages=min(1000, self.per_file - len(lines)), timeout=1.0):
@@ -112,7 +126,8 @@ class OutboundConnector:
                             continue
                         raise KafkaException(error)
                     offset = message.offset() or 0
-                    lines.append(self._line(partition, offset, message.value() or b""))
+                    if self.key is None or message.key() == self.key:
+                        lines.append(self._line(partition, offset, message.value() or b""))
                     next_offsets[partition] = offset + 1
                     if offset >= ends[partition][1] - 1:
                         pending.discard(partition)
@@ -121,6 +136,8 @@ class OutboundConnector:
                         lines, next_offsets = [], {}
             if lines:
                 files.append(self._write_and_commit(consumer, lines, next_offsets))
+            elif next_offsets:  # only other actors' records since the last file: nothing to write, skip them
+                self._commit(consumer, next_offsets)
         finally:
             consumer.unassign()
         return files
@@ -156,10 +173,13 @@ class OutboundConnector:
         path = self._next_name()
         atomic_write(path, json_lines(lines))  # on disk before the offsets move
         atomic_write(self.directory / ".state" / f"outbound-{self.actor}.seq", path.name.split(".")[5].encode())
-        consumer.commit(
-            offsets=[TopicPartition(self.topic, p, o) for p, o in sorted(offsets.items())], asynchronous=False
-        )
+        self._commit(consumer, offsets)
         log.info("%s: %d messages of %s, offsets committed", path.name, len(lines), self.topic)
         if self.written is not None:
             self.written(path, len(lines))
         return path
+
+    def _commit(self, consumer: Consumer, offsets: dict[int, int]) -> None:
+        consumer.commit(
+            offsets=[TopicPartition(self.topic, p, o) for p, o in sorted(offsets.items())], asynchronous=False
+        )

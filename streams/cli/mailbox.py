@@ -4,14 +4,19 @@ consultation replies). Read-only: it commits nothing, the actor empties its mail
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from streams.settings import Settings
 
-app = typer.Typer(help="Actors' mailboxes (one topic per institution or employer).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, TopicPartition
+
+app = typer.Typer(
+    help="Actors' mailboxes (a topic per institution; employers share one, keyed by employer).", no_args_is_help=True
+)
 console = Console()
 
 
@@ -19,33 +24,50 @@ console = Console()
 def tail(
     actor: str = typer.Argument(..., help="enterprise number of the institution or employer"),
     follow: bool = typer.Option(False, "--follow", "-f", help="keep waiting for new messages"),
-    last: int = typer.Option(20, "--last", "-n", help="show the last N messages of each partition (0: all)"),
+    last: int = typer.Option(
+        20, "--last", "-n", help="show the last N messages of each partition (an employer's: its last N; 0: all)"
+    ),
 ) -> None:
     """Print the mailbox's messages, one line each: kind, ticket, person, and what it is about."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from streams.catalog import mailbox
+    from streams.catalog import mailbox_of
     from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+    from streams.kafka.partitioner import partition_for
+    from streams.network_files import load_network
 
     settings = Settings()
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
-    topic = mailbox(actor).topic(settings.topic_prefix)
+    spec, key = mailbox_of(actor, load_network(settings.network_dir).institutions)
+    topic = spec.topic(settings.topic_prefix)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": f"tail-{actor}-{time.time_ns()}",
             "enable.auto.commit": False,
+            "enable.partition.eof": True,
             "log_level": 4,
         }
     )
     metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-    if metadata is None or metadata.error is not None:
-        console.print(f"no mailbox {topic} yet (nothing was ever delivered to {actor})")
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        what = f"mailbox {topic}" if key is None else f"shared employers' mailbox {topic} (crossroads topics apply)"
+        console.print(f"no {what} yet (nothing was ever delivered to {actor})")
         raise typer.Exit(0)
+    partitions = sorted(metadata.partitions)
+    if key is not None:  # an employer: its messages are those keyed by its id, all on one partition
+        partitions = [partition_for(key, len(partitions))]
+        console.print(f"[dim]{actor} shares {topic} (partition {partitions[0]}): its messages only[/dim]")
     assignment = []
-    for p in metadata.partitions:
+    for p in partitions:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        assignment.append(TopicPartition(topic, p, max(low, high - last) if last else low))
+        if not last:
+            start = low
+        elif key is None:
+            start = max(low, high - last)
+        else:
+            start = _start_of_last(consumer, TopicPartition(topic, p), key, low, high, last)
+        assignment.append(TopicPartition(topic, p, start))
     consumer.assign(assignment)
     idle_since = time.monotonic()
     try:
@@ -54,6 +76,8 @@ def tail(
             if message is None or message.error():
                 continue
             idle_since = time.monotonic()
+            if key is not None and message.key() != key:
+                continue  # another employer's
             try:
                 decoded = codec.decode(message.value() or b"")
             except CodecError as exc:
@@ -64,6 +88,47 @@ def tail(
         pass
     finally:
         consumer.close()
+
+
+def _start_of_last(consumer: Consumer, where: TopicPartition, key: bytes, low: int, high: int, last: int) -> int:
+    """The offset of the `last`-th message keyed `key` from the end of a shared partition (``low`` when there
+    are fewer): windows read backwards from ``high``, each twice the previous."""
+    end, window, found = high, max(1_000, 10 * last), 0
+    while end > low:
+        start = max(low, end - window)
+        offsets = _keyed_offsets(consumer, where, key, start, end)
+        if found + len(offsets) >= last:
+            return offsets[len(offsets) - (last - found)]
+        found += len(offsets)
+        end, window = start, 2 * window
+    return low
+
+
+def _keyed_offsets(consumer: Consumer, where: TopicPartition, key: bytes, start: int, end: int) -> list[int]:
+    """Offsets in [start, end) of the partition's messages keyed `key` (the consumer reports partition EOF)."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    consumer.assign([TopicPartition(where.topic, where.partition, start)])
+    offsets: list[int] = []
+    try:
+        while True:
+            message = consumer.poll(5.0)
+            if message is None:
+                return offsets  # nothing more within reach: what was found
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    return offsets
+                continue
+            offset = message.offset() or 0
+            if offset >= end:
+                return offsets
+            if message.key() == key:
+                offsets.append(offset)
+            if offset >= end - 1:
+                return offsets
+    finally:
+        consumer.unassign()
 
 
 def describe(schema_name: str, record: dict[str, Any]) -> str:

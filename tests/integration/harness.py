@@ -18,9 +18,11 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
+from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.admission import subject_key
 from streams.kafka.producer import DeclarationProducer
+from streams.network_files import load_network
 from streams.settings import Settings
 
 NATIONAL_REGISTER = "0367302178"  # the sender of civil facts in tests (a valid enterprise number)
@@ -69,6 +71,7 @@ class Platform:
     def __init__(self, settings: Settings, watched: str = WATCHED) -> None:
         self.settings = settings
         self.codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+        self.institutions = frozenset(load_network(settings.network_dir).institutions)
         self._producer = DeclarationProducer(settings, self.codec)
         self._seen: list[Seen] = []
         self._positions: set[tuple[str, int, int]] = set()
@@ -82,7 +85,7 @@ class Platform:
                 "group.id": f"harness-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-                "topic.metadata.refresh.interval.ms": 1000,  # pick up mailboxes created on first delivery
+                "topic.metadata.refresh.interval.ms": 1000,  # pick up topics created after we subscribed
                 "log_level": 4,
             }
         )
@@ -106,7 +109,7 @@ class Platform:
                 )
                 position = (seen.topic, seen.partition, seen.offset)
                 with self._lock:
-                    # nothing is committed, so a rebalance (a new mailbox matched the pattern) re-reads
+                    # nothing is committed, so a rebalance (a new topic matched the pattern) re-reads
                     if position not in self._positions:
                         self._positions.add(position)
                         self._seen.append(seen)
@@ -159,9 +162,16 @@ class Platform:
         assert found, f"no acknowledgement for {reference} within {timeout:.0f}s"
         return found[0].record
 
+    def in_mailbox_of(self, actor: str) -> Callable[[Seen], bool]:
+        """Whether a record is in `actor`'s mailbox: its own topic (an institution), or the employers' shared
+        topic under the actor's key."""
+        spec, key = mailbox_of(actor, self.institutions)
+        topic = spec.topic(self.settings.topic_prefix)
+        return lambda s: s.topic == topic and (key is None or s.key == key)
+
     def mailbox(self, actor: str, schema_suffix: str = "Notification") -> list[dict[str, Any]]:
-        topic = f"{self.settings.topic_prefix}.mailbox.{actor}.v1"
-        return [s.record for s in self.seen(lambda s: s.topic == topic and s.schema.endswith(schema_suffix))]
+        mine = self.in_mailbox_of(actor)
+        return [s.record for s in self.seen(lambda s: mine(s) and s.schema.endswith(schema_suffix))]
 
     def notifications(self, source_ticket: str) -> list[Seen]:
         return self.seen(lambda s: s.schema.endswith("Notification") and s.record["source_ticket"] == source_ticket)

@@ -1,5 +1,6 @@
-"""The outbound connector on the real broker: a mailbox drained to FO.NOTI files, nothing lost under SIGKILL;
-and, with the platform running, the inbound NOTI's tickets are the very tickets of the platform's
+"""The outbound connector on the real broker: a mailbox drained to FO.NOTI files, nothing lost under SIGKILL —
+an institution's own mailbox topic, and an employer's share of the employers' mailbox (other employers' records
+interleaved); and, with the platform running, the inbound NOTI's tickets are the very tickets of the platform's
 acknowledgements that the outbound connector writes."""
 
 from __future__ import annotations
@@ -19,21 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from connectors.files.inbound import InboundConnector
 from connectors.files.outbound import OutboundConnector
 from connectors.files.samples import dimona_records, write_jsonl
-from streams.catalog import mailbox
+from streams.catalog import EMPLOYERS_MAILBOX, mailbox, mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.admission import ACKNOWLEDGEMENT_SCHEMA
 from streams.kafka.admin import TopicAdmin
+from streams.kafka.partitioner import partition_for
 from streams.kafka.producer import producer_config
 from streams.settings import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.integration
 
-ACTOR = "0206731645"
+INSTITUTION = "0206731645"  # a mutuality of the network: a mailbox topic of its own
+EMPLOYER = "0403170701"  # not an institution: its share of the employers' mailbox
+INSTITUTIONS = frozenset({INSTITUTION})
+ACTORS = pytest.mark.parametrize("actor", [INSTITUTION, EMPLOYER])
 
 
 @pytest.fixture(scope="module")
@@ -42,31 +47,44 @@ def out_settings(topics: Settings) -> Iterator[Settings]:
     settings = topics.model_copy(
         update={"topic_prefix": f"{topics.topic_prefix}-fdout{tag}", "app_id": f"{topics.app_id}-fdout{tag}"}
     )
-    TopicAdmin(settings).apply([mailbox(ACTOR)])
+    specs = [mailbox(INSTITUTION), EMPLOYERS_MAILBOX]
+    TopicAdmin(settings).apply(specs)
     yield settings
     with contextlib.suppress(Exception):
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        for future in admin.delete_topics([mailbox(ACTOR).topic(settings.topic_prefix)]).values():
+        for future in admin.delete_topics([spec.topic(settings.topic_prefix) for spec in specs]).values():
             with contextlib.suppress(Exception):
                 future.result(timeout=30)
 
 
-def fill_mailbox(settings: Settings, count: int) -> set[str]:
-    """``count`` acknowledgements in ACTOR's mailbox; returns their tickets."""
+def others_on_the_same_partition(actor: str, partitions: int, count: int = 3) -> list[str]:
+    """Employer ids whose records share the actor's partition of the employers' mailbox, and one that does not."""
+    target = partition_for(actor.encode(), partitions)
+    ids = [f"{n:010d}" for n in range(100_000_000, 101_000_000, 7919)]
+    same = [i for i in ids if partition_for(i.encode(), partitions) == target][:count]
+    elsewhere = next(i for i in ids if partition_for(i.encode(), partitions) != target)
+    return [*same, elsewhere]
+
+
+def fill_mailbox(settings: Settings, count: int, actor: str) -> set[str]:
+    """``count`` acknowledgements in ``actor``'s mailbox; returns their tickets. In the employers' mailbox, each
+    of the actor's records is followed by one of another employer (most on the actor's partition)."""
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     producer = Producer(producer_config(settings))
-    topic = mailbox(ACTOR).topic(settings.topic_prefix)
+    spec, key = mailbox_of(actor, INSTITUTIONS)
+    topic = spec.topic(settings.topic_prefix)
+    others = [] if key is None else others_on_the_same_partition(actor, settings.default_partitions)
     tickets = set()
     at = dt.datetime(2026, 1, 27, 9, tzinfo=dt.UTC)
-    for i in range(count):
+
+    def produce(recipient: str, record_key: bytes, i: int) -> str:
         ticket = str(uuid.uuid4())
-        tickets.add(ticket)
         ack = {
             "ticket": ticket,
             "sender_reference": f"R-{i}",
-            "recipient": ACTOR,
+            "recipient": recipient,
             "declaration_type": "be.crossroads.directory.Integration",
             "status": "ACCEPTED",
             "violations": [],
@@ -74,12 +92,35 @@ def fill_mailbox(settings: Settings, count: int) -> set[str]:
         }
         while True:
             try:
-                producer.produce(topic, key=str(i).encode(), value=codec.encode(ACKNOWLEDGEMENT_SCHEMA, ack))
-                break
+                producer.produce(topic, key=record_key, value=codec.encode(ACKNOWLEDGEMENT_SCHEMA, ack))
+                return ticket
             except BufferError:
                 producer.poll(0.1)
+
+    for i in range(count):
+        tickets.add(produce(actor, key if key is not None else str(i).encode(), i))
+        if others:
+            other = others[i % len(others)]
+            produce(other, other.encode(), i)
     assert producer.flush(60) == 0
     return tickets
+
+
+def committed_at_end(settings: Settings, actor: str) -> bool:
+    """The actor's group has committed the end of every partition it reads: drained up to there."""
+    spec, key = mailbox_of(actor, INSTITUTIONS)
+    topic = spec.topic(settings.topic_prefix)
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-outbound-{actor}"}
+    )
+    try:
+        partitions = range(settings.default_partitions)
+        if key is not None:
+            partitions = range(p := partition_for(key, settings.default_partitions), p + 1)
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return all(tp.offset == consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in committed)
+    finally:
+        consumer.close()
 
 
 def read_files(directory: Path) -> dict[str, list[dict[str, Any]]]:
@@ -92,26 +133,30 @@ def read_files(directory: Path) -> dict[str, list[dict[str, Any]]]:
     return lines
 
 
-def test_drain_writes_files_then_commits(out_settings: Settings, tmp_path: Path) -> None:
-    tickets = fill_mailbox(out_settings, 250)
-    written = OutboundConnector(out_settings, ACTOR, tmp_path, per_file=100).run(once=True)
+@ACTORS
+def test_drain_writes_files_then_commits(out_settings: Settings, tmp_path: Path, actor: str) -> None:
+    tickets = fill_mailbox(out_settings, 250, actor)
+    written = OutboundConnector(out_settings, actor, tmp_path, per_file=100).run(once=True)
     assert [sum(1 for _ in p.open()) for p in written] == [100, 100, 50]
-    assert all(p.name.startswith(f"FO.NOTI.MBOX.{ACTOR}.") and p.name.endswith(".R.jsonl") for p in written)
+    assert all(p.name.startswith(f"FO.NOTI.MBOX.{actor}.") and p.name.endswith(".R.jsonl") for p in written)
     lines = read_files(tmp_path)
-    assert set(lines) == tickets and all(len(v) == 1 for v in lines.values())
+    assert set(lines) == tickets and all(len(v) == 1 for v in lines.values())  # the actor's, none of the others'
     assert {v[0]["kind"] for v in lines.values()} == {"Acknowledgement"}
-    assert OutboundConnector(out_settings, ACTOR, tmp_path).run(once=True) == []  # committed: nothing again
+    assert {v[0]["record"]["recipient"] for v in lines.values()} == {actor}
+    assert committed_at_end(out_settings, actor)  # other employers' records after its last one: skipped, committed
+    assert OutboundConnector(out_settings, actor, tmp_path).run(once=True) == []  # committed: nothing again
 
 
+@ACTORS
 def test_sigkill_mid_drain_loses_nothing_and_duplicates_keep_their_ticket(
-    out_settings: Settings, tmp_path: Path
+    out_settings: Settings, tmp_path: Path, actor: str
 ) -> None:
     directory = tmp_path / "out"
     directory.mkdir()
-    OutboundConnector(out_settings, ACTOR, tmp_path / "earlier").run(once=True)  # what the other test left
-    tickets = fill_mailbox(out_settings, 30_000)
+    OutboundConnector(out_settings, actor, tmp_path / "earlier").run(once=True)  # what the other test left
+    tickets = fill_mailbox(out_settings, 30_000, actor)
     env = {**os.environ, **out_settings.as_env()}
-    command = [sys.executable, "-m", "connectors.files", "outbound", "--actor", ACTOR, "--dir", str(directory)]
+    command = [sys.executable, "-m", "connectors.files", "outbound", "--actor", actor, "--dir", str(directory)]
     log = (tmp_path / "outbound.log").open("ab")
     process = subprocess.Popen([*command, "--per-file", "300"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 120
@@ -124,7 +169,7 @@ def test_sigkill_mid_drain_loses_nothing_and_duplicates_keep_their_ticket(
 
     assert subprocess.run([*command, "--once"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log).returncode == 0
     lines = read_files(directory)
-    assert set(lines) == tickets  # nothing lost
+    assert set(lines) == tickets  # nothing lost, and nothing of another employer
     for ticket, copies in lines.items():
         assert all(copy["record"] == copies[0]["record"] for copy in copies), ticket  # a duplicate is the same
         assert len({(c["partition"], c["offset"]) for c in copies}) == 1

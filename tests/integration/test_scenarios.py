@@ -132,7 +132,7 @@ def test_an_address_change_reaches_exactly_the_authorized_holders_and_everything
     audits = p.wait(lambda s: s.schema.endswith("AuditRecord") and s.record["source_ticket"] == source, count=3)
     p.settle()
     assert sorted(n.record["recipient"] for n in p.notifications(source)) == sorted([MUTUALITY_A, UNEMPLOYMENT_CSC])
-    assert all(n.topic == f"{p.settings.topic_prefix}.mailbox.{n.record['recipient']}.v1" for n in delivered)
+    assert all(p.in_mailbox_of(n.record["recipient"])(n) for n in delivered)
     assert all(n.record["person"] == person and n.record["legal_basis"] for n in delivered)
     assert sorted((a.record["actor"], a.record["kind"]) for a in p.seen(lambda s: s in audits) or audits) == sorted(
         [(MUTUALITY_A, "DELIVERY"), (UNEMPLOYMENT_CSC, "DELIVERY"), (CPAS_BRUSSELS, "REFUSAL")]
@@ -206,7 +206,7 @@ def reply_to(p: Platform, request: tuple[str, dict[str, Any]]) -> dict[str, Any]
     )
     assert found, "no consultation reply"
     _answered.add(found[0].record["ticket"])
-    assert found[0].topic == f"{p.settings.topic_prefix}.mailbox.{requester}.v1"
+    assert p.in_mailbox_of(requester)(found[0]), found[0].topic
     return found[0].record | {"_as_of": as_of}
 
 
