@@ -29,9 +29,6 @@ def register(app: typer.Typer) -> None:
         max_records: int = typer.Option(
             20_000, "--max-records", min=0, help="declarations streamed at most (0: the journey only)"
         ),
-        max_employers: int = typer.Option(
-            25, "--max-employers", min=1, help="employers whose declarations are streamed (each gets a mailbox topic)"
-        ),
         out: Path = typer.Option(Path("demo-report"), "--out", help="where report.json and report.html go"),
     ) -> None:
         """Bring everything up, follow one DIMONA declaration from intake to a ClickHouse row, then stream a
@@ -88,7 +85,6 @@ def register(app: typer.Typer) -> None:
                     citizens=citizens,
                     seed=int(time.time()) % 1_000_000 if seed is None else seed,
                     max_records=max_records,
-                    max_employers=max_employers,
                     timeout=timeout,
                     journey=journey,
                 )

@@ -214,5 +214,4 @@ def selection_figures(selection: Selection) -> dict[str, Any]:
         "day_records": selection.day_records,
         "day_skipped": selection.day_skipped,
         "employers": selection.employers,
-        "other_employers_skipped": selection.other_employers_skipped,
     }

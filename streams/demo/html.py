@@ -193,9 +193,8 @@ def render(figures: Mapping[str, Any]) -> str:
                 ("the day", streamed["day_records"], streamed["day_skipped"]),
             ),
         ),
-        f'<p class="sub">Declarations of {streamed.get("employers", "?")} employers streamed; '
-        f"{streamed.get('other_employers_skipped', 0):,} records of other employers skipped (each employer gets a "
-        "mailbox topic on its first acknowledgement).</p>",
+        f'<p class="sub">Declarations of {streamed.get("employers", "?")} employers streamed (their '
+        "acknowledgements share one mailbox topic, keyed by employer).</p>",
         table(("declaration type", "sent"), list(outcomes["sent_by_type"].items())),
         "<h2>Throughput</h2>",
         line_chart(

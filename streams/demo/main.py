@@ -48,7 +48,6 @@ def run_population(
     citizens: int,
     seed: int,
     max_records: int,
-    max_employers: int = 25,
     timeout: float = 120.0,
     journey: Journey | None = None,
 ) -> dict[str, Any]:
@@ -57,15 +56,14 @@ def run_population(
     console.print(f"[bold]A synthetic Belgium: {citizens:,} citizens, seed {seed}[/bold] (--seed {seed} repeats it)")
     population = generate_population(citizens, seed=seed)
     day = list(generate_day(population))
-    selection = select(population, day, max_records, seed, max_employers)
+    selection = select(population, day, max_records, seed)
     console.print(
         f"generated in {time.monotonic() - began:.1f}s. Streaming {len(selection.records):,} records "
         f"(--max-records {max_records:,}): the current state of {selection.sampled_citizens:,} sampled citizens "
         f"({selection.population_records:,} records; no directory history), then {selection.day_records:,} "
-        f"of the day's {len(day):,} records (those about the sample first). Skipped: "
-        f"{selection.population_skipped:,} population records, {selection.day_skipped:,} of the day's "
-        f"(of which {selection.other_employers_skipped:,} sent by employers beyond the first "
-        f"{max_employers} — --max-employers: each employer gets a mailbox topic)."
+        f"of the day's {len(day):,} records (those about the sample first), sent by {selection.employers:,} "
+        f"employers and the institutions. Skipped: {selection.population_skipped:,} population records, "
+        f"{selection.day_skipped:,} of the day's."
     )
     waiting = backlog(settings)
     if waiting:

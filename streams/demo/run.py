@@ -41,24 +41,19 @@ class Selection:
     population_skipped: int  # of the others (the directory's history is never generated for streaming)
     day_records: int
     day_skipped: int
-    employers: int  # distinct employers among the senders
-    other_employers_skipped: int  # records left out because their sender is beyond the employer cap
+    employers: int  # distinct employers among the senders (their mailboxes: one shared topic, keyed by employer)
 
 
 def _key(item: Generated) -> str | None:
     return subject_key(item.schema, item.record)
 
 
-def select(
-    population: Population, day: list[Generated], max_records: int, seed: int, max_employers: int = 25
-) -> Selection:
+def select(population: Population, day: list[Generated], max_records: int, seed: int) -> Selection:
     """Up to ``max_records``: the current state (no directory history) of a random sample of citizens, then the
     day's records, those about the sample first (so they find their files), in the day's order.
 
-    Half the budget goes to the population when the day does not need it all.  Records sent by employers are
-    kept for the first ``max_employers`` employers met only: each employer gets a mailbox topic (six partitions)
-    on its first acknowledgement, and a 100,000-citizen day has 2,300 employers — enough partitions to exhaust
-    a laptop broker's file descriptors."""
+    Half the budget goes to the population when the day does not need it all.  Every employer's declarations
+    are kept: employers share one mailbox topic (keyed by employer), so their number costs the broker nothing."""
     population_items = list(population.records(history=False))
     per_person = Counter(_key(item) for item in population_items)
     day_budget = min(len(day), max_records // 2)
@@ -81,28 +76,15 @@ def select(
     kept = set(map(id, chosen_day)) | set(map(id, others[:room]))
     day_items = [item for item in day if id(item) in kept]  # the day's own order (a CANCEL after its IN)
     institutions = set(population.network.institutions) | {NATIONAL_REGISTER}
-    employers: set[str] = set()
-
-    def allowed(item: Generated) -> bool:
-        sender = item.sender
-        if sender in institutions or sender in employers:
-            return True
-        if len(employers) < max_employers:
-            employers.add(sender)
-            return True
-        return False
-
-    population_kept = [item for item in chosen if allowed(item)]
-    day_kept = [item for item in day_items if allowed(item)]
+    employers = {item.sender for item in (*chosen, *day_items)} - institutions
     return Selection(
-        records=population_kept + day_kept,
+        records=chosen + day_items,
         sampled_citizens=len(sample),
-        population_records=len(population_kept),
-        population_skipped=len(population_items) - len(population_kept),
-        day_records=len(day_kept),
-        day_skipped=len(day) - len(day_kept),
+        population_records=len(chosen),
+        population_skipped=len(population_items) - len(chosen),
+        day_records=len(day_items),
+        day_skipped=len(day) - len(day_items),
         employers=len(employers),
-        other_employers_skipped=len(chosen) - len(population_kept) + len(day_items) - len(day_kept),
     )
 
 
@@ -144,9 +126,10 @@ class Watcher:
         self._thread.start()
 
     def _assign_new(self) -> None:
-        """Assign the partitions of matching topics not assigned yet (mailboxes appear as employers get their first
-        acknowledgement). Manual assignment, no consumer group rebalance: a pattern subscription rebalances on
-        every new topic, and a worker creating mailboxes every second keeps it from ever consuming."""
+        """Assign the partitions of matching topics not assigned yet (a topic or partitions added while the demo
+        runs). Manual assignment, no consumer group rebalance: a pattern subscription rebalances on every new
+        topic; when every employer had a mailbox topic of its own, created on its first acknowledgement, a worker
+        creating mailboxes every second kept it from ever consuming."""
         try:
             topics = self._consumer.list_topics(timeout=10).topics
         except KafkaException:
@@ -170,7 +153,7 @@ class Watcher:
                 refreshed = time.monotonic()
             try:
                 messages = self._consumer.consume(num_messages=500, timeout=0.2)
-            except KafkaException:  # a partition of a mailbox created a moment ago has no leader yet
+            except KafkaException:  # a partition of a topic created a moment ago has no leader yet
                 time.sleep(0.2)
                 continue
             for message in messages:
