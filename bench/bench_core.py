@@ -321,7 +321,6 @@ class Stages:
             "intake": [
                 by_key(Area.INTAKE, n).topic(p) for n in ("dimona", "dmfa", "civil", "integrations", "consultations")
             ],
-            "router": [by_key(Area.FACTS, n).topic(p) for n in ("civil", "dmfa")],
             "directory": [
                 by_key(Area.FACTS, "dimona").topic(p),
                 by_key(Area.FACTS, "integrations").topic(p),

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         50, ge=1, description="longest a worker's fetch waits for data (faust's own is a fixed 1,500 ms)"
     )
+    batch_max_events: int = Field(
+        1000, ge=1, description="most events a flow (intake, directory) takes from its input at once"
+    )
+    batch_within_ms: int = Field(
+        10, ge=1, description="longest a flow waits to fill a batch before handling what it has"
+    )
 
     # Platform
     environment: Literal["production", "test"] = "production"

@@ -24,9 +24,8 @@ def default_flows() -> list[Flow]:
     import topologies.auditor
     import topologies.directory
     import topologies.intake
-    import topologies.router
 
-    return [topologies.intake, topologies.router, topologies.directory, topologies.auditor]
+    return [topologies.intake, topologies.directory, topologies.auditor]
 
 
 def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: Deps | None = None) -> faust.App:

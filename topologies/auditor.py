@@ -32,12 +32,15 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import faust
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from faust.types import EventT
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec, CodecError
 from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain
 from streams.kafka.audit_log import last_record
+from streams.kafka.producer import producer_config
+from streams.settings import Settings
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of
 
@@ -113,6 +116,56 @@ class FaustPartitionedPublisher:
         return failed
 
 
+class KafkaPartitionedPublisher:
+    """Through a librdkafka producer with the gapless guarantee: a record that cannot be written is a fatal
+    producer error, so no later record of its partition (chained on it) is ever written after the gap."""
+
+    def __init__(self, settings: Settings, *, flush_timeout_s: float = 60.0) -> None:
+        self._failures: dict[int, BaseException] = {}
+        self._producer = Producer(
+            producer_config(
+                settings,
+                **{
+                    "acks": "all",
+                    "enable.gapless.guarantee": True,
+                    "linger.ms": 2,
+                    "batch.size": 1_000_000,
+                    "queue.buffering.max.messages": 1_000_000,
+                    "on_delivery": self._delivered,
+                },
+            )
+        )
+        self._flush_timeout_s = flush_timeout_s
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failures.setdefault(message.partition() or 0, KafkaException(error))
+
+    async def publish_batch(self, topic: str, records: Sequence[Outgoing]) -> Mapping[int, BaseException]:
+        failed: dict[int, BaseException] = {}
+        for partition, key, value in records:
+            if partition in failed:
+                continue
+            while True:
+                try:
+                    self._producer.produce(topic, value, key, partition=partition)
+                    break
+                except BufferError:
+                    await asyncio.to_thread(self._producer.poll, 0.05)
+                except KafkaException as exc:  # refused before sending (fatal producer state, too large, ...)
+                    failed[partition] = exc
+                    break
+        remaining = await asyncio.to_thread(self._producer.flush, self._flush_timeout_s)
+        failures, self._failures = self._failures, {}
+        for partition, error in failures.items():
+            failed.setdefault(partition, error)
+        if remaining:
+            # which partitions are still in flight is unknown: every partition of the batch is uncertain
+            for partition, _, _ in records:
+                failed.setdefault(partition, TimeoutError(f"{remaining} audit records undelivered"))
+        return failed
+
+
 class KafkaHeadReader:
     """Reads the last record of the audit partition with its own consumer (no group, nothing committed)."""
 
@@ -185,7 +238,11 @@ class AuditorFlow:
         audit = deps.topic("audit", "exchanges")
         dead_letters = deps.topic("outcomes", "dead-letters")
         codec = deps.codec
-        publisher = self._publisher or FaustPartitionedPublisher(app)
+        publisher = self._publisher or (
+            FaustPartitionedPublisher(app)
+            if deps.settings.processing_guarantee == "exactly_once"
+            else KafkaPartitionedPublisher(deps.settings)
+        )
         letters = deps.publisher_for(app)
         heads = ChainHeads(self._reader or KafkaHeadReader(deps.settings.kafka_bootstrap, codec), audit)
         batch_max, batch_within = self._batch_max, self._batch_within
@@ -198,13 +255,17 @@ class AuditorFlow:
 
         async def append(events: Sequence[EventT[bytes]]) -> None:
             entries: list[tuple[int, bytes | None, dict[str, Any]]] = []
+            lettered = False
             for event in events:
                 entry = _entry(codec, event)
                 if isinstance(entry, CodecError):
                     letter = dead_letter_of(event, entry, deps)
                     await letters.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+                    lettered = True
                     continue
                 entries.append((event.message.partition, event.key, entry))
+            if lettered:
+                await letters.flush()
             if not entries:
                 return
             generation = heads.generation

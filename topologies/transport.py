@@ -1,7 +1,7 @@
 """faust's Kafka transport with one change: how long a fetch may wait for data.
 
 faust hard-codes `fetch_max_wait_ms=1500` for its worker consumer. A declaration passes through three or four
-consume steps (intake, router, directory, auditor), so on a lightly loaded partition every step could add up to
+consume steps (intake, directory, auditor), so on a lightly loaded partition every step could add up to
 1.5 s of waiting; the setting `consumer_fetch_max_wait_ms` bounds it instead.
 """
 

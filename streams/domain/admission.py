@@ -35,7 +35,7 @@ def _field(name: str) -> Callable[[Record], str | None]:
 
 
 # Every fact is keyed by the person it is about, so all facts on one person stay ordered on one partition.
-# A DmfA declaration covers many workers: it is keyed by its employer; the router splits it per worker.
+# A DmfA declaration covers many workers: it is keyed by its employer; the intake routes it to each worker's directory.
 SUBJECT_KEY: dict[str, Callable[[Record], str | None]] = {
     "be.crossroads.dimona.DimonaIn": _field("worker"),
     "be.crossroads.dimona.DimonaOut": _field("worker"),

@@ -191,6 +191,8 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
     employer = record["employer"]
     if schema_name == DIMONA_IN:
         start = record["start_date"]
+        if any(r.ticket == ticket for r in file.relations):
+            return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
         if any(r.employer == employer and r.start == start for r in file.relations):
             return Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists")
         relation = Relation(

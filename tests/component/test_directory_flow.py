@@ -14,7 +14,7 @@ import pytest
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.network_files import load_network
 from streams.settings import Settings
-from topologies import directory, router
+from topologies import directory, intake
 from topologies.app import create_app
 from topologies.deps import Deps
 from topologies.publisher import RecordingPublisher
@@ -43,7 +43,7 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     deps = Deps(
         settings, codec, clock=lambda: NOW, publisher=publisher, loaded_network=load_network(settings.network_dir)
     )
-    app = create_app(settings, flows=[router, directory], deps=deps)
+    app = create_app(settings, flows=[intake, directory], deps=deps)
     app.conf.tabledir = tmp_path / "tables"
     app.finalize()
     app.flow_control.resume()
@@ -74,8 +74,8 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     async def go() -> None:
         async with app.agents["directory"].test_context() as agent:
             await agent.put(value=codec.encode("be.crossroads.directory.Integration", integration), key=PERSON.encode())
-            # the router's lookup, handed to the directory as the lookups topic would
-            async with app.agents["router"].test_context() as routing:
+            # the intake's lookup, handed to the directory as the lookups topic would
+            async with app.agents["intake-civil"].test_context() as routing:
                 await routing.put(value=codec.encode("be.crossroads.civil.AddressChange", address), key=PERSON.encode())
             lookups = publisher.on(f"{settings.topic_prefix}.directory.lookups.v1")
             assert len(lookups) == 1

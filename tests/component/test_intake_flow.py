@@ -10,6 +10,7 @@ import pytest
 
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
+from streams.network_files import load_network
 from streams.settings import Settings
 from topologies import intake
 from topologies.app import create_app
@@ -26,7 +27,12 @@ def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     publisher = RecordingPublisher()
     deps = Deps(
-        settings, codec, clock=lambda: NOW, ticket_for=lambda topic, partition, offset: TICKET, publisher=publisher
+        settings,
+        codec,
+        clock=lambda: NOW,
+        ticket_for=lambda topic, partition, offset: TICKET,
+        publisher=publisher,
+        loaded_network=load_network(settings.network_dir),
     )
     app = create_app(settings, flows=[intake], deps=deps)
     app.finalize()
@@ -71,7 +77,9 @@ def test_an_invalid_dimona_is_rejected_with_every_violation_and_its_bytes(harnes
     _run(app, "dimona", b"k", raw)
 
     rejections = publisher.on(f"{settings.topic_prefix}.outcomes.rejections.v1")
-    acks = publisher.on(f"{settings.topic_prefix}.mailbox.{record['envelope']['sender']}.v1")
+    # the sender is an employer: its acknowledgements go to the employers' shared mailbox, keyed by the employer
+    sender = record["envelope"]["sender"]
+    acks = [(k, v) for k, v in publisher.on(f"{settings.topic_prefix}.mailbox.employers.v1") if k == sender.encode()]
     assert len(publisher.sent) == 2 and len(rejections) == 1 and len(acks) == 1
     ack = codec.decode(acks[0][1]).record
     assert ack["status"] == "REJECTED" and ack["ticket"] == str(TICKET)

@@ -206,6 +206,25 @@ def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
     assert ended.file.relation(EMPLOYER, dt.date(2026, 3, 1)) is None
 
 
+def test_a_dimona_in_delivered_again_is_recognised_by_its_ticket_not_refused_as_a_duplicate() -> None:
+    schema, record = dimona(
+        "DimonaIn",
+        start_date=dt.date(2026, 1, 5),
+        planned_end_date=None,
+        worker_type="OTH",
+        joint_committee="200",
+        planned_hours=None,
+    )
+    started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
+    assert isinstance(started, Changed)
+    # at-least-once: the same declaration (same ticket) replayed on the file it already changed
+    again = apply_dimona(started.file, schema, record, "t-in", b"in")
+    assert isinstance(again, Changed) and again.file == started.file
+    # another declaration of the same relation is still refused
+    other = apply_dimona(started.file, schema, record, "t-other", b"in")
+    assert isinstance(other, Refusal) and other.code == "dimona.duplicate_in"
+
+
 def test_dimona_out_without_in_is_the_directorys_refusal() -> None:
     schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 2, 28))
     outcome = apply_dimona(PersonFile(), schema, out, "t", b"")
