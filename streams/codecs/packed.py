@@ -13,8 +13,9 @@ byte length + UTF-8 with surrogatepass, ``bytes`` = varint length + raw bytes)::
     entry     := u8 head                    bits 0-5: ROLES index of (sector, capacity, status),
                                               63 = not in the table (three strs at the end of the entry)
                                             bit 6: end is None (open)    bit 7: ticket is not a canonical UUID
-                 u8 institution             < 0xFE: INSTITUTIONS index; 0xFE: 5-byte integer of a 10-digit
-                                            number follows; 0xFF: str follows
+                 u8 institution             < 0xF0: INSTITUTIONS index; 0xF0-0xFD: index 240 + (b - 0xF0) * 256
+                                            + the u8 that follows; 0xFE: 5-byte integer of a 10-digit number
+                                            follows; 0xFF: str follows
                  u16 start                  days since 1950-01-01; 0xFFFF: varint date ordinal follows
                  [institution, start escapes]
                  ticket                     16 raw UUID bytes, or str (bit 7)
@@ -109,6 +110,7 @@ INSTITUTIONS: Final[tuple[str, ...]] = (
     "1009473159",
     "0676660320",
 )
+_INSTITUTION_WIDE: Final = 0xF0  # 240 institutions in one byte, 3,584 more in two
 _INSTITUTION_NUMBER: Final = 0xFE
 _INSTITUTION_STR: Final = 0xFF
 _MAX_NUMBER: Final = 9_999_999_999
@@ -124,7 +126,9 @@ FACT_SCHEMAS: Final[tuple[str, ...]] = (
 )
 _CODED_STR: Final = 0xFF
 
-if len(ROLES) > _ROLE_ESCAPE or len(INSTITUTIONS) > _INSTITUTION_NUMBER:
+_INSTITUTION_CODES: Final = _INSTITUTION_WIDE + (_INSTITUTION_NUMBER - _INSTITUTION_WIDE) * 256  # 3,824
+
+if len(ROLES) > _ROLE_ESCAPE or len(INSTITUTIONS) > _INSTITUTION_CODES:
     raise AssertionError("a packed code table outgrew its field: that takes a new format version")
 if len(WORKER_TYPES) >= _CODED_STR or len(FACT_SCHEMAS) >= _CODED_STR:
     raise AssertionError("a packed code table outgrew its field: that takes a new format version")
@@ -198,7 +202,11 @@ def _put_institution(out: bytearray, number: str) -> int:
     """Writes the escape part (if any); returns the institution byte."""
     code = _INSTITUTION_INDEX.get(number)
     if code is not None:
-        return code
+        if code < _INSTITUTION_WIDE:
+            return code
+        high, low = divmod(code - _INSTITUTION_WIDE, 256)
+        out.append(low)
+        return _INSTITUTION_WIDE + high
     if len(number) == 10 and number.isascii() and number.isdigit():
         out += int(number).to_bytes(5, "little")
         return _INSTITUTION_NUMBER
@@ -352,8 +360,10 @@ class _Reader:
         return b
 
     def institution(self, code: int) -> str:
-        if code < _INSTITUTION_NUMBER:
+        if code < _INSTITUTION_WIDE:
             return INSTITUTIONS[code]
+        if code < _INSTITUTION_NUMBER:
+            return INSTITUTIONS[_INSTITUTION_WIDE + ((code - _INSTITUTION_WIDE) << 8) + self.u8()]
         if code == _INSTITUTION_NUMBER:
             number = int.from_bytes(self.raw(5), "little")
             if number > _MAX_NUMBER:
@@ -400,7 +410,7 @@ def _unpack(data: bytes) -> PersonFile:
     for _ in range(r.count()):
         head, code, days = unpack_head(data, r.pos)
         r.pos += 4
-        institution = institutions[code] if code < _INSTITUTION_NUMBER else r.institution(code)
+        institution = institutions[code] if code < _INSTITUTION_WIDE else r.institution(code)
         ordinal = _EPOCH_ORDINAL + days if days != _DAY_ESCAPE else r.varint()
         start = fromordinal(ordinal)
         if head & _TICKET_STR:

@@ -209,6 +209,22 @@ def test_the_layout_is_pinned() -> None:
     assert decode_person_file(CODEC, data) == file
 
 
+def test_institutions_beyond_240_take_two_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = tuple(f"{n:010d}" for n in range(3824))
+    monkeypatch.setattr(packed, "INSTITUTIONS", table)
+    monkeypatch.setattr(packed, "_INSTITUTION_INDEX", {x: i for i, x in enumerate(table)})
+    ticket = str(uuid.uuid4())
+    for index, code in [(239, "ef"), (240, "f000"), (241, "f001"), (496, "f100"), (3823, "fdff")]:
+        file = PersonFile(
+            entries=(Entry(table[index], "TAX", "TAXPAYER", dt.date(2000, 1, 1), None, "DEFINITIVE", ticket),),
+            relations=(Relation(table[index], dt.date(2000, 1, 1), None, "OTH", "200", ticket, b""),),
+        )
+        data = encode_person_file(CODEC, file)
+        assert data[3] == int(code[:2], 16)
+        assert data[6 : 6 + len(code) // 2 - 1].hex() == code[2:]
+        assert decode_person_file(CODEC, data) == file
+
+
 def test_a_typical_file_is_small() -> None:
     """~21 bytes an entry: 1 head, 1 institution, 2 start, 16 ticket, 0-2 end; 4 bytes of header and counts."""
     data = encode_person_file(CODEC, typical(11))
@@ -299,6 +315,7 @@ def test_every_truncation_is_refused() -> None:
         (b"\xd1\x05\x00", "count 5 beyond"),
         (b"\xd1\x01\x40\x40\x00\x00" + b"t" * 16, "IndexError"),  # institution 64: beyond the table
         (b"\xd1\x01\x64\x00\x00\x00" + b"t" * 16, "IndexError"),  # role 36: beyond the table
+        (b"\xd1\x01\x40\xf0\x00\x00\x05" + b"t" * 16, "IndexError"),  # institution 245: beyond the table
         (b"\xd1\x01\x40\x00\x00\x00" + b"t" * 15, "truncated"),
         (b"\xd1\x01\x40\xfe\x00\x00" + b"\xff" * 5, "over 10 digits"),
         (b"\xd1\x01\x40\xfe\xff\xff" + b"\x00" * 5 + b"\xff\xff\xff\x7f", "ValueError"),  # ordinal beyond 9999
