@@ -1,6 +1,7 @@
 """Reference directory footprint: resident MB and disk MB per million entries, rebuild time from a changelog, and
-lookups/s, for the current representation (a PersonFile Avro-encoded per NISS, what the faust table `directory`
-holds) against plain-dict baselines and a proposed compact encoding, each in its own subprocess.
+lookups/s, for the current representation (a PersonFile in the packed format per NISS, what the faust table
+`directory` holds), the Avro one it replaced, plain-dict baselines and compact proposals, each in its own
+subprocess; plus µs per encode and decode of a typical person file in both formats.
 
     .venv/bin/python bench/bench_directory.py            # 1 M entries (~92 k persons), ~1-2 min
     .venv/bin/python bench/bench_directory.py --quick    # 200 k entries, fewer lookups
@@ -17,8 +18,11 @@ a dict. Lookups: get + decode + holders(as_of) on random keys.
 Variants:
   keys_only        dict[NISS bytes -> b""]: the key + dict floor every dict-keyed store pays
   objects          dict[NISS bytes -> tuple[Entry, ...]]: decoded domain objects (plain-dict baseline)
-  avro_memory      dict[NISS bytes -> Avro PersonFile]: the current faust memory:// store
-  avro_rocksdb     rocksdict store of the same values: the current rocksdb:// store
+  avro_memory      dict[NISS bytes -> Avro PersonFile]: the faust memory:// store before the packed format
+  avro_rocksdb     rocksdict store of the same values: the rocksdb:// store before the packed format
+  packed_memory    dict[NISS bytes -> encode_person_file value]: the current faust memory:// store (the platform's
+                   packed format, streams/codecs/packed.py: tickets kept, every value round-trips)
+  packed_rocksdb   rocksdict store of the same values: the current rocksdb:// store
   compact_ticket   dict[NISS bytes -> packed blob]: 24 B per entry (institution u16, sector+capacity u8,
                    start/end u16 days since 1950, status u8, ticket 16 raw bytes)
   compact          the same without the ticket: 8 B per entry
@@ -52,7 +56,11 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 from streams.codecs import AvroCodec, SchemaRegistry  # noqa: E402
-from streams.codecs.person_file import decode_person_file, encode_person_file  # noqa: E402
+from streams.codecs.person_file import (  # noqa: E402
+    decode_person_file,
+    encode_avro_person_file,
+    encode_person_file,
+)
 from streams.domain.directory import Entry, PersonFile  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
@@ -62,7 +70,17 @@ EPOCH = dt.date(1950, 1, 1)  # u16 days: 1950-01-01 .. 2129-06-05
 OPEN_END = 0xFFFF
 ENTRY = struct.Struct("<HBHHB")  # institution, sector+capacity, start, end, status -> 8 bytes
 TICKET = 16
-VARIANTS = ("keys_only", "objects", "avro_memory", "avro_rocksdb", "compact_ticket", "compact", "compact_array")
+VARIANTS = (
+    "keys_only",
+    "objects",
+    "avro_memory",
+    "avro_rocksdb",
+    "packed_memory",
+    "packed_rocksdb",
+    "compact_ticket",
+    "compact",
+    "compact_array",
+)
 
 
 def rss_kb() -> int:
@@ -210,6 +228,8 @@ def child(variant: str, workdir: Path, lookups: int) -> dict[str, Any]:
     source = workdir / ("compact_ticket.bin" if variant == "compact_ticket" else "compact.bin")
     if variant in ("keys_only", "objects", "avro_memory", "avro_rocksdb"):
         source = workdir / "avro.bin"
+    elif variant in ("packed_memory", "packed_rocksdb"):
+        source = workdir / "packed.bin"
     rng = random.Random(7)
     probe_keys = [k for k, _ in read_records(source)]
     probe = [rng.choice(probe_keys) for _ in range(lookups)]
@@ -241,17 +261,17 @@ def child(variant: str, workdir: Path, lookups: int) -> dict[str, Any]:
             return [e for e in objects[k] if e.active_on(day)]
 
         count = len(objects)
-    elif variant == "avro_memory":
+    elif variant in ("avro_memory", "packed_memory"):
         store = dict(read_records(source))
 
         def get(k: bytes) -> list[Entry]:
             return decode_person_file(codec, store[k]).holders(day)
 
         count = len(store)
-    elif variant == "avro_rocksdb":
+    elif variant in ("avro_rocksdb", "packed_rocksdb"):
         from rocksdict import Rdict
 
-        path = workdir / "rocksdb"
+        path = workdir / variant
         db = Rdict(str(path))
         for k, v in read_records(source):
             db[k] = v
@@ -307,6 +327,42 @@ def child(variant: str, workdir: Path, lookups: int) -> dict[str, Any]:
         "lookups_per_s": round(len(probe) / lookup_s) if lookup_s else None,
         "active_entries_per_lookup": round(found / max(1, len(probe)), 2),
         **extra,
+    }
+
+
+# -- encode / decode of one person file ------------------------------------------------------------------------------
+
+
+def codec_timings(codec: AvroCodec, files: list[tuple[bytes, PersonFile]]) -> dict[str, Any]:
+    """µs per encode and per decode of one typical person file (the median entry count), Avro and packed: what the
+    directory stage pays per event on top of the rules (decode the file, re-encode it when it changed)."""
+    counts = sorted(len(f.entries) for _, f in files)
+    typical = counts[len(counts) // 2]
+    file = next(f for _, f in files if len(f.entries) == typical)
+
+    def best_us(fn: Callable[[], object], number: int = 2000) -> float:
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(number):
+                fn()
+            runs.append(time.perf_counter() - t)
+        return round(min(runs) / number * 1e6, 2)
+
+    avro, packed = encode_avro_person_file(codec, file), encode_person_file(codec, file)
+    assert decode_person_file(codec, avro) == file == decode_person_file(codec, packed)
+    return {
+        "entries": typical,
+        "avro": {
+            "bytes": len(avro),
+            "encode_us": best_us(lambda: encode_avro_person_file(codec, file)),
+            "decode_us": best_us(lambda: decode_person_file(codec, avro)),
+        },
+        "packed": {
+            "bytes": len(packed),
+            "encode_us": best_us(lambda: encode_person_file(codec, file)),
+            "decode_us": best_us(lambda: decode_person_file(codec, packed)),
+        },
     }
 
 
@@ -386,8 +442,11 @@ def measure(entries_wanted: int, lookups: int, kafka: bool, tag: str) -> dict[st
         log(f"{len(files)} persons, {entries} entries generated in {time.perf_counter() - t:.1f}s")
         codec = AvroCodec(SchemaRegistry.from_directory(Settings().schema_dir))
         tables = Tables.of(files)
+        codec_us = codec_timings(codec, files)
+        log(f"person file codec, µs for a typical {codec_us['entries']}-entry file: {codec_us}")
         changelog_bytes = {
-            "avro": write_records(workdir / "avro.bin", ((k, encode_person_file(codec, f)) for k, f in files)),
+            "avro": write_records(workdir / "avro.bin", ((k, encode_avro_person_file(codec, f)) for k, f in files)),
+            "packed": write_records(workdir / "packed.bin", ((k, encode_person_file(codec, f)) for k, f in files)),
             "compact_ticket": write_records(
                 workdir / "compact_ticket.bin", ((k, tables.encode(f, True)) for k, f in files)
             ),
@@ -431,7 +490,7 @@ def measure(entries_wanted: int, lookups: int, kafka: bool, tag: str) -> dict[st
         rebuilds = {}
         if kafka:
             settings = Settings()
-            for name in ("avro", "compact_ticket"):
+            for name in ("avro", "packed", "compact_ticket"):
                 try:
                     rebuilds[name] = rebuild(settings, workdir, name, tag)
                     log(f"  rebuild {name}: {rebuilds[name]}")
@@ -449,6 +508,7 @@ def measure(entries_wanted: int, lookups: int, kafka: bool, tag: str) -> dict[st
             },
             "variants": variants,
             "rebuild_from_changelog": rebuilds,
+            "person_file_codec_us": codec_us,
         }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
