@@ -21,11 +21,12 @@ class Flow(Protocol):
 
 
 def default_flows() -> list[Flow]:
-    import topologies.auditor
+    """The worker's flows. The auditor is not among them: the directory chains the audit entries itself (and
+    those of the pending topic); `topologies.auditor` stays for a deployment that audits another flow."""
     import topologies.directory
     import topologies.intake
 
-    return [topologies.intake, topologies.directory, topologies.auditor]
+    return [topologies.intake, topologies.directory]
 
 
 def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: Deps | None = None) -> faust.App:

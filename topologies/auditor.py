@@ -216,6 +216,71 @@ class ChainHeads:
             self._heads.pop(partition, None)
 
 
+class AuditTrail:
+    """Appends audit entries to the audit topic, each chained to the last record of its partition.
+
+    Used by every flow that decides exchanges (the directory chains its own entries as it decides them) and by
+    the auditor (entries published to the pending topic by others). One writer per audit partition: the flow
+    that owns source partition p of the worker group is the only one appending to audit partition p.
+    """
+
+    def __init__(self, publisher: PartitionedPublisher, heads: ChainHeads, codec: AvroCodec, topic: str) -> None:
+        self._publisher, self._heads, self._codec, self._topic = publisher, heads, codec, topic
+
+    @classmethod
+    def for_app(
+        cls,
+        app: faust.App,
+        deps: Deps,
+        publisher: PartitionedPublisher | None = None,
+        reader: HeadReader | None = None,
+    ) -> AuditTrail:
+        audit = deps.topic("audit", "exchanges")
+        publisher = publisher or (
+            FaustPartitionedPublisher(app)
+            if deps.settings.processing_guarantee == "exactly_once"
+            else KafkaPartitionedPublisher(deps.settings)
+        )
+        heads = ChainHeads(reader or KafkaHeadReader(deps.settings.kafka_bootstrap, deps.codec), audit)
+
+        def forget_all(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            heads.forget()
+
+        app.on_partitions_revoked.connect(forget_all, weak=False)
+        app.on_partitions_assigned.connect(forget_all, weak=False)
+        return cls(publisher, heads, deps.codec, audit)
+
+    async def append(self, entries: Sequence[tuple[int, bytes | None, dict[str, Any]]]) -> None:
+        """Chain and write (partition, key, unchained entry) in order; returns once all are written, raises if
+        any is not (the caller's batch must then stay uncommitted)."""
+        if not entries:
+            return
+        heads, codec = self._heads, self._codec
+        generation = heads.generation
+        partitions = list(dict.fromkeys(partition for partition, _, _ in entries))  # arrival order
+        # the heads of the partitions not known yet are read concurrently (each in a thread)
+        tips = dict(zip(partitions, await asyncio.gather(*map(heads.get, partitions)), strict=True))
+        outgoing = []
+        for partition, key, entry in entries:
+            record = chain(tips[partition], entry)
+            tips[partition] = record["hash"]
+            outgoing.append(Outgoing(partition, key, codec.encode(AUDIT_SCHEMA, record)))
+        try:
+            failed = await self._publisher.publish_batch(self._topic, outgoing)
+        except BaseException:
+            # written or not, we cannot tell: the next entries must re-read the heads from the topic
+            for partition in partitions:
+                heads.forget(partition)
+            raise
+        for partition in partitions:  # advance before forgetting: forget() changes the generation
+            if partition not in failed:
+                heads.advance(partition, tips[partition], generation)
+        for partition in failed:
+            heads.forget(partition)
+        if failed:
+            raise failed[min(failed)]
+
+
 class AuditorFlow:
     """The auditor as a flow; ports and batch limits injectable for the component tests and the bench."""
 
@@ -235,23 +300,11 @@ class AuditorFlow:
     def register(self, app: faust.App, deps: Deps) -> None:
         prefix = deps.settings.topic_prefix
         source = app.topic(pending_topic(prefix), key_type=bytes, value_type=bytes)
-        audit = deps.topic("audit", "exchanges")
         dead_letters = deps.topic("outcomes", "dead-letters")
         codec = deps.codec
-        publisher = self._publisher or (
-            FaustPartitionedPublisher(app)
-            if deps.settings.processing_guarantee == "exactly_once"
-            else KafkaPartitionedPublisher(deps.settings)
-        )
         letters = deps.publisher_for(app)
-        heads = ChainHeads(self._reader or KafkaHeadReader(deps.settings.kafka_bootstrap, codec), audit)
+        trail = AuditTrail.for_app(app, deps, self._publisher, self._reader)
         batch_max, batch_within = self._batch_max, self._batch_within
-
-        def forget_all(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-            heads.forget()
-
-        app.on_partitions_revoked.connect(forget_all, weak=False)
-        app.on_partitions_assigned.connect(forget_all, weak=False)
 
         async def append(events: Sequence[EventT[bytes]]) -> None:
             entries: list[tuple[int, bytes | None, dict[str, Any]]] = []
@@ -266,31 +319,7 @@ class AuditorFlow:
                 entries.append((event.message.partition, event.key, entry))
             if lettered:
                 await letters.flush()
-            if not entries:
-                return
-            generation = heads.generation
-            partitions = list(dict.fromkeys(partition for partition, _, _ in entries))  # arrival order
-            # the heads of the partitions not known yet are read concurrently (each in a thread)
-            tips = dict(zip(partitions, await asyncio.gather(*map(heads.get, partitions)), strict=True))
-            outgoing = []
-            for partition, key, entry in entries:
-                record = chain(tips[partition], entry)
-                tips[partition] = record["hash"]
-                outgoing.append(Outgoing(partition, key, codec.encode(AUDIT_SCHEMA, record)))
-            try:
-                failed = await publisher.publish_batch(audit, outgoing)
-            except BaseException:
-                # written or not, we cannot tell: the next entries must re-read the heads from the topic
-                for partition in partitions:
-                    heads.forget(partition)
-                raise
-            for partition in partitions:  # advance before forgetting: forget() changes the generation
-                if partition not in failed:
-                    heads.advance(partition, tips[partition], generation)
-            for partition in failed:
-                heads.forget(partition)
-            if failed:
-                raise failed[min(failed)]
+            await trail.append(entries)
 
         async def auditor(stream: faust.StreamT[bytes]) -> None:
             batches = cast("Stream[bytes]", stream).take_events(batch_max, within=batch_within)  # not on StreamT

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 
@@ -29,6 +30,9 @@ class Deps:
     ticket_for: Callable[[str, int, int], uuid.UUID] = intake_ticket  # (topic, partition, offset) -> ticket
     publisher: Publisher | None = None  # None: publish through the app's own topics
     loaded_network: Network | None = None  # from_settings() loads settings.network_dir
+    # the audit trail's ports (topologies.auditor.PartitionedPublisher / HeadReader); None: the real topic
+    audit_publisher: Any = None
+    audit_heads: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:

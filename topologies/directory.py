@@ -5,6 +5,11 @@ and DmfA facts, consultations — all co-partitioned (same key, same partition c
 person an event is about is always in the partition being processed. The decision is `streams.domain.exchange`;
 this module decodes, loads the file, calls it, stores the file back and publishes the outcomes.
 
+It also keeps the audit trail of what it decides: the audit entries of a batch are chained and appended to the
+audit topic, in the partition with the number of the event's partition, by the directory itself (no pending
+topic, no second consume). Entries that other components publish to the pending topic (re-identifications)
+are consumed here too, so that the directory is the one writer of each audit partition.
+
 Events are taken in batches. Within a batch a person's file is decoded once and kept decoded; the files a batch
 changed are encoded and written to the table (hence to its changelog) once each, *after* every outcome of the
 batch is written: a crash in between replays the batch on the files as they were, which reproduces the same
@@ -15,22 +20,23 @@ the directory's rules recognise an event they already applied by its ticket.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import faust
 from faust.types import EventT
 
-from streams.codecs import AvroCodec
+from streams.codecs import AvroCodec, CodecError
 from streams.codecs.person_file import decode_person_file, encode_person_file
 from streams.domain import exchange
+from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
 from streams.domain.network import Network
+from topologies.auditor import AuditTrail
 from topologies.batches import acting_for, batches_of
 from topologies.deps import Deps
-from topologies.edges import decode_or_dead_letter, mailbox_route
+from topologies.edges import dead_letter_of, decode_or_dead_letter, mailbox_route
 
 TABLE = "directory"
-AUDIT_RECORD = "be.crossroads.outputs.AuditRecord"
 INTEGRATION = "be.crossroads.directory.Integration"
 
 
@@ -43,20 +49,33 @@ def register(app: faust.App, deps: Deps) -> None:
         deps.topic("facts", "dimona"),
         deps.topic("directory", "lookups"),
         deps.topic("consultations", "accepted"),
+        deps.topic("audit", "pending"),
     ]
     sources = app.topic(*topics, key_type=bytes, value_type=bytes)
     codec, publisher, settings = deps.codec, deps.publisher_for(app), deps.settings
-    rejections, audit = deps.topic("outcomes", "rejections"), deps.topic("audit", "pending")
+    changelog_topic = changelog.get_topic_name()
+    rejections, dead_letters = deps.topic("outcomes", "rejections"), deps.topic("outcomes", "dead-letters")
+    trail = AuditTrail.for_app(app, deps, deps.audit_publisher, deps.audit_heads)
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
         async for events in batches_of(stream, settings.batch_max_events, settings.batch_within_ms / 1000):
             files: dict[bytes, PersonFile] = {}
             changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the file
+            audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
             for event in events:
                 decoded = await decode_or_dead_letter(event, deps, publisher)
                 if decoded is None:
                     continue
                 key, record, now = cast(bytes, event.key), decoded.record, deps.clock()
+                partition = event.message.partition
+                if decoded.schema_name == AUDIT_SCHEMA:  # published to the pending topic by another component
+                    audits.append((partition, event.key, record))
+                    continue
+                if decoded.schema_name not in exchange.HANDLED:
+                    error = CodecError(f"the directory does not handle {decoded.schema_name}")
+                    letter = dead_letter_of(event, error, deps)
+                    await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+                    continue
                 file = files.get(key)
                 if file is None:
                     with acting_for(event):
@@ -74,11 +93,18 @@ def register(app: faust.App, deps: Deps) -> None:
                     elif isinstance(outcome, exchange.ToRejections):
                         await publisher.publish(rejections, key, codec.encode(exchange.REJECTION, outcome.record))
                     else:
-                        await publisher.publish(audit, key, codec.encode(AUDIT_RECORD, outcome.record))
+                        audits.append((partition, key, outcome.record))
+            # the changed files go to the table's changelog with the batch's other outcomes, through the same
+            # producer (faust's own changelog path buffers them in its producer, whose "buffer full" waits
+            # stalled every flow of the worker), to the partition of the event that changed them
+            values = {key: encode_person_file(codec, files[key]) for key in changed}
+            for key, event in changed.items():
+                await publisher.publish(changelog_topic, key, values[key], partition=event.message.partition)
             await publisher.flush()
+            await trail.append(audits)
             for key, event in changed.items():
                 with acting_for(event):
-                    table[key] = encode_person_file(codec, files[key])
+                    table.data[key] = values[key]  # the store only: its changelog record is written above
 
     app.agent(sources, name="directory")(directory)
 

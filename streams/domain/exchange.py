@@ -233,6 +233,7 @@ LOOKUP = "be.crossroads.internal.Lookup"
 INTEGRATION = "be.crossroads.directory.Integration"
 CONSULTATION_REQUEST = "be.crossroads.consultation.ConsultationRequest"
 DIMONA = frozenset({directory.DIMONA_IN, directory.DIMONA_OUT, directory.DIMONA_UPDATE, directory.DIMONA_CANCEL})
+HANDLED = frozenset({LOOKUP, INTEGRATION, CONSULTATION_REQUEST, *DIMONA})  # what `decide` accepts
 
 
 def decide(

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.audit import GENESIS
 from streams.network_files import load_network
 from streams.settings import Settings
+from tests.component.test_auditor import FakeAuditTopic
 from topologies import directory, intake
 from topologies.app import create_app
 from topologies.deps import Deps
@@ -40,8 +42,16 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     settings = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store=store, state_dir=tmp_path)
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     publisher = RecordingPublisher()
+    trail = FakeAuditTopic()
+    trail.codec = codec
     deps = Deps(
-        settings, codec, clock=lambda: NOW, publisher=publisher, loaded_network=load_network(settings.network_dir)
+        settings,
+        codec,
+        clock=lambda: NOW,
+        publisher=publisher,
+        loaded_network=load_network(settings.network_dir),
+        audit_publisher=trail,
+        audit_heads=trail,
     )
     app = create_app(settings, flows=[intake, directory], deps=deps)
     app.conf.tabledir = tmp_path / "tables"
@@ -86,3 +96,7 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     acks = publisher.on(f"{settings.topic_prefix}.mailbox.{MUTUALITY}.v1")
     kinds = [codec.decode(value).schema_name.rpartition(".")[2] for _, value in acks]
     assert kinds == ["Acknowledgement", "Notification"]
+    # the directory chained the delivery's audit record itself, linked to the (empty) partition's genesis
+    audited = [codec.decode(value).record for _, _, _, value in trail.written]
+    deliveries = [r for r in audited if r["actor"] == MUTUALITY and r["person"] == PERSON]
+    assert len(deliveries) == 1 and deliveries[0]["hash"] and deliveries[0]["previous_hash"] == GENESIS
