@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -288,5 +289,8 @@ class EnterpriseNumber:
         return {"number": self.digits, "formatted": self.formatted, "vat": f"BE{self.digits}"}
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_enterprise(raw: str) -> EnterpriseNumber:
+    """Cached: every message names its sender, and senders (employers, institutions) repeat all day long. The
+    answer depends on the string alone (an invalid one raises, and exceptions are not cached)."""
     return EnterpriseNumber.parse(raw)

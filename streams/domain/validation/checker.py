@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.domain.errors import InvalidIdentifierError
-from streams.domain.identifiers import EnterpriseNumber, PersonNumber, parse_niss
+from streams.domain.identifiers import EnterpriseNumber, PersonNumber, parse_enterprise, parse_niss
 from streams.domain.validation.violation import Violation
 
 Record = Mapping[str, Any]
@@ -49,7 +49,7 @@ class Checker:
 
     def enterprise(self, field: str, value: str) -> EnterpriseNumber | None:
         try:
-            return EnterpriseNumber.parse(value)
+            return parse_enterprise(value)
         except InvalidIdentifierError as exc:
             self.add(exc.code, field, exc.message)
             return None
