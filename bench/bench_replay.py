@@ -1,20 +1,34 @@
-"""Replaying a generated day: how long producing a synthetic day takes, and how long the platform would take to
-process it — the second figure an extrapolation from a measured drain (bench_core's sustained declarations/s).
+"""Replaying a generated day: how long producing a synthetic day takes, and how long one worker takes to replay
+a generated day from offset 0 (measured), with the 2.6 M-declaration target day extrapolated from it.
 
-    .venv/bin/python bench/bench_replay.py                 # 100 k population day, platform rate from results/core.json
-    .venv/bin/python bench/bench_replay.py --quick         # 20 k population, rate from results/core-quick.json
+    .venv/bin/python bench/bench_replay.py                 # 100 k population day produced; 40 k replayed
+    .venv/bin/python bench/bench_replay.py --quick         # 20 k produced, 2 k replayed, rate of core-quick.json
+    .venv/bin/python bench/bench_replay.py --no-replay     # producing only (+ the extrapolation from bench_core)
     .venv/bin/python bench/bench_replay.py --sample 5000   # also drain 5,000 declarations now (runs bench_core)
 
-1. **Produce** — `generate_day(generate_population(N))` (the default 100 k citizens), every record encoded and sent
-   by `DeclarationProducer` (what `crossroads send` uses) to the intake topics of a private prefix
+1. **Produce** (measured) — `generate_day(generate_population(N))` (the default 100 k citizens), every record
+   encoded and sent by `DeclarationProducer` (what `crossroads send` uses) to the intake topics of a private prefix
    (`bench<8 hex>`, deleted at the end). No worker runs: this is the ingestion side alone. Baseline in the same
    run: the same encoded bytes through a raw confluent-kafka Producer (no per-record encode).
-2. **Platform** — the worker's sustained declarations/s is measured by bench_core (all declarations produced up
-   front, drain time to the last output); `--sample N` runs bench_core now with N declarations, else the figure of
-   `--core-results` is used. Day replay time = the day's declarations / that rate. **This is an extrapolation**:
-   bench_core's mix (address changes, deaths, DIMONA, DmfA) is not the day's mix (half of it consultations), and
-   the platform's rate is assumed flat.
-3. The target is the seed's full day: `--target-day` (2.6 M) declarations in 5 minutes.
+2. **Platform, extrapolated** — the worker's sustained declarations/s measured by bench_core (all declarations
+   produced up front, drain time to the last output); `--sample N` runs bench_core now with N declarations, else
+   the figure of `--core-results` is used. Day replay time = the day's declarations / that rate (key
+   `extrapolation`): bench_core's mix (address changes, deaths, DIMONA, DmfA) is not the day's (most of it
+   consultations), and the platform's rate is assumed flat.
+3. **Replay, measured** (key `replay_measured`; `--no-replay` skips it) — a population of `--replay-citizens`
+   (default 40 k: the phase takes ~2.5 min on the 2-core machine) and its day, under a fresh prefix and app_id,
+   topics from `platform_topics`; one `crossroads worker` (`PlatformWorkers(commands=("worker",))`). Two runs:
+   * `all_up_front`: the directory's current state (`Population.integration_records(history=False)`, what the
+     demo preloads) then the day's declarations, all produced BEFORE the worker starts; the worker replays the
+     lot from offset 0. `wall_s`: worker start -> every source topic of its group at lag 0 (committed offsets ==
+     high watermarks; they lag the work by up to faust's ~3 s commit interval); also from group stable. The worker
+     reads its intake topics side by side: the day is NOT processed after its integrations (consultations and
+     DmfA meet a directory still filling: fewer deliveries), so `day_part` (when the day-only topics reached lag 0)
+     is only indicative.
+   * `day_after_preload`: the integrations up front, the worker replays and drains them; then the day is produced
+     in one go and drained (`day_alone`: first send -> lag 0). The day's own rate, on a directory that has its
+     files: the figure the target's extrapolation uses (key `extrapolation_from_measured`).
+4. The target is the seed's full day: `--target-day` (2.6 M) declarations in 5 minutes.
 """
 
 from __future__ import annotations
@@ -24,8 +38,10 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -102,6 +118,226 @@ def platform_rate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# -- the measured replay ---------------------------------------------------------------------------------------------
+
+# source topics that carry the day's traffic only (the preload is integrations: intake.integrations, facts.integrations)
+DAY_ONLY_SOURCES = (
+    ("intake", "dimona"),
+    ("intake", "dmfa"),
+    ("intake", "civil"),
+    ("intake", "consultations"),
+    ("facts", "dimona"),
+    ("directory", "lookups"),
+    ("consultations", "accepted"),
+)
+
+
+def lag_zero_at(samples: list[Any], topic: str, start: float) -> float | None:
+    """When `topic`'s committed offsets caught up with its high watermark for good (None: never)."""
+    done = None
+    for s in samples:
+        caught_up = s.high.get(topic, 0) - s.committed.get(topic, 0) == 0
+        done = (done if done is not None else round(s.t - start, 1)) if caught_up else None
+    return done
+
+
+def drained_at(samples: list[Any], stages: Any, start: float) -> float:
+    """The first sample from which every source topic of the group stayed at lag 0 (committed == high watermark)."""
+    done = None
+    for s in samples:
+        done = (done if done is not None else s.t - start) if stages.drained(s) else None
+    return done if done is not None else samples[-1].t - start
+
+
+def measured_replay(
+    args: argparse.Namespace, population: Any, day: list[Any], *, day_later: bool = False
+) -> dict[str, Any]:
+    """Integrations of the population, then the day, all produced up front under a private prefix; then one
+    `crossroads worker` (fresh app_id) that replays the lot from offset 0; wall time until every source topic of
+    its group has lag 0.
+
+    ``day_later``: only the integrations up front; once the worker has drained them, the day is produced in one go
+    and drained (the day alone, on a directory that has its files)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_core as core
+
+    from streams.catalog import Area, by_key
+    from streams.kafka.admin import wait_for_group
+    from streams.stack.workers import PlatformWorkers
+
+    tag = uuid.uuid4().hex[:8]
+    state_dir = Path(tempfile.mkdtemp(prefix=f"crossroads-replay-{tag}-"))
+    settings = Settings().model_copy(
+        update={
+            "topic_prefix": f"bench{tag}",
+            "app_id": f"crossroads-bench-{tag}",
+            "state_dir": state_dir,
+            "web_port": core.free_port(),
+        }
+    )
+    out: dict[str, Any] = {
+        "label": "MEASURED: one `crossroads worker` replaying, from offset 0, the population's integrations; then "
+        "the day produced in one go once they were drained"
+        if day_later
+        else "MEASURED: one `crossroads worker` replaying, from offset 0, the population's integrations then the "
+        "day, all produced before it started",
+        "citizens": args.replay_citizens,
+        "prefix": settings.topic_prefix,
+        "app_id": settings.app_id,
+    }
+    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+    network = population.network
+    workers = PlatformWorkers(settings, commands=("worker",))
+    preload = list(population.integration_records(history=False))  # the directory's current state (as the demo)
+    try:
+        TopicAdmin(settings).apply(platform_topics(network.institutions))
+        producer = DeclarationProducer(settings, codec)
+        t = time.perf_counter()
+        not_encodable = 0
+        for item in preload if day_later else [*preload, *day]:
+            try:
+                producer.send(item.schema, item.record, subject_key(item.schema, item.record))
+            except Exception:
+                not_encodable += 1
+        producer.flush(300)
+        out["integrations"] = len(preload)
+        out["day_declarations"] = len(day)
+        out["day_by_schema"] = dict(Counter(g.schema.rpartition(".")[2] for g in day).most_common())
+        out["records"] = len(preload) if day_later else len(preload) + len(day)
+        out["not_encodable"] = not_encodable
+        out["produced"] = producer.delivered
+        out["produce_s"] = round(time.perf_counter() - t, 2)
+        log(f"replay: {out['produced']} records produced up front in {out['produce_s']}s")
+
+        stages = core.Stages(settings, network.institutions)
+        probe = core.Probe(settings)
+        sampler = core.Sampler(probe, settings.app_id)
+        before = core.by_topic(probe.high_watermarks(probe.partitions()))
+        log(f"replay: starting `crossroads worker` (app_id {settings.app_id})")
+        start = time.perf_counter()
+        workers.start()
+        try:
+            wait_for_group(settings, settings.app_id, timeout=120)
+        except Exception as exc:
+            core.check_alive(workers)
+            raise core.BenchError(f"worker group never became stable: {exc}") from exc
+        stable = time.perf_counter()
+        out["group_stable_s"] = round(stable - start, 1)
+        sampler.worker_pid = workers.processes["worker"].pid()
+        cpu = core.CpuMeter(core.process_pids(workers, []))
+        log(f"replay: group stable after {out['group_stable_s']}s; draining")
+        samples, ok = core.drain(sampler, stages, workers, start, args.replay_timeout, stages.drained, "replay")
+        out["cpu_during_drain"] = cpu.stop()
+        last = samples[-1]
+        wall = drained_at(samples, stages, start)
+        out["last_output_s"] = round(core.finish_time(samples, start), 2)
+        out["drained"] = ok
+        if day_later:
+            out["integrations_wall_s"] = round(wall, 2)
+            out["integrations_per_s"] = round(len(preload) / wall, 1)
+            if not ok:
+                raise core.BenchError(f"integrations not drained within {args.replay_timeout:.0f}s")
+            log(f"replay: {len(preload)} integrations drained in {wall:.1f}s; producing the day ({len(day)})")
+            before_day = last
+            cpu = core.CpuMeter(core.process_pids(workers, []))
+            t_day = time.perf_counter()
+            sent_before = producer.delivered
+            for item in day:
+                try:
+                    producer.send(item.schema, item.record, subject_key(item.schema, item.record))
+                except Exception:
+                    not_encodable += 1
+            producer.flush(300)
+            day_produce_s = time.perf_counter() - t_day
+            samples, ok = core.drain(sampler, stages, workers, t_day, args.replay_timeout, stages.drained, "day")
+            samples = [before_day, *samples]
+            last = samples[-1]
+            day_wall = drained_at(samples, stages, t_day)
+            delta = {t: last.high.get(t, 0) - before_day.high.get(t, 0) for t in last.high}
+            written = sum(delta.values()) - (producer.delivered - sent_before)
+            out["day_alone"] = {
+                "definition": "first send of the day -> every source topic at lag 0 (committed offsets lag the work "
+                "by up to faust's commit interval, ~3 s), the day produced in one go while the worker idled on a "
+                "drained directory of the integrations",
+                "declarations": len(day),
+                "produced": producer.delivered - sent_before,
+                "produce_s": round(day_produce_s, 2),
+                "drained": ok,
+                "wall_s": round(day_wall, 2),
+                "last_output_s": round(core.finish_time(samples, t_day), 2),
+                "declarations_per_s": round(len(day) / day_wall, 1),
+                "messages_written_besides_the_input": written,
+                "mailbox_messages": sum(n for t, n in delta.items() if ".mailbox." in t),
+                "audit_records": delta.get(stages.audit, 0),
+                "rejections": delta.get(stages.rejections, 0),
+                "dead_letters": delta.get(stages.dead_letters, 0),
+            }
+            out["cpu_during_day"] = cpu.stop()
+            log(f"replay: the day alone ({len(day)}) drained={ok} in {day_wall:.1f}s = {len(day) / day_wall:.0f}/s")
+            if not ok:
+                raise core.BenchError(f"the day not drained within {args.replay_timeout:.0f}s")
+            return out
+        out["drained_definition"] = (
+            "every source topic of the worker group (intake topics; facts.integrations, facts.dimona, "
+            "directory.lookups, consultations.accepted, audit.pending) has lag 0: committed == high watermark, "
+            "two samples 0.5 s apart with unchanged high watermarks; wall_s = from worker start to the first sample "
+            "of that state (committed offsets lag the work by up to faust's commit interval, ~3 s); last_output_s = "
+            "first sample at which every topic had its final high watermark"
+        )
+        out["wall_s"] = round(wall, 2)
+        out["wall_from_group_stable_s"] = round(wall - (stable - start), 2)
+        out["records_per_s"] = round(out["records"] / wall, 1)
+        out["records_per_s_from_group_stable"] = round(out["records"] / max(0.1, wall - (stable - start)), 1)
+        p = settings.topic_prefix
+        sources = [t for ts in stages.stages.values() for t in ts]
+        out["source_done_s"] = {t.removeprefix(p + "."): lag_zero_at(samples, t, start) for t in sources}
+        day_topics = [by_key(Area(a), n).topic(p) for a, n in DAY_ONLY_SOURCES]
+        day_done = [lag_zero_at(samples, t, start) for t in day_topics if last.high.get(t, 0) > 0]
+        preload_topics = [by_key(Area.INTAKE, "integrations").topic(p), by_key(Area.FACTS, "integrations").topic(p)]
+        preload_done = [lag_zero_at(samples, t, start) for t in preload_topics]
+        day_s = max((d for d in day_done if d is not None), default=None)
+        out["day_part"] = {
+            "definition": "from worker start until the last source topic carrying only the day's traffic (intake "
+            "dimona/dmfa/civil/consultations, facts.dimona, directory.lookups, consultations.accepted) reached lag 0 "
+            "for good; the worker interleaved these with the integrations, so this is the day's time while sharing "
+            "the worker with the preload (an upper bound of the day alone; its rate a lower bound)",
+            "day_done_s": day_s,
+            "integrations_done_s": max((d for d in preload_done if d is not None), default=None),
+            "day_declarations_per_s": round(len(day) / day_s, 1) if day_s else None,
+            "day_declarations_per_s_from_group_stable": round(len(day) / (day_s - (stable - start)), 1)
+            if day_s and day_s > stable - start
+            else None,
+        }
+        delta = {t: last.high.get(t, 0) - before.get(t, 0) for t in last.high}
+        written = sum(delta.values())
+        out["outputs"] = {
+            "messages_written_all_topics": written,
+            "messages_written_per_record": round(written / max(1, out["records"]), 2),
+            "mailbox_messages": sum(n for t, n in delta.items() if ".mailbox." in t),
+            "audit_records": delta.get(stages.audit, 0),
+            "lookups": delta.get(stages.lookups, 0),
+            "rejections": delta.get(stages.rejections, 0),
+            "dead_letters": delta.get(stages.dead_letters, 0),
+        }
+        out["lag_over_time"] = [
+            {"t": round(s.t - start, 1), **{k: stages.lag(s, k) for k in stages.stages}} for s in samples[::10]
+        ]
+        log(
+            f"replay: {out['records']} records drained={ok} in {wall:.1f}s from worker start "
+            f"({out['wall_from_group_stable_s']}s from group stable), {out['records_per_s']}/s; day part done at "
+            f"{day_s}s; {written} messages written"
+        )
+    except core.BenchError as exc:
+        log(f"replay error: {exc}")
+        out["error"] = str(exc)
+    finally:
+        workers.stop()
+        out["worker_log"] = core.log_digest(workers.processes["worker"].log_file)
+        core.cleanup(settings)
+        shutil.rmtree(state_dir, ignore_errors=True)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--citizens", type=int, default=100_000, help="population of the generated day")
@@ -111,9 +347,16 @@ def main() -> int:
     parser.add_argument("--core-results", type=Path, help="bench_core results to take the platform rate from")
     parser.add_argument("--target-day", type=int, default=TARGET_DAY, help="declarations of the seed's full day")
     parser.add_argument("--output", type=Path, help="results file (default bench/results/replay[-quick].json)")
+    parser.add_argument("--no-replay", action="store_true", help="skip the measured replay through a worker")
+    parser.add_argument(
+        "--replay-citizens", type=int, default=40_000, help="population of the measured replay (its integrations + day)"
+    )
+    parser.add_argument("--replay-timeout", type=float, default=600.0, help="longest wait of the replay drain, s")
     args = parser.parse_args()
     if args.quick and "--citizens" not in sys.argv:
         args.citizens = 20_000
+    if args.quick and "--replay-citizens" not in sys.argv:
+        args.replay_citizens = 2_000
     output: Path = args.output or RESULTS / ("replay-quick.json" if args.quick else "replay.json")
 
     base = Settings()
@@ -216,6 +459,28 @@ def main() -> int:
         "rate_needed_per_s": round(args.target_day / TARGET_S),
         "platform_rate_vs_needed": round(per_s / (args.target_day / TARGET_S), 4) if per_s else None,
     }
+    # 3. the measured replay: one worker, everything from offset 0
+    if not args.no_replay:
+        if args.replay_citizens == args.citizens:
+            replay_population, replay_day = population, day
+        else:
+            replay_population = generate_population(args.replay_citizens, seed=args.seed)
+            replay_day = list(generate_day(replay_population))
+        together = measured_replay(args, replay_population, replay_day)
+        later = measured_replay(args, replay_population, replay_day, day_later=True)
+        results["replay_measured"] = {"all_up_front": together, "day_after_preload": later}
+        day_rate = later.get("day_alone", {}).get("declarations_per_s")
+        all_rate = together.get("records_per_s")
+        results["extrapolation_from_measured"] = {
+            "label": "EXTRAPOLATION from the MEASURED replay: target day / the day's measured rate (day_after_preload:"
+            " this day's mix on a directory holding its files, assumed flat in the size of the day and the directory)",
+            "day_declarations_per_s": day_rate,
+            "target_day_platform_s": round(args.target_day / day_rate, 1) if day_rate else None,
+            "replay_records_per_s": all_rate,
+            "target_day_platform_s_at_replay_rate": round(args.target_day / all_rate, 1) if all_rate else None,
+            "rate_needed_per_s": round(args.target_day / TARGET_S),
+            "day_rate_vs_needed": round(day_rate / (args.target_day / TARGET_S), 4) if day_rate else None,
+        }
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
@@ -225,8 +490,16 @@ def main() -> int:
         f"(extrapolated); {args.target_day:,} declarations: produce {e['target_day_produce_s']}s, platform "
         f"~{e['target_day_platform_s']}s vs {TARGET_S:.0f}s target"
     )
+    if r := results.get("replay_measured"):
+        m, x = r["all_up_front"], results["extrapolation_from_measured"]
+        log(
+            f"MEASURED replay of {m.get('records')} records ({m.get('integrations')} integrations + "
+            f"{m.get('day_declarations')} day): {m.get('wall_s')}s from worker start, "
+            f"{m.get('wall_from_group_stable_s')}s from group stable; the day alone after the preload "
+            f"{x['day_declarations_per_s']}/s -> {args.target_day:,} in ~{x['target_day_platform_s']}s (extrapolated)"
+        )
     log(f"wrote {output}")
-    return 0
+    return 1 if any("error" in m for m in results.get("replay_measured", {}).values()) else 0
 
 
 if __name__ == "__main__":
