@@ -10,11 +10,11 @@ audit topic, in the partition with the number of the event's partition, by the d
 topic, no second consume). Entries that other components publish to the pending topic (re-identifications)
 are consumed here too, so that the directory is the one writer of each audit partition.
 
-Events are taken in batches. Within a batch a person's file is decoded once and kept decoded; the files a batch
-changed are encoded and written to the table (hence to its changelog) once each, *after* every outcome of the
-batch is written: a crash in between replays the batch on the files as they were, which reproduces the same
-outcomes with the same tickets (recognisable duplicates). A replay on files already updated is harmless too:
-the directory's rules recognise an event they already applied by its ticket.
+Events are handled one by one and released in batches (`topologies.batches`): a person's file is decoded once
+per batch and kept decoded; each change is written to the table (hence to its changelog) as it is decided; the
+batch's outcomes are flushed and its audit records chained before its offsets are released. A crash replays the
+unreleased events, on files that may already hold their changes: the directory's rules recognise an event they
+already applied by its ticket, and every output carries a derived ticket (recognisable duplicates).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
 from streams.domain.network import Network
 from topologies.auditor import AuditTrail
-from topologies.batches import acting_for, batches_of
+from topologies.batches import handle_then_release
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter, mailbox_route
 
@@ -56,51 +56,59 @@ def register(app: faust.App, deps: Deps) -> None:
     rejections, dead_letters = deps.topic("outcomes", "rejections"), deps.topic("outcomes", "dead-letters")
     trail = AuditTrail.for_app(app, deps, deps.audit_publisher, deps.audit_heads)
 
+    # what the events handled since the last release share: their decoded files, their audit entries
+    files: dict[bytes, PersonFile] = {}
+    audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
+
+    async def handle(event: EventT[bytes]) -> None:
+        decoded = await decode_or_dead_letter(event, deps, publisher)
+        if decoded is None:
+            return
+        key, record, now = cast(bytes, event.key), decoded.record, deps.clock()
+        partition = event.message.partition
+        if decoded.schema_name == AUDIT_SCHEMA:  # published to the pending topic by another component
+            audits.append((partition, event.key, record))
+            return
+        if decoded.schema_name not in exchange.HANDLED:
+            error = CodecError(f"the directory does not handle {decoded.schema_name}")
+            letter = dead_letter_of(event, error, deps)
+            await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+            return
+        file = files.get(key)
+        if file is None:
+            file = files[key] = decode_person_file(codec, table.get(key))
+        decision = exchange.decide(
+            file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
+        )
+        for outcome in decision.outcomes:
+            if isinstance(outcome, exchange.ToMailbox):
+                topic, mail_key = mailbox_route(deps, outcome.actor, key)
+                await publisher.publish(topic, mail_key, codec.encode(outcome.schema, outcome.record))
+            elif isinstance(outcome, exchange.ToRejections):
+                await publisher.publish(rejections, key, codec.encode(exchange.REJECTION, outcome.record))
+            else:
+                audits.append((partition, key, outcome.record))
+        if decision.file is not None:
+            files[key] = decision.file
+            # through faust's table, hence its changelog: faust flushes its producer before it commits offsets.
+            # (Writing the changelog with the flow's own producer, the store only through faust, was faster but
+            # lost table updates across a SIGKILL in the crash test: 714 of 20,000. Not used.)
+            table[key] = encode_person_file(codec, decision.file)
+
+    def forget_files(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        files.clear()  # a revoked partition's files may change elsewhere before it comes back
+
+    app.on_partitions_revoked.connect(forget_files, weak=False)
+
+    async def release() -> None:
+        await publisher.flush()
+        entries = audits[:]
+        audits.clear()
+        files.clear()
+        await trail.append(entries)
+
     async def directory(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches_of(stream, settings.batch_max_events, settings.batch_within_ms / 1000):
-            files: dict[bytes, PersonFile] = {}
-            changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the file
-            audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
-            for event in events:
-                decoded = await decode_or_dead_letter(event, deps, publisher)
-                if decoded is None:
-                    continue
-                key, record, now = cast(bytes, event.key), decoded.record, deps.clock()
-                partition = event.message.partition
-                if decoded.schema_name == AUDIT_SCHEMA:  # published to the pending topic by another component
-                    audits.append((partition, event.key, record))
-                    continue
-                if decoded.schema_name not in exchange.HANDLED:
-                    error = CodecError(f"the directory does not handle {decoded.schema_name}")
-                    letter = dead_letter_of(event, error, deps)
-                    await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
-                    continue
-                file = files.get(key)
-                if file is None:
-                    with acting_for(event):
-                        file = files[key] = decode_person_file(codec, table.get(key))
-                decision = exchange.decide(
-                    file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
-                )
-                if decision.file is not None:
-                    files[key] = decision.file
-                    changed[key] = event
-                for outcome in decision.outcomes:
-                    if isinstance(outcome, exchange.ToMailbox):
-                        topic, mail_key = mailbox_route(deps, outcome.actor, key)
-                        await publisher.publish(topic, mail_key, codec.encode(outcome.schema, outcome.record))
-                    elif isinstance(outcome, exchange.ToRejections):
-                        await publisher.publish(rejections, key, codec.encode(exchange.REJECTION, outcome.record))
-                    else:
-                        audits.append((partition, key, outcome.record))
-            await publisher.flush()
-            await trail.append(audits)
-            # through faust's table (its changelog path): faust flushes its producer before it commits offsets.
-            # Writing the changelog with the batch's own producer instead (and only the store here) was faster
-            # but lost table updates across a SIGKILL in the crash test (714 of 20,000): not used
-            for key, event in changed.items():
-                with acting_for(event):
-                    table[key] = encode_person_file(codec, files[key])
+        await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
 
     app.agent(sources, name="directory")(directory)
 

@@ -27,7 +27,7 @@ from streams.domain.admission import (
     rejection,
 )
 from streams.domain.fanout import Lookup, route
-from topologies.batches import batches_of
+from topologies.batches import handle_then_release
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter, mailbox_route
 
@@ -94,9 +94,8 @@ def _register_family(app: faust.App, deps: Deps, family: str, target: str) -> No
             await publisher.publish(*mailbox_route(deps, sender, key), value)
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches_of(stream, settings.batch_max_events, settings.batch_within_ms / 1000):
-            for event in events:
-                await handle(event)
-            await publisher.flush()
+        await handle_then_release(
+            stream, handle, publisher.flush, settings.batch_max_events, settings.batch_within_ms / 1000
+        )
 
     app.agent(source, name=f"intake-{family}")(intake)

@@ -90,6 +90,12 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
             lookups = publisher.on(f"{settings.topic_prefix}.directory.lookups.v1")
             assert len(lookups) == 1
             await agent.put(value=lookups[0][1], key=lookups[0][0])
+            # the batch is released (outcomes flushed, audit records chained) when its oldest event has waited
+            # batch_within_ms: wait for that, however slow this machine is
+            for _ in range(500):
+                if trail.written and publisher.flushes:
+                    break
+                await asyncio.sleep(0.01)
 
     asyncio.run(go())
 
