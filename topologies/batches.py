@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import faust
+from faust import streams as faust_streams
 from faust.types import EventT
 
 
@@ -83,3 +86,19 @@ async def handle_then_release(
         raise
     finally:
         timer.cancel()
+
+
+@contextmanager
+def acting_for(event: EventT[bytes]) -> Iterator[None]:
+    """Make `event` faust's current event while a table is read or written outside its own iteration.
+
+    faust chooses a table's partition -- the store (RocksDB keeps one database per partition) and the changelog
+    partition a write goes to -- from the *current event*: when a batch is released, that is the last event
+    handled (or none at all, from the timer), not the one that changed the file. faust has no public way to set
+    it; this sets the context variable the stream sets for each event.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

@@ -11,10 +11,10 @@ topic, no second consume). Entries that other components publish to the pending 
 are consumed here too, so that the directory is the one writer of each audit partition.
 
 Events are handled one by one and released in batches (`topologies.batches`): a person's file is decoded once
-per batch and kept decoded; each change is written to the table (hence to its changelog) as it is decided; the
-batch's outcomes are flushed and its audit records chained before its offsets are released. A crash replays the
-unreleased events, on files that may already hold their changes: the directory's rules recognise an event they
-already applied by its ticket, and every output carries a derived ticket (recognisable duplicates).
+per batch and kept decoded; when the batch is released, its outcomes are flushed, its audit records chained,
+and each file it changed written once to the table (hence to its changelog), before its offsets are released.
+A crash replays the unreleased events, on files that may already hold their changes: the directory's rules
+recognise an event they already applied by its ticket, and every output carries a derived ticket.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
 from streams.domain.network import Network
 from topologies.auditor import AuditTrail
-from topologies.batches import handle_then_release
+from topologies.batches import acting_for, handle_then_release
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter, mailbox_route
 
@@ -59,6 +59,7 @@ def register(app: faust.App, deps: Deps) -> None:
     # what the events handled since the last release share: their decoded files, their audit entries
     files: dict[bytes, PersonFile] = {}
     audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
+    changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the file
 
     async def handle(event: EventT[bytes]) -> None:
         decoded = await decode_or_dead_letter(event, deps, publisher)
@@ -76,7 +77,8 @@ def register(app: faust.App, deps: Deps) -> None:
             return
         file = files.get(key)
         if file is None:
-            file = files[key] = decode_person_file(codec, table.get(key))
+            with acting_for(event):
+                file = files[key] = decode_person_file(codec, table.get(key))
         decision = exchange.decide(
             file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
         )
@@ -90,13 +92,13 @@ def register(app: faust.App, deps: Deps) -> None:
                 audits.append((partition, key, outcome.record))
         if decision.file is not None:
             files[key] = decision.file
-            # through faust's table, hence its changelog: faust flushes its producer before it commits offsets.
-            # (Writing the changelog with the flow's own producer, the store only through faust, was faster but
-            # lost table updates across a SIGKILL in the crash test: 714 of 20,000. Not used.)
-            table[key] = encode_person_file(codec, decision.file)
+            changed[key] = event
 
     def forget_files(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        files.clear()  # a revoked partition's files may change elsewhere before it comes back
+        # a revoked partition's files may change elsewhere before it comes back; its unwritten changes are
+        # replayed (their events were not released)
+        files.clear()
+        changed.clear()
 
     app.on_partitions_revoked.connect(forget_files, weak=False)
 
@@ -104,8 +106,15 @@ def register(app: faust.App, deps: Deps) -> None:
         await publisher.flush()
         entries = audits[:]
         audits.clear()
-        files.clear()
         await trail.append(entries)
+        # each changed file once per batch, through faust's table (hence its changelog): faust flushes its
+        # producer before it commits offsets. (Writing the changelog with the flow's own producer, the store only
+        # through faust, was faster but lost table updates across a SIGKILL in the crash test, 714 of 20,000.)
+        for key, event in changed.items():
+            with acting_for(event):
+                table[key] = encode_person_file(codec, files[key])
+        changed.clear()
+        files.clear()
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
