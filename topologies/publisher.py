@@ -30,9 +30,8 @@ class PublishFailed(RuntimeError):
 
 
 class Publisher(Protocol):
-    async def publish(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
-        """Queue a message (to `partition`, else the key's murmur2 partition); it is known written only once
-        `flush()` returned."""
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Queue a message (to its key's murmur2 partition); it is known written only once `flush()` returned."""
 
     async def flush(self) -> None:
         """Wait until everything published so far is written; raise `PublishFailed` if anything was not."""
@@ -63,15 +62,12 @@ class KafkaPublisher:
         if error is not None:
             self._failures.append(f"{message.topic()}[{message.partition()}]: {error.str()}")
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         if topic not in self._known:
             await asyncio.to_thread(self._check_exists, topic)
         while True:
             try:
-                if partition is None:
-                    self._producer.produce(topic, value, key)
-                else:
-                    self._producer.produce(topic, value, key, partition=partition)
+                self._producer.produce(topic, value, key)
                 return
             except BufferError:  # librdkafka's queue is full: let it drain
                 await asyncio.to_thread(self._producer.poll, 0.05)
@@ -105,12 +101,12 @@ class FaustPublisher:
         self._topics: dict[str, faust.TopicT] = {}
         self._pending: list[Awaitable[Any]] = []
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         channel = self._topics.get(topic)
         if channel is None:
             channel = self._app.topic(topic, key_type=bytes, value_type=bytes)
             self._topics[topic] = channel
-        self._pending.append(await channel.send(key=key, value=value, partition=partition))
+        self._pending.append(await channel.send(key=key, value=value))
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
@@ -125,12 +121,10 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
-        self.partitions: list[int | None] = []  # the explicit partition of each message sent (None: by key)
         self.flushes = 0
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.sent.append((topic, key, value))
-        self.partitions.append(partition)
 
     async def flush(self) -> None:
         self.flushes += 1
