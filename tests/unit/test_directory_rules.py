@@ -186,8 +186,8 @@ def dimona(schema: str, **fields: Any) -> tuple[str, dict[str, Any]]:
     return f"be.crossroads.dimona.{schema}", {**base, **fields}
 
 
-def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
-    schema, record = dimona(
+def dimona_in_of_5_january() -> tuple[str, dict[str, Any]]:
+    return dimona(
         "DimonaIn",
         start_date=dt.date(2026, 1, 5),
         planned_end_date=None,
@@ -195,6 +195,10 @@ def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
         joint_committee="200",
         planned_hours=None,
     )
+
+
+def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
+    schema, record = dimona_in_of_5_january()
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
     assert isinstance(started, Changed)
     assert started.file.relation(EMPLOYER, dt.date(2026, 3, 1)) is not None
@@ -207,14 +211,7 @@ def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
 
 
 def test_a_dimona_in_delivered_again_is_recognised_by_its_ticket_not_refused_as_a_duplicate() -> None:
-    schema, record = dimona(
-        "DimonaIn",
-        start_date=dt.date(2026, 1, 5),
-        planned_end_date=None,
-        worker_type="OTH",
-        joint_committee="200",
-        planned_hours=None,
-    )
+    schema, record = dimona_in_of_5_january()
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
     assert isinstance(started, Changed)
     # at-least-once: the same declaration (same ticket) replayed on the file it already changed
@@ -351,14 +348,7 @@ def test_consultation_needs_an_active_file_and_an_authorization() -> None:
 
 
 def test_an_employer_consults_its_own_personnel_only_while_employed() -> None:
-    schema, record = dimona(
-        "DimonaIn",
-        start_date=dt.date(2026, 1, 5),
-        planned_end_date=None,
-        worker_type="OTH",
-        joint_committee="200",
-        planned_hours=None,
-    )
+    schema, record = dimona_in_of_5_january()
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"dimona-in")
     assert isinstance(started, Changed)
     file = started.file
