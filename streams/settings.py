@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr, field_serializer
+from pydantic import Field, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The local stack's node i listens on the first broker's port + 2(i-1), its controller on the controller port
+# + 2(i-1): with the defaults 9092/9094/9096 and 9093/9095/9097, each node's pair of ports side by side.
+LOCAL_PORT_STEP = 2
+# Three copies survive one broker down with min ISR 2; more would only cost disk and latency locally.
+MAX_DEFAULT_REPLICATION = 3
 
 
 class Settings(BaseSettings):
@@ -18,13 +23,25 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CROSSROADS_", frozen=True, extra="ignore")
 
-    # Kafka
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="bootstrap servers, host:port[,host:port]")
-    kafka_controller_port: int = Field(9093, description="KRaft controller port of the local broker")
+    # Kafka. `kafka_brokers` is the one source of truth for the cluster's size: when they are not given
+    # explicitly, the bootstrap list and the replication factor follow it (see _kafka_follows_its_brokers).
+    kafka_brokers: int = Field(
+        1, ge=1, description="brokers of the cluster; `crossroads stack up` starts this many broker+controller nodes"
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092",
+        description="bootstrap servers, host:port[,host:port]: one address per broker, or one address that is"
+        " the first broker of the local stack (then the others follow it on every second port)",
+    )
+    kafka_controller_port: int = Field(
+        9093, description="KRaft controller port of the local stack's first node (node i: + 2(i-1))"
+    )
     kafka_version: str = Field("4.4.0", description="Apache Kafka release the local stack resolves")
-    kafka_heap: str = Field("1g", description="JVM heap of the local broker")
+    kafka_heap: str = Field("1g", description="JVM heap (-Xmx) of each local Kafka node")
     default_partitions: int = Field(6, ge=1)
-    replication_factor: int = Field(1, ge=1)
+    replication_factor: int = Field(
+        1, ge=1, description="replicas of every topic we create; default: kafka_brokers, at most 3"
+    )
     schema_registry_url: str | None = Field(
         None, description="Confluent Schema Registry; when set, the codec also speaks its wire framing"
     )
@@ -45,6 +62,13 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         50, ge=1, description="longest a worker's fetch waits for data (faust's own is a fixed 1,500 ms)"
     )
+    consumer_session_timeout_s: float = Field(
+        10.0,
+        ge=6.0,
+        description="how long the group waits for a silent worker before giving its partitions to the others: a "
+        "worker restarted after a crash waits this long for its partitions (faust's own is 60 s; the broker's "
+        "minimum 6 s)",
+    )
     batch_max_events: int = Field(
         1000, ge=1, description="most events a flow (intake, directory) takes from its input at once"
     )
@@ -62,6 +86,11 @@ class Settings(BaseSettings):
         description="the network as data: sectors, institutions, authorization matrix (validated at start-up)",
     )
     topic_prefix: str = Field("crossroads", description="first segment of every topic name")
+    audit_seal_file: Path | None = Field(
+        None,
+        description="the verified heads of the audit chains (`crossroads audit verify`): the operator's file, never "
+        "writable by the worker; unset: <state_dir>/audit/verified-heads.json",
+    )
 
     # Warehouse: pseudonyms, re-identification, statistics, OASIS, retention (docs/warehouse.md, docs/analysts.md)
     pseudonym_keys: dict[str, SecretStr] = Field(
@@ -102,9 +131,56 @@ class Settings(BaseSettings):
         30, ge=1, description="civil events and pseudonym mappings of persons dead longer ago are deleted"
     )
     retention_audit_years: int = Field(10, ge=1, description="audit records older than this leave the warehouse")
+    projector_retry_for_s: float = Field(
+        120.0,
+        ge=0,
+        description="how long the projector retries an insert while ClickHouse is unreachable before it crashes",
+    )
     projector_crash_after_inserts: int | None = Field(
         None, description="TEST HOOK: the projector exits (137) right after its Nth insert, before committing"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kafka_follows_its_brokers(cls, data: Any) -> Any:
+        """Derive what the broker count implies unless it was given: the bootstrap list (every broker, so a
+        client still connects with any one of them down) and the replication factor; a bootstrap list of several
+        brokers gives the count when that is not given. Given values must agree.
+
+        Runs before field validation to know what was given (env or arguments); values may still be strings."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        bootstrap = str(data.get("kafka_bootstrap", cls.model_fields["kafka_bootstrap"].default))
+        addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+        if "kafka_brokers" not in data and len(addresses) > 1:
+            data["kafka_brokers"] = len(addresses)
+        try:
+            brokers = int(data.get("kafka_brokers", 1))
+        except (TypeError, ValueError):
+            return data  # the field's own validation reports it
+        if brokers < 1:
+            return data
+        if len(addresses) == 1 and brokers > 1:
+            host, port = _host_port(addresses[0])
+            data["kafka_bootstrap"] = ",".join(f"{host}:{port + LOCAL_PORT_STEP * i}" for i in range(brokers))
+        elif len(addresses) > 1 and len(addresses) != brokers:
+            raise ValueError(
+                f"CROSSROADS_KAFKA_BOOTSTRAP lists {len(addresses)} brokers but CROSSROADS_KAFKA_BROKERS is "
+                f"{brokers}: list every broker, or give one address and let the others follow it"
+            )
+        if "replication_factor" not in data:
+            data["replication_factor"] = min(brokers, MAX_DEFAULT_REPLICATION)
+        return data
+
+    @model_validator(mode="after")
+    def _replicas_fit_the_cluster(self) -> Settings:
+        if self.replication_factor > self.kafka_brokers:
+            raise ValueError(
+                f"CROSSROADS_REPLICATION_FACTOR={self.replication_factor} needs at least that many brokers, "
+                f"but CROSSROADS_KAFKA_BROKERS={self.kafka_brokers}"
+            )
+        return self
 
     @field_serializer("pseudonym_keys")
     def _keys_as_json(self, keys: dict[str, SecretStr]) -> str:
@@ -125,13 +201,28 @@ class Settings(BaseSettings):
 
     @property
     def kafka_host_port(self) -> tuple[str, int]:
-        first = self.kafka_bootstrap.split(",")[0]
-        host, _, port = first.rpartition(":")
-        return host, int(port)
+        """The first broker's address."""
+        return self.kafka_addresses[0]
+
+    @property
+    def kafka_addresses(self) -> list[tuple[str, int]]:
+        """Every bootstrap address, in order: on the local stack, node i listens on the i-th."""
+        return [_host_port(a.strip()) for a in self.kafka_bootstrap.split(",") if a.strip()]
+
+    @property
+    def kafka_min_insync_replicas(self) -> int:
+        """Replicas that must have a write before acks=all succeeds: all but one, at least one. With three, a
+        write is on two brokers before it is acknowledged, and one broker may be down without stopping producers."""
+        return max(1, self.replication_factor - 1)
 
     @property
     def clickhouse(self) -> ClickHouseAddress:
         return ClickHouseAddress.parse(self.clickhouse_url)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
 
 
 class ClickHouseAddress:

@@ -1,4 +1,4 @@
-"""The whole local stack, in start order: the Kafka broker, then the ClickHouse server."""
+"""The whole local stack, in start order: the Kafka broker (or cluster), then the ClickHouse server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from streams.settings import Settings
 from streams.stack.clickhouse import ClickHouseService
-from streams.stack.kafka import KafkaService
+from streams.stack.kafka import KafkaCluster
 from streams.stack.service import Service, ServiceStatus
 
 
@@ -21,7 +21,7 @@ class Started:
 
 class LocalStack:
     def __init__(self, settings: Settings, only: tuple[str, ...] = ()) -> None:
-        services: list[Service] = [KafkaService(settings), ClickHouseService(settings)]
+        services: list[Service] = [KafkaCluster(settings), ClickHouseService(settings)]
         self.services = [s for s in services if not only or s.name in only]
 
     def up(self, on_event: Callable[[str], None] = lambda _: None) -> list[Started]:
@@ -40,4 +40,8 @@ class LocalStack:
         return [s.name for s in reversed(self.services) if s.down()]
 
     def status(self) -> list[ServiceStatus]:
-        return [s.status() for s in self.services]
+        """One row per service; a Kafka cluster adds one row per node after its own."""
+        rows: list[ServiceStatus] = []
+        for service in self.services:
+            rows.extend(service.statuses() if isinstance(service, KafkaCluster) else [service.status()])
+        return rows
