@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,3 +190,88 @@ def wait_for_group(settings: Settings, group_id: str, timeout: float = 120.0) ->
 def _quiet_admin(settings: Settings) -> AdminClient:
     # librdkafka logs at info level when a short-lived client is torn down; only warnings matter here
     return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """How far a consumer group's committed offset is behind the end of one partition."""
+
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed on this partition
+    low: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        start = self.committed if self.committed is not None else self.low
+        return max(0, self.end - start)
+
+
+def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> list[PartitionLag]:
+    """The group's committed offset against the end offset of every partition of `topics` (absent topics:
+    none). Reads the end offsets *before* the committed ones, so a lag of 0 means that everything written
+    before the call was committed by the group."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": group_id,  # only read with: this consumer never subscribes nor commits
+            "enable.auto.commit": False,
+            "log_level": 3,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(timeout=TIMEOUT_S).topics
+        partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in sorted(metadata[t].partitions)]
+        ends = {}
+        for tp in partitions:
+            low, high = consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+            ends[(tp.topic, tp.partition)] = (int(low), int(high))
+        committed = consumer.committed(partitions, timeout=TIMEOUT_S) if partitions else []
+    except KafkaException as exc:
+        raise KafkaAdapterError(f"cannot read the lag of group {group_id}: {exc}") from exc
+    finally:
+        consumer.close()
+    result = []
+    for tp in committed:
+        low, high = ends[(tp.topic, tp.partition)]
+        offset = tp.offset if tp.offset >= 0 else None
+        result.append(PartitionLag(tp.topic, tp.partition, offset, low, high))
+    return result
+
+
+def wait_drained(
+    settings: Settings,
+    group_id: str,
+    topics: Iterable[str],
+    *,
+    timeout: float,
+    check: Callable[[], None] = lambda: None,
+    settle_s: float = 1.0,
+) -> list[PartitionLag]:
+    """Block until the group has committed the end offset of every partition of `topics`, twice in a row
+    `settle_s` apart (a flow's outputs may be another flow's inputs). `check` is called on every round, to fail
+    fast when what should drain the topics died. Raises KafkaAdapterError naming the partitions still behind."""
+    topics = list(topics)
+    deadline = time.monotonic() + timeout
+    drained_once = False
+    while True:
+        check()
+        lags = group_lag(settings, group_id, topics)
+        behind = [lag for lag in lags if lag.lag]
+        if not behind:
+            if drained_once:
+                return lags
+            drained_once = True
+        else:
+            drained_once = False
+        if time.monotonic() > deadline:
+            described = ", ".join(
+                f"{lag.topic}[{lag.partition}] committed {lag.committed} of {lag.end}" for lag in behind[:10]
+            )
+            raise KafkaAdapterError(
+                f"group {group_id} did not drain within {timeout:.0f}s: {len(behind)} partition(s) behind: {described}"
+            )
+        time.sleep(settle_s if drained_once else 0.5)

@@ -13,3 +13,8 @@ class InstallError(StackError):
 
 class StartError(StackError):
     """A service did not start or did not become ready in time; the message points at its log."""
+
+
+class ProcessDied(StackError):
+    """A process of the platform (worker, projector, connector, broker) that should run has ended; the message
+    gives how it ended and the last lines of its log."""

@@ -12,7 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.stack.errors import StartError
+from streams.stack.errors import ProcessDied, StartError
+
+# The processes this very process started, by pid file (the last one started under it): only a parent can learn
+# how its child ended, and only while it holds the Popen (a dropped Popen is reaped by the subprocess module,
+# and its exit status with it).
+_CHILDREN: dict[Path, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,23 @@ class ManagedProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
+        _CHILDREN[self.pid_file] = proc
         return proc.pid
+
+    def exit_status(self) -> str | None:
+        """How the process ended, if it was started by this process and has ended ("exit code 1", "killed by
+        SIGKILL"); None while it runs or when it is not our child."""
+        proc = _CHILDREN.get(self.pid_file)
+        code = proc.poll() if proc is not None else None
+        return _describe(code) if code is not None else None
+
+    def check(self) -> None:
+        """Raise ProcessDied (exit status and the last lines of the log) unless the process is alive."""
+        if self.pid() is None:
+            status = self.exit_status() or "not running"
+            raise ProcessDied(
+                f"{self.name} is not running ({status}); last lines of {self.log_file}:\n{self.log_tail()}"
+            )
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM the recorded process and wait; SIGKILL if it ignores us. True if something was stopped."""
@@ -74,6 +95,15 @@ class ManagedProcess:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log yet)"
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _alive(pid: int) -> bool:

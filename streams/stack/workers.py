@@ -46,5 +46,10 @@ class PlatformWorkers:
             pids[command] = pid
         return pids
 
+    def check(self) -> None:
+        """Raise ProcessDied, with how it ended and its log's last lines, if any of the processes is not running."""
+        for process in self.processes.values():
+            process.check()
+
     def stop(self) -> list[str]:
         return [command for command, process in self.processes.items() if process.stop(timeout=30.0)]
