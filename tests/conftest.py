@@ -97,7 +97,11 @@ def stack_settings(kafka_bootstrap: str, clickhouse_url: str) -> Iterator[Settin
         }
     )
     yield settings
-    _drop_topics(settings)
+    if os.environ.get("CROSSROADS_KEEP_TEST_DATA"):  # to look at what a failed run left (topics, warehouse)
+        return
+    from tests.integration.harness import drop_topics
+
+    drop_topics(settings)
     _drop_database(settings)
 
 
@@ -121,22 +125,6 @@ def topics(stack_settings: Settings) -> Settings:
 
     TopicAdmin(stack_settings).apply(platform_topics(load_network(stack_settings.network_dir).institutions))
     return stack_settings
-
-
-def _drop_topics(settings: Settings) -> None:
-    with contextlib.suppress(Exception):
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        names = [
-            t
-            for t in admin.list_topics(timeout=10).topics
-            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
-        ]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=30).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=30)
 
 
 def _drop_database(settings: Settings) -> None:

@@ -11,7 +11,7 @@ from mode import CrashingSupervisor
 
 from streams.settings import Settings
 from topologies.deps import Deps
-from topologies.transport import transport_class
+from topologies.faust_overrides import TableManager, transport_class
 
 
 class Flow(Protocol):
@@ -21,8 +21,8 @@ class Flow(Protocol):
 
 
 def default_flows() -> list[Flow]:
-    """The worker's flows. The auditor is not among them: the directory chains the audit entries itself (and
-    those of the pending topic); `topologies.auditor` stays for a deployment that audits another flow."""
+    """The worker's flows. The directory also keeps the audit trail (`topologies.audit_trail`): it chains its own
+    audit entries and those published to the pending topic, so that it is the one writer of each partition."""
     import topologies.directory
     import topologies.intake
 
@@ -50,15 +50,20 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
         value_serializer="raw",
         producer_acks=-1,
         # record batches of up to 1,000,000 bytes (under the broker's default message.max.bytes, 1,048,588)
-        # instead of 16 KiB: a partition's share of an auditor batch (up to 2,000 audit records, < 1 MB) is
-        # then one record batch, which the broker appends or rejects as a whole -- a chained record can never
-        # be written after the record it links to was lost.  linger stays 0: no added latency
+        # instead of 16 KiB: under exactly_once, where the audit trail writes through this producer, a
+        # partition's share of a directory batch's audit records is then one record batch as long as it is
+        # under 1 MB (~2,000 records of ~300-450 bytes), which the broker appends or rejects as a whole -- a
+        # chained record is not written after the record it links to was lost.  linger stays 0: no added latency
         producer_max_batch_size=1_000_000,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=settings.consumer_session_timeout_s / 10,
         # an agent that raises takes the worker down (exit code != 0) instead of being restarted in place
         # every few seconds on the same poison event while the group stays "healthy": infrastructure
         # errors crash loudly, the process supervisor (docker compose, systemd) restarts it
         agent_supervisor=CrashingSupervisor,
+        # recovery that seeks the stream partitions before resuming them (topologies/faust_overrides.py)
+        TableManager=TableManager,
     )
     app.transport = transport_class(settings.consumer_fetch_max_wait_ms)(app.conf.broker_consumer, app)
     deps = deps or Deps.from_settings(settings)
@@ -67,9 +72,25 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
     return app
 
 
+def source_topics(app: faust.App) -> list[str]:
+    """Every topic the app's agents consume (a drained worker has committed the end of each)."""
+    names: dict[str, None] = {}
+    for agent in app.agents.values():
+        for topic in getattr(agent.channel, "topics", ()):
+            names[topic] = None
+    return list(names)
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     app = create_app(settings)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+    async def install_diagnostics() -> None:
+        from topologies import diagnostics
+
+        diagnostics.install(app)
+
+    app.task(install_diagnostics)
     app.main_worker = True  # type: ignore[attr-defined]
     from faust.worker import Worker
 

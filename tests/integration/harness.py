@@ -6,8 +6,10 @@ Nothing here knows how the platform decides: it only produces to intake topics a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -16,7 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
@@ -76,6 +79,7 @@ class Platform:
         self._seen: list[Seen] = []
         self._positions: set[tuple[str, int, int]] = set()
         self.counts: Counter[str] = Counter()  # records seen per schema short name, kept as they arrive
+        self._next: dict[tuple[str, int], int] = {}  # (topic, partition) -> the offset after the last one read
         self._lock = threading.Lock()
         self._stop = threading.Event()
         prefix = settings.topic_prefix.replace(".", r"\.")
@@ -89,6 +93,7 @@ class Platform:
                 "log_level": 4,
             }
         )
+        self._watched = watched
         self._consumer.subscribe([f"^{prefix}\\.({watched})\\.v1$"])
         self._thread = threading.Thread(target=self._collect, daemon=True)
         self._thread.start()
@@ -98,6 +103,9 @@ class Platform:
             for message in self._consumer.consume(num_messages=500, timeout=0.2):
                 if message.error():
                     continue
+                with self._lock:
+                    place = (message.topic() or "", message.partition() or 0)
+                    self._next[place] = max(self._next.get(place, 0), (message.offset() or 0) + 1)
                 decoded = self.codec.decode(message.value() or b"")
                 seen = Seen(
                     message.topic() or "",
@@ -183,6 +191,30 @@ class Platform:
                 lambda s: s.schema.endswith("AuditRecord") and s.record["source_ticket"] == source_ticket
             )
         ]
+
+    def wait_caught_up(self, timeout: float = 120.0) -> None:
+        """Wait until this watcher has read every watched partition up to its end offset as of now: after the
+        platform drained its inputs, everything it wrote is then in `seen()`."""
+        prefix = self.settings.topic_prefix.replace(".", r"\.")
+        pattern = re.compile(f"^{prefix}\\.({self._watched})\\.v1$")
+        probe = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": "harness-probe"})
+        try:
+            ends = {}
+            for name, meta in probe.list_topics(timeout=10).topics.items():
+                if pattern.match(name):
+                    for partition in meta.partitions:
+                        _, high = probe.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+                        ends[(name, partition)] = high
+        finally:
+            probe.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                behind = {place: end for place, end in ends.items() if end and self._next.get(place, 0) < end}
+            if not behind:
+                return
+            assert time.monotonic() < deadline, f"the harness did not read up to the end of {sorted(behind)[:5]}"
+            time.sleep(0.2)
 
     def settle(self, quiet: float = 2.0, timeout: float = 60.0) -> None:
         """Wait until nothing new has arrived for `quiet` seconds."""
@@ -272,3 +304,18 @@ def by_recipient(seen: Iterator[Seen] | list[Seen]) -> dict[str, list[dict[str, 
     for s in seen:
         result.setdefault(s.record["recipient"], []).append(s.record)
     return result
+
+
+def drop_topics(settings: Settings) -> None:
+    """Delete the topics under the settings' prefix and app id (best effort: a test's cleanup)."""
+    with contextlib.suppress(Exception):
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        names = [
+            t
+            for t in admin.list_topics(timeout=10).topics
+            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
+        ]
+        if names:
+            for future in admin.delete_topics(names, operation_timeout=30).values():
+                with contextlib.suppress(Exception):
+                    future.result(timeout=30)

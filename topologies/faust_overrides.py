@@ -1,0 +1,249 @@
+"""Where the platform overrides faust's internals: each override, why, and the versions it holds for.
+
+faust-streaming loses or stalls input after a restart or a rebalance with a backlog (docs/crash-recovery.md).
+Each numbered defect below was seen in the crash test or reproduced by tests/integration/test_faust_recovery.py:
+
+1. **Recovery resumes the stream partitions before it seeks them.** `Recovery.on_recovery_completed` (and
+   `_resume_streams`, its table-less twin) resume the stream partitions, *then* await `perform_seek()` (broker
+   round trips, ~0.5-1 s), *then* `flow_control.resume()`, which clears every agent's buffer. During the seek
+   the fetcher already delivers records from the position before the seek: agents take some, the drain loop
+   advances `_read_offset` past them, and the buffer clear throws the rest away. The re-fetch from the
+   committed offset is then dropped by `Consumer._drain_messages` as "already read" (offset < `_read_offset`).
+   The dropped range is never handled, and the partition's commits stop for good at its start, because faust
+   only commits contiguous acks: lag never reaches 0 and the range's outputs are missing until a restart
+   replays it. `_Recovery` below seeks first, clears the buffers, and only then resumes the partitions.
+   (faust-streaming issue #596, open.)
+2. **An empty fetch request asks for every partition.** faust passes its *live* set of active partitions to
+   aiokafka's `fetched_records(partitions)`, which treats an empty set as "all partitions". When recovery ends
+   it pauses the changelog partitions while the stream partitions are still paused: the set is empty for a
+   moment, aiokafka hands over records of the paused stream partitions and moves their positions past them,
+   and faust's `getmany` discards them (not active). Nobody seeks back: the records are skipped for good, the
+   jump is later recorded as a gap and committed over. `_Consumer._getmany` asks for a copy of the set, and
+   for nothing when it is empty.
+3. **A seek "to committed" leaves partitions without a commit where they are.** aiokafka's
+   `seek_to_committed` skips partitions whose committed offset is none or 0, so records fetched and discarded
+   during a rebalance of a group that has not committed yet are not fetched again. `_Consumer` seeks those
+   partitions to their beginning (the group starts there: `auto_offset_reset=earliest`).
+4. **A commit can pass a message still being handled.** `Consumer._new_offset` tolerates one missing offset at
+   the head of the acked offsets (`min(acked) - committed > 1`), which is also the case of a message that is
+   handled but not acked yet: the commit skips it and a crash then loses it. `_Consumer._new_offset` never
+   commits past the oldest tracked message that is not acked. (faust-streaming issue #606, PR #707, open.)
+5. **A gap is recorded over the message that revealed it.** `_drain_messages` calls `_add_gap(tp, read + 1,
+   offset)` and `_add_gap` stores the *closed* range, so the delivered message itself counts as acked as soon
+   as a later offset is: `_Consumer._add_gap` stores the offsets that were never delivered, only.
+6. **Messages skipped during a rebalance are acked.** A stream skips an event whose generation is stale or that
+   arrives while flow control is suspended, and acks it although nothing handled it; the commit made while
+   the partitions are revoked then covers it. `_Consumer.ack` ignores the ack of a message no stream tracked
+   (it is fetched again after the seek, or by the partition's next owner).
+7. **The worker's fetch wait.** faust hard-codes `fetch_max_wait_ms=1500`; a declaration crosses two consume
+   steps, so each could wait up to 1.5 s on a quiet partition (`consumer_fetch_max_wait_ms`).
+
+Everything here holds for the versions in `PINNED` and is checked by tests/unit/test_faust_overrides.py, which
+also pins the source of each faust function overridden: when faust changes underneath, that test fails and the
+override must be re-read against the new code (and dropped if upstream fixed it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import aiokafka
+from faust.tables.manager import TableManager as FaustTableManager
+from faust.tables.recovery import Recovery as FaustRecovery
+from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
+from faust.utils.functional import consecutive_numbers
+
+PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "mode-streaming": "0.7.1"}
+
+# The code these overrides were written against (first 16 hex digits of the SHA-256 of each function's source):
+# the overridden functions, and those whose behaviour the overrides rely on or work around.
+REVIEWED = {
+    "faust.transport.consumer.Consumer._new_offset": "1d2c7ea89a7ad4f1",
+    "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475",
+    "faust.transport.consumer.Consumer._add_gap": "4df2573ded7c1c2c",
+    "faust.transport.consumer.Consumer._drain_messages": "44a2500309e83c63",
+    "faust.transport.consumer.Consumer.getmany": "4b168d84882a70d6",
+    "faust.transport.consumer.Consumer._wait_next_records": "6218e1969a636b3f",
+    "faust.transport.consumer.Consumer.perform_seek": "0e8c130ff4b0afd8",
+    "faust.transport.consumer.Consumer.on_partitions_revoked": "d04b7ae72c6fc206",
+    "faust.transport.consumer.Consumer._filter_committable_offsets": "dc5e9baf5d994485",
+    "faust.transport.consumer.ThreadDelegateConsumer._getmany": "f9d47aa9010b5ff2",
+    "faust.tables.recovery.Recovery.on_recovery_completed": "6ef567acf072e46d",
+    "faust.tables.recovery.Recovery._resume_streams": "d986a6710c1aca98",
+    "faust.tables.manager.TableManager.recovery": "f0bf5de78b4c3d23",
+    "faust.streams.Stream._py_aiter": "3a48ee257a65435b",
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad",
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._fetch_records": "39a2c6c79fc1455a",
+    "aiokafka.consumer.fetcher.Fetcher.fetched_records": "be4348896b9b66af",
+    "aiokafka.consumer.consumer.AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
+}
+
+
+class _Consumer(driver.Consumer):
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        if active_partitions is not None:
+            if not active_partitions:
+                await asyncio.sleep(min(timeout, 0.05))
+                return {}
+            active_partitions = set(active_partitions)  # the live set changes while the fetch waits
+        return await self._thread.getmany(active_partitions, timeout)  # as faust's ThreadDelegateConsumer
+
+    async def seek_to_committed(self) -> Any:
+        committed = await super().seek_to_committed()
+        never = [tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)]
+        if never:
+            await self._thread.seek_to_beginning(*never)
+        return committed
+
+    def ack(self, message: Any) -> bool:
+        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+            # skipped by a stream (stale generation, flow suspended): handled by nobody, so not safe to commit
+            return False
+        return super().ack(message)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # offset_to is the message just delivered: the gap is what lies before it
+        await super()._add_gap(tp, offset_from, offset_to - 1)
+
+    def _filter_committable_offsets(self, tps: Any) -> dict[TP, int]:
+        self._in_flight = _oldest_unacked(self._unacked_messages)
+        try:
+            return super()._filter_committable_offsets(tps)
+        finally:
+            self._in_flight = {}
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """faust's rule (contiguous acks, known gaps count as acked), capped at the oldest in-flight message."""
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        max_offset = max(acked)
+        gaps = self._gap[tp]
+        if gaps:
+            candidates = sorted(gaps.overlap(0, max_offset), key=lambda interval: interval.begin)
+            if candidates:
+                filled = [offset for interval in candidates for offset in range(interval.begin, interval.end)]
+                acked.extend(filled)
+                gaps.chop(0, max(filled[-1], max_offset + 1))
+        acked.sort()
+        committed = self._committed_offset[tp]
+        if committed and acked[0] - committed > 1:
+            return None  # the head of the partition is not acked yet
+        batch = next(consecutive_numbers(acked))
+        oldest = getattr(self, "_in_flight", {}).get(tp)
+        if oldest is not None:
+            batch = [offset for offset in batch if offset < oldest]
+            if not batch:
+                return None
+        del acked[: len(batch)]
+        self._acked_index[tp].difference_update(batch)
+        return batch[-1] + 1
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # a paused partition is still yielded by getmany while it is marked buffered (buffer full): a revoked
+        # partition must come back unmarked
+        self._buffered_partitions.difference_update(revoked)
+        await super().on_partitions_revoked(revoked)
+
+
+def _oldest_unacked(messages: Any) -> dict[TP, int]:
+    oldest: dict[TP, int] = {}
+    for message in list(messages):
+        if not message.acked:
+            tp, offset = message.tp, message.offset
+            if offset < oldest.get(tp, offset + 1):
+                oldest[tp] = offset
+    return oldest
+
+
+class _Recovery(FaustRecovery):
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        """faust's, with the stream partitions resumed only after the seek and the buffer clear."""
+        consumer = self.app.consumer
+        self.log.info("Restore complete!")
+        await self.app.on_rebalance_complete.send()
+        self._set_recovery_ended()
+        callback_coros = [
+            asyncio.ensure_future(
+                table.on_recovery_completed(self.actives_for_table[table], self.standbys_for_table[table])
+            )
+            for table in self.tables.values()
+        ]
+        if callback_coros:
+            await asyncio.wait(callback_coros)
+        assignment = consumer.assignment()
+        if self.app.consumer_generation_id != generation_id:
+            self.log.warning(
+                f"Recovery rebalancing again app id {self.app.consumer_generation_id} param {generation_id}"
+            )
+            return
+        await self._seek_then_resume(assignment)
+        await cast(Any, self.app)._fetcher.maybe_start()
+        self.tables.on_actives_ready()
+        if not self.app.assignor.assigned_standbys():
+            self.tables.on_standbys_ready()
+        self.app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+    async def _resume_streams(self, generation_id: int = 0) -> None:
+        """faust's (the path without tables), with the same order as on_recovery_completed."""
+        app = self.app
+        await app.on_rebalance_complete.send()
+        assignment = app.consumer.assignment()
+        if app.consumer_generation_id != generation_id:
+            self.log.warning("Recovery rebalancing again")
+            return
+        await self._seek_then_resume(assignment)
+        await cast(Any, app)._fetcher.maybe_start()
+        self.tables.on_actives_ready()
+        self.tables.on_standbys_ready()
+        app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+    async def _seek_then_resume(self, assignment: set[TP]) -> None:
+        consumer: Any = self.app.consumer
+        streams = {tp for tp in assignment if not self._is_changelog_tp(tp)}
+        consumer._buffered_partitions.difference_update(streams)
+        if assignment:
+            self.log.info("Seek stream partitions to committed offsets.")
+            await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        self.completed.set()
+        # clears the agents' buffers: nothing of the stream partitions can be in them, they are still paused
+        self.app.flow_control.resume()
+        self.log.dev("Resume stream partitions")
+        consumer.resume_partitions(streams)
+        consumer.resume_flow()
+
+
+class TableManager(FaustTableManager):
+    """faust's table manager with the recovery above (faust's `TableManager` setting)."""
+
+    @property
+    def recovery(self) -> FaustRecovery:
+        if self._recovery is None:
+            self._recovery = _Recovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
+
+
+def transport_class(fetch_max_wait_ms: int) -> type[driver.Transport]:
+    class ConsumerThread(driver.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+            consumer = super()._create_worker_consumer(transport)
+            # read by the consumer when it starts its fetcher; faust offers no setting for it
+            consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            return consumer
+
+    class Consumer(_Consumer):
+        def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
+            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    class Transport(driver.Transport):
+        pass
+
+    Transport.Consumer = Consumer
+    return Transport
+
+
+__all__ = ["PINNED", "REVIEWED", "TableManager", "transport_class"]
