@@ -1,31 +1,35 @@
-"""Auditor bench: audit records chained per second by the auditor running alone, before and after batching.
+"""Audit bench: audit records chained per second by `crossroads worker` (its directory chains what other
+components publish to the pending topic), against raw confluent-kafka measured in the same run.
 
-    .venv/bin/python bench/bench_auditor.py [--entries 20000] [--variants before,batch-1,after]
+    .venv/bin/python bench/bench_auditor.py [--entries 20000] [--quick]
 
-Needs the broker (`.venv/bin/crossroads stack up`).  For each variant, under a private topic prefix and app_id
-(removed at the end): the pending, audit and dead-letter topics are created from the catalog, N unchained
-entries (deliveries, refusals and consultations about 5,000 people) are published to the pending topic, then
-an auditor-only faust worker (the production `create_app` with one flow, in a subprocess) is started and the
-audit topic's high watermarks are sampled every 20 ms until it holds N records; the chains are then read back
-and verified.  "records/s" = N / (time of the last record - time of the first), i.e. without worker start-up.
+Needs the broker (`.venv/bin/crossroads stack up`); ClickHouse is not used.  Everything runs under a private
+topic prefix and app_id (removed at the end), with a temporary state dir.  Phases:
 
-Variants:
-  before   the auditor as committed at git HEAD (`git show HEAD:topologies/auditor.py`, loaded as a module):
-           one record at a time, awaiting each acknowledgement -- the baseline, measured in the same run;
-  batch-1  the working tree's auditor with batch_max=1 (the batched code path degenerated to one record);
-  after    the working tree's auditor with its defaults (BATCH_MAX, BATCH_WITHIN_S).
-Writes bench/results/auditor.json.  Run on demand; tests never assert timings.
+1. baseline  N AuditRecords chained as the worker writes them (same bytes, ~270 B), produced raw with
+             `producer_config(settings)` to a scratch topic, then consumed back (bench_core's `baseline`):
+             produce msgs/s, consume msgs/s, and both one after the other, N / (produce_s + consume_s) -- what
+             the worker does per record (consume an entry, produce a record) without any decision.
+2. backlog   N unchained entries (deliveries, refusals, consultations about 5,000 people), keyed by NISS, to
+             the pending topic, before the worker starts.
+3. worker    `PlatformWorkers(settings, commands=("worker",))` -- the production worker, intake and
+             directory -- started; the audit topic's high watermarks are sampled every 20 ms until it holds N
+             records.  "records/s" = N / (time of the last record - time of the first), i.e. without worker
+             start-up.  Then until the group has committed the end of every topic it consumes (the directory
+             writes a batch's audit records before it releases the batch's offsets), and the chains are read
+             back and verified.
+
+Writes bench/results/auditor.json (auditor-quick.json with --quick).  Run on demand; tests never assert timings.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
-import platform
-import subprocess
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -33,65 +37,55 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+# bench_core is next to this script (whose directory Python puts first on sys.path); importing it also puts the
+# repository on sys.path, for the imports below
+from bench_core import (
+    BenchError,
+    CpuMeter,
+    baseline,
+    broker_pid,
+    check_alive,
+    cleanup,
+    free_port,
+    log,
+    log_digest,
+    machine_info,
+)
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streams.catalog import Area, by_key, platform_topics
+from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.audit import (
+    AUDIT_SCHEMA,
+    GENESIS,
+    chain,
+    consultation_entry,
+    delivery_entry,
+    refusal_entry,
+    verify_chain,
+)
+from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
+from streams.kafka.audit_log import read_partition
+from streams.kafka.partitioner import PRODUCER_PARTITIONER
+from streams.network_files import load_network
+from streams.settings import Settings
+from streams.stack.workers import PlatformWorkers
+from topologies.app import create_app, source_topics
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from streams.catalog import Area, by_key  # noqa: E402
-from streams.codecs import AvroCodec, SchemaRegistry  # noqa: E402
-from streams.domain.audit import AUDIT_SCHEMA, consultation_entry, delivery_entry, refusal_entry  # noqa: E402
-from streams.kafka.admin import TopicAdmin, wait_for_group  # noqa: E402
-from streams.kafka.audit_log import read_partition  # noqa: E402
-from streams.kafka.partitioner import PRODUCER_PARTITIONER  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-
+RESULTS = ROOT / "bench" / "results"
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+SAMPLE_S = 0.02
 
 
-# -- the worker (subprocess) -----------------------------------------------------------------------------------
-def _before_module(tmp: Path) -> Any:
-    source = subprocess.run(
-        ["git", "show", "HEAD:topologies/auditor.py"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
-    path = tmp / "auditor_before.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("auditor_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def worker(variant: str) -> None:
-    import logging
-
-    from faust.worker import Worker
-
-    from topologies import auditor
-    from topologies.app import create_app
-
-    with tempfile.TemporaryDirectory() as tmp:
-        flow: Any
-        if variant == "before":
-            flow = _before_module(Path(tmp))
-        elif variant == "batch-1":
-            flow = auditor.AuditorFlow(batch_max=1)
-        else:
-            flow = auditor.AuditorFlow()
-        app = create_app(Settings(), flows=[flow])
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
-        Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
-
-
-# -- the driver ------------------------------------------------------------------------------------------------
 def niss(n: int) -> str:
     first9 = f"85{n:07d}"
     return f"{first9}{97 - int(first9) % 97:02d}"
 
 
 def entries(count: int) -> list[dict[str, Any]]:
+    """Unchained entries as the flows make them: 3 deliveries, a refusal and a consultation in 5."""
     made = []
     for i in range(count):
         person, at, ticket = niss(i % 5000), T0 + dt.timedelta(seconds=i), f"bench-{i}"
@@ -130,132 +124,224 @@ def _high_watermarks(consumer: Consumer, topic: str, partitions: int) -> int:
     return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions))
 
 
-def run_variant(variant: str, values: list[tuple[bytes, bytes]], base: Settings, log_dir: Path) -> dict[str, Any]:
-    from streams.domain.audit import verify_chain
-
-    tag = uuid.uuid4().hex[:6]
-    settings = base.model_copy(
-        update={"topic_prefix": f"bench-aud-{tag}", "app_id": f"bench-aud-{tag}", "web_port": 16090}
-    )
-    specs = [by_key(Area.AUDIT, "pending"), by_key(Area.AUDIT, "exchanges"), by_key(Area.OUTCOMES, "dead-letters")]
-    TopicAdmin(settings).apply(specs)
-    pending, audit = specs[0].topic(settings.topic_prefix), specs[1].topic(settings.topic_prefix)
+def produce_pending(settings: Settings, values: list[tuple[bytes, bytes]]) -> float:
+    topic = by_key(Area.AUDIT, "pending").topic(settings.topic_prefix)
     producer = Producer(
         {"bootstrap.servers": settings.kafka_bootstrap, "partitioner": PRODUCER_PARTITIONER, "linger.ms": 20}
     )
+    start = time.perf_counter()
     for key, value in values:
-        producer.produce(pending, key=key, value=value)
-        producer.poll(0)
-    assert producer.flush(30) == 0
-
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-probe-{tag}"})
-    partitions = settings.default_partitions
-    log = log_dir / f"auditor-{variant}-{tag}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", variant],
-            env={**os.environ, **settings.as_env()},
-            stdout=out,
-            stderr=out,
-        )
-    try:
-        started = time.monotonic()
-        wait_for_group(settings, settings.app_id, timeout=60)
-        joined = time.monotonic()
-        first = last = None
-        deadline = joined + 600
         while True:
-            count, now = _high_watermarks(consumer, audit, partitions), time.monotonic()
-            if count and first is None:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(60):
+        raise BenchError("pending entries still undelivered after 60 s")
+    return time.perf_counter() - start
+
+
+def run(settings: Settings, count: int, timeout: float, results: dict[str, Any], workers: PlatformWorkers) -> None:
+    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+    network = load_network(settings.network_dir)
+    log(f"prefix {settings.topic_prefix}, app_id {settings.app_id}, state {settings.state_dir}")
+    made = entries(count)
+    pending = [(e["person"].encode(), codec.encode(AUDIT_SCHEMA, e)) for e in made]
+    # what the worker writes: each entry with its two hashes (linked to GENESIS here: the size is the same)
+    chained = [(e["person"], codec.encode(AUDIT_SCHEMA, chain(GENESIS, e))) for e in made]
+    results["pending_entry_bytes_avg"] = round(sum(len(v) for _, v in pending) / count, 1)
+    results["audit_record_bytes_avg"] = round(sum(len(v) for _, v in chained) / count, 1)
+
+    log("applying topics")
+    TopicAdmin(settings).apply(platform_topics(network.institutions))
+    partitions = settings.default_partitions
+
+    # 1. baseline ------------------------------------------------------------------------------------------------
+    log(f"baseline: raw produce + consume of {count} AuditRecord-sized messages")
+    raw = baseline(settings, chained, partitions)
+    produce_s, consume_s = count / raw["produce_msgs_per_s"], (count - 1) / raw["consume_msgs_per_s"]
+    raw["produce_consume_msgs_per_s"] = round(count / (produce_s + consume_s))
+    results["baseline"] = raw
+    log(
+        f"  produce {raw['produce_msgs_per_s']}/s, consume {raw['consume_msgs_per_s']}/s, one then the other "
+        f"{raw['produce_consume_msgs_per_s']}/s"
+    )
+
+    # 2. backlog -------------------------------------------------------------------------------------------------
+    log(f"backlog: {count} unchained entries to the pending topic")
+    results["pending_produce_s"] = round(produce_pending(settings, pending), 2)
+
+    # 3. the worker ----------------------------------------------------------------------------------------------
+    audit = by_key(Area.AUDIT, "exchanges").topic(settings.topic_prefix)
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-probe"})
+    try:
+        log("starting `crossroads worker`")
+        started = time.monotonic()
+        workers.start()
+        try:
+            wait_for_group(settings, settings.app_id, timeout=120)
+        except Exception as exc:
+            check_alive(workers)
+            raise BenchError(f"worker group never became stable: {exc}") from exc
+        joined = time.monotonic()
+        cpu = CpuMeter({"worker": workers.processes["worker"].pid(), "broker": broker_pid(), "bench": os.getpid()})
+        first = None
+        deadline = joined + timeout
+        while True:
+            written, now = _high_watermarks(probe, audit, partitions), time.monotonic()
+            if written and first is None:
                 first = now
-            if count >= len(values):
+            if written >= count:
                 last = now
                 break
-            if now > deadline or process.poll() is not None:
-                raise RuntimeError(f"{variant}: {count}/{len(values)} audit records (see {log})")
-            time.sleep(0.02)
+            if now > deadline:
+                raise BenchError(f"{written}/{count} audit records after {timeout:.0f} s")
+            check_alive(workers)
+            time.sleep(SAMPLE_S)
+        cpu_use = cpu.stop()
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        consumer.close()
+        probe.close()
+    sources = source_topics(create_app(settings))
+    try:
+        wait_drained(settings, settings.app_id, sources, timeout=timeout, check=workers.check)
+    except Exception as exc:  # the worker died, or its group did not commit the end of its inputs in time
+        raise BenchError(str(exc)) from exc
+    drained = time.monotonic()
 
-    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
-    chains_ok, records = True, 0
+    records, duplicates, chains_ok = 0, 0, True
     for p in range(partitions):
-        chained = [(m.offset, codec.decode(m.value).record) for m in read_partition(settings.kafka_bootstrap, audit, p)]
-        records += len(chained)
-        chains_ok &= verify_chain(chained).ok
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).delete_topics(
-        [pending, audit, specs[2].topic(settings.topic_prefix)]
-    )
-    assert first is not None and last is not None
+        chain_p = [(m.offset, codec.decode(m.value).record) for m in read_partition(settings.kafka_bootstrap, audit, p)]
+        records += len(chain_p)
+        duplicates += len(chain_p) - len({r["audit_id"] for _, r in chain_p})
+        chains_ok &= verify_chain(chain_p).ok
+    assert first is not None
     elapsed = max(last - first, 1e-3)
-    result = {
-        "variant": variant,
-        "entries": len(values),
+    rate = count / elapsed
+    results["worker"] = {
         "records_on_audit_topic": records,
+        "duplicates": duplicates,
         "chains_verify": chains_ok,
         "worker_start_to_group_s": round(joined - started, 2),
         "first_to_last_record_s": round(elapsed, 3),
         "group_joined_to_last_record_s": round(last - joined, 3),
-        "records_per_s": round(len(values) / elapsed, 1),
+        "group_joined_to_drained_s": round(drained - joined, 3),
+        "records_per_s": round(rate, 1),
+        "ratio_to_raw_produce_consume": round(rate / raw["produce_consume_msgs_per_s"], 4),
+        "cpu_while_chaining": cpu_use,
     }
-    print(json.dumps(result), flush=True)
-    return result
+    log(f"  {count} records chained in {elapsed:.2f} s: {rate:.0f}/s; chains verify: {chains_ok}")
+    if records != count or not chains_ok:
+        raise BenchError(f"{records} records for {count} entries, chains verify: {chains_ok}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--entries", type=int, default=20_000)
-    parser.add_argument("--variants", default="before,batch-1,after")
-    parser.add_argument("--worker")
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=20_000, help="audit entries published to the pending topic")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 entries")
+    parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for the worker, seconds")
+    parser.add_argument("--output", type=Path, help="results file (default bench/results/auditor[-quick].json)")
     args = parser.parse_args()
-    if args.worker:
-        worker(args.worker)
-        return
+    if args.quick and "--entries" not in sys.argv:
+        args.entries = 2_000
+    output: Path = args.output or RESULTS / ("auditor-quick.json" if args.quick else "auditor.json")
 
-    from topologies import auditor
-    from topologies.app import create_app
-
-    base = Settings()
-    codec = AvroCodec(SchemaRegistry.from_directory(base.schema_dir))
-    values = [(e["person"].encode(), codec.encode(AUDIT_SCHEMA, e)) for e in entries(args.entries)]
-    conf = create_app(base, flows=[]).conf
-    log_dir = base.state_dir / "bench"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    results = [run_variant(v, values, base, log_dir) for v in args.variants.split(",")]
-    by_name = {r["variant"]: r for r in results}
-    summary: dict[str, Any] = {
-        "bench": "auditor",
-        "command": "   ".join(["python bench/bench_auditor.py", *sys.argv[1:]]),
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
-        "kafka_bootstrap": base.kafka_bootstrap,
-        "partitions": base.default_partitions,
-        "batch_max": auditor.BATCH_MAX,
-        "batch_within_s": auditor.BATCH_WITHIN_S,
-        "producer": {
-            "acks": conf.producer_acks,
-            "linger_s": conf.producer_linger,
-            "max_batch_size": conf.producer_max_batch_size,
-            "max_request_size": conf.producer_max_request_size,
-            "processing_guarantee": str(conf.processing_guarantee),
-        },
-        "pending_entry_bytes_avg": round(sum(len(v) for _, v in values) / len(values), 1),
-        "results": results,
-    }
-    if "before" in by_name and "after" in by_name:
-        summary["speedup_after_vs_before"] = round(
-            by_name["after"]["records_per_s"] / by_name["before"]["records_per_s"], 1
+    tag = uuid.uuid4().hex[:8]
+    state_dir = Path(tempfile.mkdtemp(prefix=f"crossroads-bench-aud-{tag}-"))
+    settings = Settings().model_copy(
+        update={
+            "topic_prefix": f"benchaud{tag}",
+            "app_id": f"crossroads-bench-aud-{tag}",
+            "state_dir": state_dir,
+            "web_port": free_port(),
+        }
+    )
+    try:
+        AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}).list_topics(timeout=5)
+    except KafkaException as exc:
+        print(
+            f"error: no Kafka broker answers at {settings.kafka_bootstrap} ({exc}).\n"
+            "Start the local stack first: .venv/bin/crossroads stack up",
+            file=sys.stderr,
         )
-    out = ROOT / "bench" / "results" / "auditor.json"
-    out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"wrote {out}")
+        return 2
+
+    results: dict[str, Any] = {
+        "bench": "auditor",
+        "command": " ".join([".venv/bin/python", "bench/bench_auditor.py", *sys.argv[1:]]),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(settings),
+        "parameters": {
+            "entries": args.entries,
+            "people": 5000,
+            "partitions": settings.default_partitions,
+            "path": "audit.pending -> `crossroads worker` (directory) -> audit.exchanges",
+            "batch_max_events": settings.batch_max_events,
+            "batch_within_ms": settings.batch_within_ms,
+            "processing_guarantee": settings.processing_guarantee,
+        },
+    }
+    workers = PlatformWorkers(settings, commands=("worker",))
+    interrupted = False
+
+    def on_term(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        run(settings, args.entries, args.timeout, results, workers)
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: cleaning up")
+    except BenchError as exc:
+        log(f"error: {exc}")
+        results["error"] = str(exc)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not leave the worker behind
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        workers.stop()
+        results["worker_log"] = log_digest(workers.processes["worker"].log_file)
+        cleanup(settings)
+        shutil.rmtree(state_dir, ignore_errors=True)
+    if interrupted:
+        return 130
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print_summary(results, output)
+    return 1 if "error" in results else 0
+
+
+def print_summary(results: dict[str, Any], output: Path) -> None:
+    m = results["machine"]
+    print()
+    print(f"Crossroads audit bench — {results['command']}")
+    print(
+        f"  {m['nproc']} cpu, Python {m['python']}, Kafka {m['kafka']}, faust {m['faust']}, commit "
+        f"{m['git_commit'][:10]}{' (dirty)' if m['git_dirty'] else ''}, load {m['load_average_at_start']} -> "
+        f"{m.get('load_average_at_end')}"
+    )
+    if b := results.get("baseline"):
+        print(
+            f"  raw baseline ({b['messages']} msgs, {b['mean_message_bytes']} B): produce "
+            f"{b['produce_msgs_per_s']:,}/s, consume {b['consume_msgs_per_s']:,}/s, produce then consume "
+            f"{b['produce_consume_msgs_per_s']:,}/s"
+        )
+    if w := results.get("worker"):
+        print(
+            f"  crossroads worker: {w['records_per_s']:,} audit records chained/s ({w['records_on_audit_topic']:,} "
+            f"records in {w['first_to_last_record_s']} s; {w['ratio_to_raw_produce_consume']:.2%} of raw produce then "
+            f"consume), chains verify: {w['chains_verify']}, duplicates {w['duplicates']}"
+        )
+        print(
+            f"    group stable {w['worker_start_to_group_s']} s after start; drained "
+            f"{w['group_joined_to_drained_s']} s after; CPU while chaining (cores): {w['cpu_while_chaining']}"
+        )
+    if "error" in results:
+        print(f"  ERROR: {results['error']}")
+    print(f"  written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

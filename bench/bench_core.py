@@ -535,7 +535,9 @@ def baseline(settings: Settings, messages: list[tuple[str, bytes]], partitions: 
     while got < len(encoded):
         if time.monotonic() > deadline:
             raise BenchError(f"baseline consume: {got}/{len(encoded)} after 120s")
-        got += sum(1 for m in consumer.consume(num_messages=1000, timeout=1.0) if not m.error())
+        # never ask for more than what is left: consume() waits out its timeout for a batch it cannot fill
+        wanted = min(1000, len(encoded) - got)
+        got += sum(1 for m in consumer.consume(num_messages=wanted, timeout=1.0) if not m.error())
     consume_s = time.perf_counter() - start
     consumer.close()
     n = len(encoded)

@@ -106,7 +106,7 @@ CATALOG: tuple[TopicSpec, ...] = (
         Area.AUDIT,
         "pending",
         "niss",
-        "audit entries not yet chained: the auditor appends them to the audit trail",
+        "audit entries not yet chained: the directory appends them to the audit trail",
         retention_ms=7 * DAY_MS,
     ),
     _spec(

@@ -30,7 +30,7 @@ class Deps:
     ticket_for: Callable[[str, int, int], uuid.UUID] = intake_ticket  # (topic, partition, offset) -> ticket
     publisher: Publisher | None = None  # None: publish through the app's own topics
     loaded_network: Network | None = None  # from_settings() loads settings.network_dir
-    # the audit trail's ports (topologies.auditor.PartitionedPublisher / HeadReader); None: the real topic
+    # the audit trail's ports (topologies.audit_trail.PartitionedPublisher / HeadReader); None: the real topic
     audit_publisher: Any = None
     audit_heads: Any = None
 

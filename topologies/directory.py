@@ -10,9 +10,15 @@ audit topic, in the partition with the number of the event's partition, by the d
 topic, no second consume). Entries that other components publish to the pending topic (re-identifications)
 are consumed here too, so that the directory is the one writer of each audit partition.
 
+The audit trail fails closed: what goes to a mailbox (notifications, consultation replies, acknowledgements)
+is held until the audit records of its batch are written, so no recipient can ever read a delivery whose audit
+record is not durable. A crash in between replays the batch: the audit records are then written twice (same
+audit ids), never missing.
+
 Events are handled one by one and released in batches (`topologies.batches`): a person's file is decoded once
-per batch and kept decoded; when the batch is released, its outcomes are flushed, its audit records chained,
-and each file it changed written once to the table (hence to its changelog), before its offsets are released.
+per batch and kept decoded; when the batch is released, its audit records are chained and written, then its
+mailbox messages sent, everything flushed, and each file it changed written once to the table (hence to its
+changelog), before its offsets are released.
 A crash replays the unreleased events, on files that may already hold their changes: the directory's rules
 recognise an event they already applied by its ticket, and every output carries a derived ticket.
 """
@@ -31,7 +37,7 @@ from streams.domain import exchange
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
 from streams.domain.network import Network
-from topologies.auditor import AuditTrail
+from topologies.audit_trail import AuditTrail
 from topologies.batches import acting_for, handle_then_release
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter, mailbox_route
@@ -49,7 +55,7 @@ def register(app: faust.App, deps: Deps) -> None:
         deps.topic("facts", "dimona"),
         deps.topic("directory", "lookups"),
         deps.topic("consultations", "accepted"),
-        deps.topic("audit", "pending"),
+        pending := deps.topic("audit", "pending"),
     ]
     sources = app.topic(*topics, key_type=bytes, value_type=bytes)
     codec, publisher, settings = deps.codec, deps.publisher_for(app), deps.settings
@@ -59,6 +65,7 @@ def register(app: faust.App, deps: Deps) -> None:
     # what the events handled since the last release share: their decoded files, their audit entries
     files: dict[bytes, PersonFile] = {}
     audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
+    deliveries: list[tuple[str, bytes | None, bytes]] = []  # mailbox messages, held until their audit is written
     changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the file
 
     async def handle(event: EventT[bytes]) -> None:
@@ -67,11 +74,15 @@ def register(app: faust.App, deps: Deps) -> None:
             return
         key, record, now = cast(bytes, event.key), decoded.record, deps.clock()
         partition = event.message.partition
-        if decoded.schema_name == AUDIT_SCHEMA:  # published to the pending topic by another component
+        from_pending = event.message.topic == pending
+        if from_pending and decoded.schema_name == AUDIT_SCHEMA:  # published by another component
             audits.append((partition, event.key, record))
             return
-        if decoded.schema_name not in exchange.HANDLED:
-            error = CodecError(f"the directory does not handle {decoded.schema_name}")
+        # each topic carries one kind of record: a fact on the pending topic, or an audit record anywhere else,
+        # is refused, not applied
+        if from_pending or decoded.schema_name not in exchange.HANDLED:
+            where = f"on {event.message.topic}" if from_pending or decoded.schema_name == AUDIT_SCHEMA else ""
+            error = CodecError(f"the directory does not handle {decoded.schema_name} {where}".rstrip())
             letter = dead_letter_of(event, error, deps)
             await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
             return
@@ -85,7 +96,7 @@ def register(app: faust.App, deps: Deps) -> None:
         for outcome in decision.outcomes:
             if isinstance(outcome, exchange.ToMailbox):
                 topic, mail_key = mailbox_route(deps, outcome.actor, key)
-                await publisher.publish(topic, mail_key, codec.encode(outcome.schema, outcome.record))
+                deliveries.append((topic, mail_key, codec.encode(outcome.schema, outcome.record)))
             elif isinstance(outcome, exchange.ToRejections):
                 await publisher.publish(rejections, key, codec.encode(exchange.REJECTION, outcome.record))
             else:
@@ -103,10 +114,14 @@ def register(app: faust.App, deps: Deps) -> None:
     app.on_partitions_revoked.connect(forget_files, weak=False)
 
     async def release() -> None:
-        await publisher.flush()
         entries = audits[:]
         audits.clear()
-        await trail.append(entries)
+        await trail.append(entries)  # durable (flushed) before any delivery it records is sent
+        held = deliveries[:]
+        deliveries.clear()
+        for topic, mail_key, value in held:
+            await publisher.publish(topic, mail_key, value)
+        await publisher.flush()
         # each changed file once per batch, through faust's table (hence its changelog): faust flushes its
         # producer before it commits offsets. (Writing the changelog with the flow's own producer, the store only
         # through faust, was faster but lost table updates across a SIGKILL in the crash test, 714 of 20,000.)

@@ -4,7 +4,7 @@ purpose only, with one audit record per pseudonym asked about — granted or ref
 The mapping lives in `<database>_reid.pseudonyms` (written by the projector), never in the statistics
 database. The audit entries (`CONSULTATION_GRANTED` / `CONSULTATION_REFUSED`, data type
 `be.crossroads.warehouse.Reidentification`) go to the platform's pending audit topic, keyed by the person,
-where the auditor chains them into the audit trail like every other exchange. A refused request still
+where the directory chains them into the audit trail like every other exchange. A refused request still
 resolves the pseudonyms internally so the refusal is recorded against the person concerned (the citizen can
 see it); the requester receives nothing.
 """

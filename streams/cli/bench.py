@@ -47,7 +47,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("contracts", "bench_contracts.py", (), ("--seconds", "0.3"), "contracts.json", "contracts.json", ""),
     Step("core", "bench_core.py", (), ("--quick",), "core.json", "core-quick.json", "kafka"),
-    Step("auditor", "bench_auditor.py", (), ("--entries", "5000"), "auditor.json", "auditor.json", "kafka"),
+    Step("auditor", "bench_auditor.py", (), ("--quick",), "auditor.json", "auditor-quick.json", "kafka"),
     Step(
         "warehouse",
         "bench_warehouse.py",
@@ -278,15 +278,14 @@ def summarize(
             "orjson encode+decode",
         )
     auditor = data["auditor"]
-    variants = {r.get("variant"): r for r in _get(auditor, "results") or []}
-    if "after" in variants:
+    if _get(auditor, "worker", "records_per_s") is not None:
         figure(
             "auditor",
-            "audit records chained/s (current auditor)",
-            variants["after"].get("records_per_s"),
+            "audit records chained/s: pending topic -> `crossroads worker` (directory) -> audit topic",
+            _get(auditor, "worker", "records_per_s"),
             "rec/s",
-            (variants.get("before") or {}).get("records_per_s"),
-            "the auditor as committed at git HEAD ('before' variant, same run)",
+            _get(auditor, "baseline", "produce_consume_msgs_per_s"),
+            "raw confluent-kafka produce then consume of as many AuditRecord-sized messages",
         )
     warehouse = data["warehouse"]
     if warehouse:

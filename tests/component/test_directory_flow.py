@@ -15,7 +15,7 @@ from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.audit import GENESIS
 from streams.network_files import load_network
 from streams.settings import Settings
-from tests.component.test_auditor import FakeAuditTopic
+from tests.component.fakes import FakeAuditTopic
 from topologies import directory, intake
 from topologies.app import create_app
 from topologies.deps import Deps

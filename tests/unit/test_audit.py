@@ -256,7 +256,7 @@ def test_any_swap_of_two_records_is_reported_at_the_first_of_them(
 
 @given(chains)
 def test_a_replayed_entry_chained_again_keeps_the_chain_valid(records: list[dict[str, Any]]) -> None:
-    # what the auditor does after a crash between writing and committing: append the same entry once more
+    # what the audit trail does after a crash between writing and committing: append the same entry again
     replay = chain(records[-1]["hash"], {**records[-1], "previous_hash": "", "hash": ""})
     assert replay["audit_id"] == records[-1]["audit_id"]
     assert verify_chain(positioned([*records, replay])).ok

@@ -1,67 +1,48 @@
-"""The auditor: chains the flows' audit entries into the audit topic (seed 6.7).
+"""The audit trail: audit entries chained into the audit topic, each linked to the last record of its partition
+(seed 6.7).
 
-The flows that decide exchanges publish *unchained* AuditRecords (``previous_hash`` and ``hash`` empty) to
-the pending topic, keyed by NISS.  This single agent appends each one to the audit topic in the **same
-partition number** and links it to the last record of that partition.
+The directory (topologies/directory.py) is the one writer of every audit partition: it chains the entries of
+the exchanges it decides and the *unchained* AuditRecords (``previous_hash`` and ``hash`` empty) that other
+components (re-identification in the warehouse) publish to the pending topic, keyed by NISS, which it
+consumes with its other sources.  An entry is appended to the audit topic in the **same partition number** as
+the event it came from: the one worker that owns source partition p is the only one appending to audit
+partition p.
 
 Why the chain head is read from the audit topic itself, never from a changelog table: with at-least-once, a
-crash after an audit record is written but before the pending offset is committed replays the entry.  A
-head kept in a table would be as old as the last commit and the replayed record would fork the chain; the
-topic is the truth, so the replay links to what is really there (it is then a duplicate with the same
-audit_id, which ``who_received`` ignores).  Reading the head happens once per partition after each
-rebalance; afterwards the head is advanced in memory.
+crash after an audit record is written but before the source offset is committed replays the entry.  A head
+kept in a table would be as old as the last commit and the replayed record would fork the chain; the topic is
+the truth, so the replay links to what is really there (it is then a duplicate with the same audit_id, which
+``who_received`` ignores).  Reading the head happens once per partition after each rebalance; afterwards the
+head is advanced in memory.
 
-Batches.  One broker round trip per record capped the platform, so the pending stream is taken in batches
-(up to ``BATCH_MAX`` entries or ``BATCH_WITHIN_S`` seconds).  Each partition's entries are chained in memory
-in arrival order from that partition's head, all records are sent without waiting, and only once *every*
-delivery of the batch is acknowledged are the heads advanced and the batch's events released to faust's
-ack/commit.  The producer keeps a partition's records in send order (aiokafka has at most one request in
-flight per broker and re-queues a retried batch at the front), and a record that the producer refuses stops
-the sending of the later records of its partition (they are chained on it).  A failed or uncertain delivery
-forgets the heads of the partitions it touched (re-read from the topic next time), keeps the whole batch
-unacknowledged (its offsets are not committed: a restart or rebalance replays it, relinked to the real head)
-and raises, as the one-record-at-a-time auditor did.
-
-Undecodable entries and entries of another type go to the dead-letter topic, as in intake.
+Batches.  One broker round trip per record capped the platform, so the entries of a whole batch of the
+directory (what it releases at once, ``topologies.batches``) are appended together: each partition's entries
+are chained in memory in arrival order from that partition's head, all records are sent without waiting, and
+only once *every* delivery is acknowledged are the heads advanced and ``append`` returns -- the directory then
+sends the batch's mailbox messages and releases its events to faust's ack/commit.  The producer keeps a
+partition's records in send order (librdkafka with the gapless guarantee; aiokafka, under exactly_once, has
+at most one request in flight per broker and re-queues a retried batch at the front), and a record that the
+producer refuses stops the sending of the later records of its partition (they are chained on it).  A failed
+or uncertain delivery forgets the heads of the partitions it touched (re-read from the topic next time) and
+raises: the directory's batch stays unacknowledged (its offsets are not committed: a restart or rebalance
+replays it, relinked to the real head).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol
 
 import faust
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from faust.types import EventT
 
-from streams.catalog import Area, by_key
-from streams.codecs import AvroCodec, CodecError
+from streams.codecs import AvroCodec
 from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain
 from streams.kafka.audit_log import last_record
 from streams.kafka.producer import producer_config
 from streams.settings import Settings
 from topologies.deps import Deps
-from topologies.edges import dead_letter_of
-
-if TYPE_CHECKING:
-    from faust.streams import Stream
-
-AGENT_NAME = "auditor"
-
-# Up to 2,000 entries or 20 ms, whichever comes first.  2,000 AuditRecords (~300-450 bytes each) are
-# < 1 MiB even if they all fall in one partition, so a partition's share of a batch fits in one producer
-# record batch (``producer_max_batch_size`` in topologies/app.py) and goes to the broker in one request:
-# one round trip per batch instead of one per record.  It is also below faust's stream buffer (4,096), so
-# the take buffer never waits on the stream.  20 ms bounds what a record waits for companions when the
-# load is light; under load batches fill long before that.
-BATCH_MAX = 2000
-BATCH_WITHIN_S = 0.020
-
-
-def pending_topic(prefix: str) -> str:
-    """Where the flows publish unchained audit entries (same partition count as the audit topic)."""
-    return by_key(Area.AUDIT, "pending").topic(prefix)
 
 
 class Outgoing(NamedTuple):
@@ -219,9 +200,9 @@ class ChainHeads:
 class AuditTrail:
     """Appends audit entries to the audit topic, each chained to the last record of its partition.
 
-    Used by every flow that decides exchanges (the directory chains its own entries as it decides them) and by
-    the auditor (entries published to the pending topic by others). One writer per audit partition: the flow
-    that owns source partition p of the worker group is the only one appending to audit partition p.
+    Used by the directory, for the entries of the exchanges it decides and for those published to the pending
+    topic by others. One writer per audit partition: the flow that owns source partition p of the worker group
+    is the only one appending to audit partition p.
     """
 
     def __init__(self, publisher: PartitionedPublisher, heads: ChainHeads, codec: AvroCodec, topic: str) -> None:
@@ -279,73 +260,3 @@ class AuditTrail:
             heads.forget(partition)
         if failed:
             raise failed[min(failed)]
-
-
-class AuditorFlow:
-    """The auditor as a flow; ports and batch limits injectable for the component tests and the bench."""
-
-    def __init__(
-        self,
-        publisher: PartitionedPublisher | None = None,
-        heads: HeadReader | None = None,
-        *,
-        batch_max: int = BATCH_MAX,
-        batch_within: float = BATCH_WITHIN_S,
-    ) -> None:
-        if batch_max < 1 or batch_within <= 0:
-            raise ValueError("a batch needs batch_max >= 1 and batch_within > 0")
-        self._publisher, self._reader = publisher, heads
-        self._batch_max, self._batch_within = batch_max, batch_within
-
-    def register(self, app: faust.App, deps: Deps) -> None:
-        prefix = deps.settings.topic_prefix
-        source = app.topic(pending_topic(prefix), key_type=bytes, value_type=bytes)
-        dead_letters = deps.topic("outcomes", "dead-letters")
-        codec = deps.codec
-        letters = deps.publisher_for(app)
-        trail = AuditTrail.for_app(app, deps, self._publisher, self._reader)
-        batch_max, batch_within = self._batch_max, self._batch_within
-
-        async def append(events: Sequence[EventT[bytes]]) -> None:
-            entries: list[tuple[int, bytes | None, dict[str, Any]]] = []
-            lettered = False
-            for event in events:
-                entry = _entry(codec, event)
-                if isinstance(entry, CodecError):
-                    letter = dead_letter_of(event, entry, deps)
-                    await letters.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
-                    lettered = True
-                    continue
-                entries.append((event.message.partition, event.key, entry))
-            if lettered:
-                await letters.flush()
-            await trail.append(entries)
-
-        async def auditor(stream: faust.StreamT[bytes]) -> None:
-            batches = cast("Stream[bytes]", stream).take_events(batch_max, within=batch_within)  # not on StreamT
-            async for events in batches:
-                # take_events acks the batch's events when the next batch is asked for -- and also when this
-                # generator is closed by an exception.  Holding a reference on each message until the batch
-                # is fully written makes that ack a no-op for a failed batch: its offsets stay uncommitted.
-                for event in events:
-                    event.message.incref()
-                await append(events)
-                for event in events:
-                    event.message.decref()
-
-        # concurrency 1 (the default) is what keeps each partition's appends in order: do not raise it
-        app.agent(source, name=AGENT_NAME)(auditor)
-
-
-def register(app: faust.App, deps: Deps) -> None:
-    AuditorFlow().register(app, deps)
-
-
-def _entry(codec: AvroCodec, event: EventT[bytes]) -> dict[str, Any] | CodecError:
-    try:
-        decoded = codec.decode(event.value)
-    except CodecError as exc:
-        return exc
-    if decoded.schema_name != AUDIT_SCHEMA:
-        return CodecError(f"a pending audit entry must be an {AUDIT_SCHEMA}, not a {decoded.schema_name}")
-    return decoded.record
