@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from streams.catalog import Area, by_key
+from streams.audit_seal import SealFileError, load_seals, save_seals, seal_file
+from streams.catalog import FOREVER, Area, by_key
 from streams.codecs import AvroCodec, CodecError, SchemaRegistry
-from streams.domain.audit import AUDIT_SCHEMA, VerificationResult, verify_chain, who_received
+from streams.domain.audit import (
+    AUDIT_SCHEMA,
+    PartitionVerdict,
+    Seal,
+    Unreadable,
+    partition_gone,
+    read_from,
+    verify_partition,
+    who_received,
+)
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import parse_niss
 from streams.kafka import KafkaAdapterError
-from streams.kafka.audit_log import partition_count, read_partition
+from streams.kafka.audit_log import TopicMissingError, partition_count, read_partition, read_range, watermarks
 from streams.kafka.partitioner import partition_for
 from streams.settings import Settings
 
@@ -37,78 +48,130 @@ def _codec(settings: Settings) -> AvroCodec:
     return AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
 
 
-@dataclass
-class _Undecodable:
-    offset: int | None = None
-    reason: str = ""
-
-
 def _records(
-    codec: AvroCodec, settings: Settings, topic: str, partition: int, undecodable: _Undecodable
-) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """The partition's records, decoded; stops at the first one that is not an AuditRecord."""
-    for message in read_partition(settings.kafka_bootstrap, topic, partition):
+    codec: AvroCodec, settings: Settings, topic: str, partition: int, start: int, end: int
+) -> Generator[tuple[int, Mapping[str, Any] | Unreadable], None, None]:
+    """The partition's records of offsets [start, end), decoded; what is no AuditRecord is named, not raised."""
+    for message in read_range(settings.kafka_bootstrap, topic, partition, start, end):
         try:
             decoded = codec.decode(message.value)
         except CodecError as exc:
-            undecodable.offset, undecodable.reason = message.offset, f"undecodable: {exc}"
-            return
+            yield message.offset, Unreadable(f"undecodable: {exc}")
+            continue
         if decoded.schema_name != AUDIT_SCHEMA:
-            undecodable.offset, undecodable.reason = message.offset, f"not an AuditRecord: {decoded.schema_name}"
-            return
+            yield message.offset, Unreadable(f"not an AuditRecord: {decoded.schema_name}")
+            continue
         yield message.offset, decoded.record
+
+
+def _verify_partition(
+    codec: AvroCodec, settings: Settings, topic: str, number: int, seal: Seal | None, *, full: bool, now: datetime
+) -> PartitionVerdict:
+    low, high = watermarks(settings.kafka_bootstrap, topic, number)
+    start = read_from(seal, low=low, full=full)
+    # closing: the verdict may stop reading at the first problem; the reader's consumer is closed right then
+    with closing(_records(codec, settings, topic, number, start, high)) as records:
+        return verify_partition(
+            records,
+            topic=topic,
+            partition=number,
+            seal=seal,
+            low=low,
+            high=high,
+            now=now,
+            full=full,
+            # the catalog's retention, not the broker's topic config: lowering retention.ms on the broker is one
+            # way to delete audit records, and must not be what excuses their absence
+            kept_forever=by_key(Area.AUDIT, "exchanges").retention_ms == FOREVER,
+        )
 
 
 @app.command()
 def verify(
     partition: int | None = typer.Option(None, help="only this partition (default: all)"),
     topic: str | None = typer.Option(None, help=TOPIC_HELP),
+    full: bool = typer.Option(
+        False, "--full", help="re-check each chain from its first record, and against the seal, not from the seal on"
+    ),
+    no_seal: bool = typer.Option(False, "--no-seal", help="check against the seals, but record nothing"),
 ) -> None:
-    """Re-compute every partition's hash chain; exit 1 naming the first bad record of a broken chain."""
+    """Check every partition's hash chain and that nothing verified before is gone; record the verified heads.
+
+    Exit 0 when every partition verifies (its seal advanced, unless --no-seal); 1 when a chain is broken,
+    truncated or rewritten, naming the first problem of each partition on one line (a failing partition keeps
+    its old seal); 2 when Kafka or the seal file cannot be read or written.
+    """
     settings = Settings()
     name = _topic(settings, topic)
     codec = _codec(settings)
+    path = seal_file(settings)
+    now = datetime.now(UTC)
     try:
-        partitions = (
-            [partition] if partition is not None else list(range(partition_count(settings.kafka_bootstrap, name)))
-        )
-        results = []
-        for number in partitions:
-            undecodable = _Undecodable()
-            result = verify_chain(_records(codec, settings, name, number, undecodable))
-            results.append((number, result, undecodable))
-    except KafkaAdapterError as exc:
-        console.print(f"[red]audit verify failed:[/red] {exc}")
+        seals = load_seals(path)
+        sealed = {number: seal for (sealed_topic, number), seal in seals.items() if sealed_topic == name}
+        try:
+            count = partition_count(settings.kafka_bootstrap, name)
+        except TopicMissingError:
+            if not sealed:
+                raise
+            count = 0  # a sealed topic that is gone: each of its sealed partitions was truncated
+        numbers = [partition] if partition is not None else sorted(set(range(count)) | set(sealed))
+        verdicts: dict[int, PartitionVerdict] = {}
+        for number in numbers:
+            seal = sealed.get(number)
+            if number < count:
+                verdicts[number] = _verify_partition(codec, settings, name, number, seal, full=full, now=now)
+            elif seal is not None:
+                verdicts[number] = partition_gone(seal)
+            else:
+                raise KafkaAdapterError(f"topic {name} has no partition {number}")
+    except (KafkaAdapterError, SealFileError) as exc:
+        console.print(f"[red]audit verify failed:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
-    table = Table("partition", "records", "result", title=f"audit chains of {name}")
-    broken = False
-    for number, result, undecodable in results:
-        table.add_row(str(number), str(result.checked), _verdict(result, undecodable))
-        broken = broken or not result.ok or undecodable.offset is not None
+
+    table = Table("partition", "records", "read", "result", title=f"audit chains of {name}")
+    for number, verdict in verdicts.items():
+        records = "?" if verdict.seal is None else str(verdict.seal.records)
+        table.add_row(str(number), records, str(verdict.read), _verdict(verdict))
     console.print(table)
+    for number, verdict in verdicts.items():
+        if (problem := verdict.problem) is not None:
+            # one line per problem, always the same shape: grep for the kind or for "partition="
+            console.print(
+                f"[red]{problem.kind}[/red] partition={number} offset={problem.offset} "
+                f"audit_id={problem.audit_id or '?'} reason: {escape(problem.reason)}"
+            )
+    broken = any(not v.ok for v in verdicts.values())
+    # printed before the seals are written: a seal file that cannot be written must not hide a broken chain
+    recorded = {(s.topic, s.partition): s for v in verdicts.values() if (s := v.seal) is not None}
+    if no_seal:
+        where = "not recorded (--no-seal)"
+    else:
+        try:
+            save_seals(path, {**seals, **recorded}.values())
+        except SealFileError as exc:
+            console.print(f"[red]audit verify failed:[/red] {escape(str(exc))}")
+            raise typer.Exit(1 if broken else 2) from exc
+        where = f"recorded in {path}"
     if broken:
-        for number, result, undecodable in results:
-            if result.failure is not None:
-                failure = result.failure
-                console.print(
-                    f"[red]FIRST BAD RECORD[/red] partition={number} offset={failure.position} "
-                    f"audit_id={failure.audit_id} reason: {failure.reason}"
-                )
-            elif undecodable.offset is not None:
-                console.print(
-                    f"[red]FIRST BAD RECORD[/red] partition={number} offset={undecodable.offset} "
-                    f"audit_id=? reason: {undecodable.reason}"
-                )
+        advanced = (
+            f"the seals of the {len(recorded)} partition(s) that verify {where}" if recorded else "no seal advanced"
+        )
+        console.print(f"{advanced}; the failing partitions keep their seals")
         raise typer.Exit(1)
-    console.print(f"[green]all {sum(r.checked for _, r, _ in results)} records verify[/green]")
+    total = sum(s.records for s in recorded.values())
+    read = sum(v.read for v in verdicts.values())
+    from_seals = not full and any(s.offset is not None for s in sealed.values())
+    console.print(
+        f"[green]all {total} records verify[/green] ({read} read, "
+        f"{'from the seals on' if from_seals else 'from the first record'}); seals {where}"
+    )
 
 
-def _verdict(result: VerificationResult[int], undecodable: _Undecodable) -> str:
-    if result.failure is not None:
-        return f"[red]broken at offset {result.failure.position}[/red]"
-    if undecodable.offset is not None:
-        return f"[red]broken at offset {undecodable.offset}[/red]"
-    return "[green]ok[/green]"
+def _verdict(verdict: PartitionVerdict) -> str:
+    if verdict.problem is None:
+        return "[green]ok[/green]"
+    return f"[red]{verdict.problem.kind.lower()} at offset {verdict.problem.offset}[/red]"
 
 
 @app.command("who-received")

@@ -2,8 +2,9 @@
 
 Pure: no Kafka, no faust.  The flows build *entries* (unchained: ``previous_hash`` and ``hash`` empty) with
 :func:`delivery_entry`, :func:`refusal_entry` and :func:`consultation_entry`; the auditor chains them with
-:func:`chain`; ``crossroads audit verify`` checks a chain with :func:`verify_chain`; ``crossroads audit
-who-received`` answers the citizen with :func:`who_received`.
+:func:`chain`; :func:`verify_chain` checks a chain, and ``crossroads audit verify`` checks each partition
+against its seal with :func:`verify_partition`; ``crossroads audit who-received`` answers the citizen with
+:func:`who_received`.
 
 The hash
 --------
@@ -30,6 +31,15 @@ Editing any field of a record breaks that record's own hash; deleting, inserting
 breaks the link (``previous_hash``) of the first record after the change.  Removing records *at the end*
 leaves a shorter, valid chain: only an anchor kept elsewhere (the last head seen, ``expected_head``) reveals
 a truncation.
+
+Seals
+-----
+That anchor is a :class:`Seal` per partition: where the verified chain starts, the offset and hash of the last
+verified record, how many records, when.  ``crossroads audit verify`` keeps them where the audit topic's writer
+cannot write (docs/directory.md, "Audit trail") and :func:`verify_partition` compares what a partition holds now
+with its seal: the sealed record must still be at its offset, unchanged, the chain must continue from it, and
+nothing may be gone before the sealed start unless a retention explains it (the audit topic has none: it is
+kept forever).  The verdict names one problem per partition, or the seal to record next.
 """
 
 from __future__ import annotations
@@ -51,7 +61,12 @@ __all__ = [
     "TRUNCATED",
     "AuditKind",
     "Failure",
+    "PartitionVerdict",
+    "Problem",
+    "ProblemKind",
     "Receipt",
+    "Seal",
+    "Unreadable",
     "VerificationResult",
     "audit_hash",
     "audit_id",
@@ -59,8 +74,11 @@ __all__ = [
     "chain",
     "consultation_entry",
     "delivery_entry",
+    "partition_gone",
+    "read_from",
     "refusal_entry",
     "verify_chain",
+    "verify_partition",
     "who_received",
 ]
 
@@ -159,12 +177,7 @@ def verify_chain(
     previous, checked = start, 0
     for position, record in records:
         checked += 1
-        claimed_previous = str(record.get("previous_hash", ""))
-        reason = None
-        if record.get("hash") != audit_hash(claimed_previous, record):
-            reason = EDITED
-        elif claimed_previous != previous:
-            reason = RELINKED
+        reason = _fault(previous, record)
         if reason is not None:
             audit = record.get("audit_id")
             return VerificationResult(checked, previous, Failure(position, reason, str(audit) if audit else None))
@@ -172,6 +185,226 @@ def verify_chain(
     if expected_head is not None and previous != expected_head:
         return VerificationResult(checked, previous, Failure(None, TRUNCATED, None))
     return VerificationResult(checked, previous)
+
+
+def _fault(previous: str | None, record: Mapping[str, Any]) -> str | None:
+    """Why ``record`` cannot follow a record whose hash is ``previous`` (None: its link is taken on trust)."""
+    claimed_previous = str(record.get("previous_hash", ""))
+    if record.get("hash") != audit_hash(claimed_previous, record):
+        return EDITED
+    if previous is not None and claimed_previous != previous:
+        return RELINKED
+    return None
+
+
+# -- seals -----------------------------------------------------------------------------------------------------
+class ProblemKind(StrEnum):
+    """The first word(s) of a problem's line, for grep."""
+
+    BAD_RECORD = "FIRST BAD RECORD"  # edited, relinked, or no AuditRecord at all
+    TRUNCATED = "TRUNCATED"  # the partition ends before the sealed record
+    REWRITTEN = "REWRITTEN"  # the sealed offset holds another record, or none
+    DELETED_AT_START = "DELETED AT START"  # records of the sealed chain are gone from the start
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """What verification last established about one audit partition.
+
+    ``start_offset`` is where the verified chain starts (0, a partition's first offset ever, unless a retention
+    removed the start); ``offset`` and ``hash`` are the last verified record's (None and GENESIS when there was
+    none yet); ``records`` counts the chain's records from ``start_offset`` to ``offset``.
+    """
+
+    topic: str
+    partition: int
+    start_offset: int
+    offset: int | None
+    hash: str
+    records: int
+    verified_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A position that holds no AuditRecord (undecodable, another schema): a bad record wherever it stands."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    kind: ProblemKind
+    offset: int | None
+    reason: str
+    audit_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionVerdict:
+    read: int  # records read this time, the bad one included
+    problem: Problem | None = None
+    seal: Seal | None = None  # what to record when there is no problem; None when there is one
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _when(at: datetime) -> str:
+    return (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_from(seal: Seal | None, *, low: int, full: bool) -> int:
+    """The first offset to read from a partition whose oldest kept offset is ``low``: the sealed record itself
+    (re-read to prove it is still there, unchanged), or the oldest record when ``full``, unsealed, or when the
+    seal has no record yet."""
+    if full or seal is None or seal.offset is None:
+        return low
+    return seal.offset
+
+
+def partition_gone(seal: Seal) -> PartitionVerdict:
+    """The verdict on a sealed partition that no longer exists (the topic deleted, or recreated smaller)."""
+    if seal.offset is None:  # nothing had been verified there: nothing is lost
+        return PartitionVerdict(0, seal=seal)
+    reason = (
+        f"truncated: the partition does not exist but offset {seal.offset} was verified on {_when(seal.verified_at)}"
+    )
+    return PartitionVerdict(0, Problem(ProblemKind.TRUNCATED, seal.offset, reason))
+
+
+def _is_sealed(record: Mapping[str, Any] | Unreadable, sealed_hash: str) -> bool:
+    # the hash field alone could be copied onto other content: the content must hash to it too
+    return (
+        not isinstance(record, Unreadable)
+        and record.get("hash") == sealed_hash
+        and audit_hash(str(record.get("previous_hash", "")), record) == sealed_hash
+    )
+
+
+def _rewritten(seal: Seal, offset: int | None, record: Mapping[str, Any] | Unreadable | None) -> Problem:
+    assert seal.offset is not None
+    sealed = f"sealed with hash {seal.hash} on {_when(seal.verified_at)}"
+    if record is None or offset != seal.offset:
+        follows = "nothing follows" if offset is None else f"the next record is at offset {offset}"
+        detail = f"it is gone ({follows}); it was {sealed}"
+    elif isinstance(record, Unreadable):
+        detail = f"it is no AuditRecord now ({record.reason}); it was {sealed}"
+    elif record.get("hash") == seal.hash:
+        detail = f"its content no longer hashes to the hash it carries; it was {sealed}"
+    else:
+        detail = f"it now has hash {record.get('hash')}; it was {sealed}"
+    audit = (
+        None if record is None or isinstance(record, Unreadable) or offset != seal.offset else record.get("audit_id")
+    )
+    return Problem(
+        ProblemKind.REWRITTEN,
+        seal.offset,
+        f"record at offset {seal.offset} was rewritten: {detail}",
+        str(audit) if audit else None,
+    )
+
+
+def verify_partition(
+    records: Iterable[tuple[int, Mapping[str, Any] | Unreadable]],
+    *,
+    topic: str,
+    partition: int,
+    seal: Seal | None,
+    low: int,
+    high: int,
+    now: datetime,
+    full: bool = False,
+    kept_forever: bool = True,
+) -> PartitionVerdict:
+    """Check one partition against its seal and its own chain; stop at the first problem.
+
+    ``low``/``high`` are the partition's watermarks (oldest kept offset, next offset to be written) and
+    ``records`` what it holds from :func:`read_from` up to ``high``, in order: it is consumed lazily, and not at
+    all when the watermarks alone show the problem.  The rules, in order:
+
+    1. the partition must still reach the sealed record (``high`` past its offset), else it was truncated;
+    2. nothing may be gone before the sealed start (``low`` past ``start_offset``), unless the topic has a
+       retention (``kept_forever`` False) *and* the sealed record itself is still there: a retention explains
+       old records expiring, never the record verification anchors on;
+    3. the record at the sealed offset must be the sealed one (same hash, content hashing to it), else it was
+       rewritten — the topic recreated under the same name, with as many records or more, ends here;
+    4. every record read must hash to its own hash and link to the one before it (:func:`verify_chain`'s
+       rules).  The first record read links to GENESIS when it is read from offset 0; read from the seal, to
+       the sealed hash; read from a start a retention moved, its link is taken on trust.
+
+    Without ``full`` and with a sealed record, reading starts at the sealed record: what precedes it is not
+    re-read (an append-only partition cannot change there; ``full`` re-checks it, and the seal too).
+    """
+    sealed_start = 0 if seal is None else seal.start_offset
+    sealed_offset = None if seal is None else seal.offset
+    if seal is not None and sealed_offset is not None and high <= sealed_offset:
+        ends = "the partition is empty" if high == 0 else f"the partition ends at offset {high - 1}"
+        truncated = f"truncated: {ends} but offset {sealed_offset} was verified on {_when(seal.verified_at)}"
+        return PartitionVerdict(0, Problem(ProblemKind.TRUNCATED, sealed_offset, truncated))
+    if low > sealed_start and (kept_forever or (sealed_offset is not None and low > sealed_offset)):
+        gone = f"offsets {sealed_start}-{low - 1} are gone (the partition now starts at offset {low})"
+        why = (
+            "the audit topic is kept forever"
+            if kept_forever
+            else f"the sealed record at offset {sealed_offset} with them, which no retention explains"
+        )
+        deleted = f"deleted at the start: {gone}; {why}"
+        return PartitionVerdict(0, Problem(ProblemKind.DELETED_AT_START, sealed_start, deleted))
+
+    first = read_from(seal, low=low, full=full)
+    # the hash the next record must link to; None: its predecessor expired (a retention), take its link on trust
+    previous: str | None = GENESIS if first == 0 else None
+    head_offset: int | None = None
+    count = read = 0
+    sealed_seen = False
+    from_seal = seal is not None and seal.offset is not None and not full
+    if seal is not None and from_seal:
+        previous, head_offset, count = seal.hash, seal.offset, seal.records
+
+    for offset, record in records:
+        read += 1
+        if seal is not None and seal.offset is not None and not sealed_seen and (from_seal or offset >= seal.offset):
+            if offset != seal.offset or not _is_sealed(record, seal.hash):
+                # reading on from the start, a record that breaks the chain is named for that (an edit as an edit)
+                if from_seal or _intact(record, previous):
+                    return PartitionVerdict(read, _rewritten(seal, offset, record))
+                return _bad(read, offset, record, previous)
+            sealed_seen = True
+            if from_seal:
+                continue  # proven by the seal: the records after it must link to the sealed hash
+        if not _intact(record, previous):
+            return _bad(read, offset, record, previous)
+        assert not isinstance(record, Unreadable)
+        previous, head_offset, count = str(record["hash"]), offset, count + 1
+
+    if seal is not None and seal.offset is not None and not sealed_seen:
+        return PartitionVerdict(read, _rewritten(seal, None, None))
+    return PartitionVerdict(
+        read,
+        seal=Seal(
+            topic=topic,
+            partition=partition,
+            start_offset=sealed_start if from_seal else first,
+            offset=head_offset,
+            hash=previous if head_offset is not None and previous is not None else GENESIS,
+            records=count,
+            verified_at=now,
+        ),
+    )
+
+
+def _intact(record: Mapping[str, Any] | Unreadable, previous: str | None) -> bool:
+    return not isinstance(record, Unreadable) and _fault(previous, record) is None
+
+
+def _bad(read: int, offset: int, record: Mapping[str, Any] | Unreadable, previous: str | None) -> PartitionVerdict:
+    if isinstance(record, Unreadable):
+        return PartitionVerdict(read, Problem(ProblemKind.BAD_RECORD, offset, record.reason))
+    audit = record.get("audit_id")
+    reason = _fault(previous, record) or EDITED
+    return PartitionVerdict(read, Problem(ProblemKind.BAD_RECORD, offset, reason, str(audit) if audit else None))
 
 
 # -- building entries ------------------------------------------------------------------------------------------

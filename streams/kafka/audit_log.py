@@ -1,5 +1,5 @@
 """Reading a topic partition directly (no consumer group, nothing committed): the audit topic's chain head for
-the auditor, and whole partitions for ``crossroads audit``.
+the auditor, whole partitions and ranges of them (from a seal on) for ``crossroads audit``.
 
 Reads are ``read_committed``: under exactly-once a record of an aborted transaction never happened, so a
 chain must neither link to it nor be checked against it.  For the same reason the last record is *searched*
@@ -9,16 +9,28 @@ backwards from the high watermark instead of read at ``high - 1``: that offset m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.kafka import KafkaAdapterError
 
-__all__ = ["LogRecord", "last_record", "partition_count", "read_partition"]
+__all__ = [
+    "LogRecord",
+    "TopicMissingError",
+    "last_record",
+    "partition_count",
+    "read_partition",
+    "read_range",
+    "watermarks",
+]
 
 TIMEOUT_S = 10.0
+
+
+class TopicMissingError(KafkaAdapterError):
+    """The broker answered: it has no such topic (as opposed to not answering at all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +41,7 @@ class LogRecord:
     value: bytes
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def _consumer(bootstrap: str, extra: Mapping[str, str] | None = None) -> Consumer:
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -39,6 +51,7 @@ def _consumer(bootstrap: str) -> Consumer:
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
             "log_level": 4,
+            **(extra or {}),
         }
     )
 
@@ -51,8 +64,12 @@ def partition_count(bootstrap: str, topic: str) -> int:
         raise KafkaAdapterError(f"cannot describe {topic} at {bootstrap}: {exc}") from exc
     finally:
         consumer.close()
-    if metadata is None or metadata.error is not None or not metadata.partitions:
-        raise KafkaAdapterError(f"topic {topic} does not exist at {bootstrap}")
+    if metadata is None or (metadata.error is None and not metadata.partitions):
+        raise TopicMissingError(f"topic {topic} does not exist at {bootstrap}")
+    if metadata.error is not None:
+        if metadata.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise TopicMissingError(f"topic {topic} does not exist at {bootstrap}")
+        raise KafkaAdapterError(f"cannot describe {topic} at {bootstrap}: {metadata.error}")
     return len(metadata.partitions)
 
 
@@ -82,6 +99,28 @@ def _watermarks(consumer: Consumer, topic: str, partition: int) -> tuple[int, in
     except KafkaException as exc:
         raise KafkaAdapterError(f"cannot read the watermarks of {topic}[{partition}]: {exc}") from exc
     return int(low), int(high)
+
+
+def watermarks(bootstrap: str, topic: str, partition: int) -> tuple[int, int]:
+    """``(low, high)``: the oldest offset the partition keeps and the next offset it will write."""
+    consumer = _consumer(bootstrap)
+    try:
+        return _watermarks(consumer, topic, partition)
+    finally:
+        consumer.close()
+
+
+def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int) -> Iterator[LogRecord]:
+    """The records of offsets [start, end), in order (none for offsets that hold transaction markers or
+    aborted records).  ``start`` below the oldest kept offset raises instead of silently skipping: records
+    removed while we read must not look like an empty range."""
+    if end <= start:
+        return
+    consumer = _consumer(bootstrap, {"auto.offset.reset": "error"})
+    try:
+        yield from _scan(consumer, topic, partition, start, end)
+    finally:
+        consumer.close()
 
 
 def read_partition(bootstrap: str, topic: str, partition: int) -> Iterator[LogRecord]:
