@@ -3,6 +3,12 @@
 At-least-once by construction: offsets are committed only once every row consumed before them is in the
 warehouse. A crash between insert and commit replays the batch; the tables are ReplacingMergeTree keyed by
 event identity, and the queries read them so that a replayed row never counts twice.
+
+Transient trouble is waited out, not crashed on: consumer errors librdkafka recovers from by itself (a topic
+that does not exist yet, a broker restarting) are logged and consumption goes on; an insert that fails because
+ClickHouse is unreachable is retried with backoff, the batch still pending and nothing committed, for up to
+`projector_retry_for_s`. Anything else -- a fatal or unknown consumer error, a statement ClickHouse refuses,
+an outage longer than that -- stops the projector with the error.
 """
 
 from __future__ import annotations
@@ -14,16 +20,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
-from connectors.clickhouse.client import connect, quote_identifier, translated_errors
+from connectors.clickhouse.client import WarehouseUnavailable, connect, quote_identifier, translated_errors
 from streams.codecs import AvroCodec, CodecError, Decoded
 from streams.dead_letters import dead_letter
+from streams.kafka.consumer_errors import ErrorThrottle, is_transient
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FIRST_RETRY_DELAY_S = 0.5
+LONGEST_RETRY_DELAY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,10 @@ class Projector:
         # test hook (CROSSROADS_PROJECTOR_CRASH_AFTER_INSERTS): die like a SIGKILL between insert and commit
         self._crash_after = crash_after_inserts or settings.projector_crash_after_inserts
         self._inserts = 0
+        self._retry_for_s = settings.projector_retry_for_s
+        self._transient = ErrorThrottle()
+        # the driver logs each failed connection with its traceback; `retrying` says it once per attempt
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
         self._consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -111,6 +128,8 @@ class Projector:
                 "isolation.level": "read_committed",
                 # a projector killed mid-batch (crash, SIGKILL) gives its partitions back within 10 s, not 45
                 "session.timeout.ms": 10_000,
+                # nothing is polled while an insert is retried: the group must not evict us meanwhile
+                "max.poll.interval.ms": int(max(300.0, self._retry_for_s + 60.0) * 1000),
             }
         )
         self._producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
@@ -160,7 +179,12 @@ class Projector:
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
                 return
-            raise RuntimeError(f"consumer error: {error}")
+            if is_transient(error):
+                line = self._transient.note(error)
+                if line is not None:
+                    log.warning("%s", line)
+                return
+            raise RuntimeError(f"{'fatal ' if error.fatal() else ''}consumer error: {error.name()}: {error.str()}")
         self.stats.consumed += 1
         topic, partition, offset = _position(message)
         origin = Origin(topic, partition, offset, message.timestamp()[1])
@@ -186,8 +210,8 @@ class Projector:
             as_columns = [list(values) for values in zip(*rows, strict=True)]
             target = self.target(table)
             statement = f"INSERT INTO {target} ({', '.join(columns)}) VALUES"
-            with translated_errors(f"insert {len(rows)} rows into {target}"):
-                self._client.execute(statement, as_columns, columnar=True)
+            what = f"insert {len(rows)} rows into {target}"
+            retrying(partial(self._insert, statement, as_columns, what), retry_for_s=self._retry_for_s)
             self.stats.rows_written += len(rows)
             self._inserts += 1
             if self._crash_after is not None and self._inserts >= self._crash_after:
@@ -203,6 +227,10 @@ class Projector:
                 raise
         self.stats.flushes += 1
         log.info("projector flushed %d rows (%d flushes)", pending.count, self.stats.flushes)
+
+    def _insert(self, statement: str, as_columns: list[list[Any]], what: str) -> None:
+        with translated_errors(what):
+            self._client.execute(statement, as_columns, columnar=True)
 
     def target(self, table: str) -> str:
         """`<database>.<table>`, or the table rendered when it names its database (`{database}_audit.x`)."""
@@ -229,6 +257,38 @@ class Projector:
             self._dead_letters, key=message.key(), value=self._codec.encode(record.schema, record.value)
         )
         self.stats.dead_lettered += 1
+
+
+def retrying(
+    action: Callable[[], T],
+    *,
+    retry_for_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """`action()`, again and again while it raises `WarehouseUnavailable`, waiting 0.5 s then twice as long
+    each time (at most 10 s), until `retry_for_s` have passed since the first failure: then a
+    `WarehouseUnavailable` saying so propagates. Any other error propagates at once."""
+    delay = FIRST_RETRY_DELAY_S
+    failing_since: float | None = None
+    attempts = 0
+    while True:
+        try:
+            return action()
+        except WarehouseUnavailable as exc:
+            now = clock()
+            failing_since = now if failing_since is None else failing_since
+            attempts += 1
+            left = retry_for_s - (now - failing_since)
+            if left <= 0:
+                raise WarehouseUnavailable(
+                    f"{exc}; gave up after {attempts} attempts over {now - failing_since:.0f}s "
+                    "(CROSSROADS_PROJECTOR_RETRY_FOR_S)"
+                ) from exc
+            wait = min(delay, left)
+            log.warning("%s; retrying in %.1fs (for %.0fs more), the batch stays pending", exc, wait, left)
+            sleep(wait)
+            delay = min(delay * 2, LONGEST_RETRY_DELAY_S)
 
 
 def _position(message: Message) -> tuple[str, int, int]:

@@ -1,20 +1,28 @@
-"""`crossroads demo`: the local stack, the topics, the warehouse, the workers, and a declaration's journey."""
+"""`crossroads demo`: the local stack, the topics, the warehouse, the workers, and a declaration's journey.
+
+Every step checks what it depends on: a worker or projector that ends at any moment stops the demo at once
+(exit code 1) with how it ended and the last lines of its log, and a report is written only for a run whose
+every declaration has its outcome.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from streams.settings import Settings
 
 if TYPE_CHECKING:
     from streams.demo.journey import Journey
+    from streams.stack.workers import PlatformWorkers
 
 console = Console()
 
@@ -36,12 +44,15 @@ def register(app: typer.Typer) -> None:
         from connectors.clickhouse import connect, migrate
         from streams.codecs import AvroCodec, SchemaRegistry
         from streams.demo.journey import JourneyTimeout, trace
+        from streams.demo.run import OutcomesMissing
+        from streams.domain.network import NetworkError
         from streams.domain.samples import sample_dimona_in
         from streams.kafka import KafkaAdapterError
-        from streams.kafka.admin import TopicAdmin, wait_for_group
-        from streams.stack.errors import StackError
+        from streams.kafka.admin import TopicAdmin
+        from streams.stack.errors import ProcessDied, StackError
         from streams.stack.local import LocalStack
         from streams.stack.workers import PlatformWorkers
+        from streams.topics import needed_topics
 
         settings = Settings()
         began = time.monotonic()
@@ -57,8 +68,14 @@ def register(app: typer.Typer) -> None:
         except StackError as exc:
             console.print(f"[red]the local stack did not come up:[/red] {exc}")
             raise typer.Exit(1) from exc
-        created = [c for c in TopicAdmin(settings).apply() if c.action != "unchanged"]
-        step(f"topics: catalog applied ({len(created)} changed)")
+        # the same topics as `crossroads topics apply`: the catalog and the network's institutions' mailboxes
+        try:
+            topics = needed_topics(settings)
+            created = [c for c in TopicAdmin(settings).apply(topics) if c.action != "unchanged"]
+        except (NetworkError, KafkaAdapterError) as exc:
+            console.print(f"[red]the topics could not be applied:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+        step(f"topics: catalog and institutions' mailboxes applied ({len(topics)} topics, {len(created)} changed)")
         applied = migrate(connect(settings, database="default"), settings)
         step(f"warehouse: migrations applied ({len(applied)} new)")
 
@@ -67,13 +84,12 @@ def register(app: typer.Typer) -> None:
         pids = workers.start()
         step(f"workers: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())} (logs in {workers.home})")
         try:
-            wait_for_group(settings, settings.app_id, timeout=timeout)
-            wait_for_group(settings, f"{settings.app_id}-projector", timeout=timeout)
+            _wait_for_groups(settings, (settings.app_id, f"{settings.app_id}-projector"), timeout, workers.check)
             step("workers: consumer groups stable")
             codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
             record = sample_dimona_in()
             record["envelope"]["sender_reference"] = f"demo-{uuid.uuid4().hex[:12]}"
-            journey = trace(settings, codec, record, timeout=timeout)
+            journey = trace(settings, codec, record, timeout=timeout, check=workers.check)
             _show_journey(journey)
             if max_records:
                 from streams.demo.main import run_population
@@ -87,20 +103,60 @@ def register(app: typer.Typer) -> None:
                     max_records=max_records,
                     timeout=timeout,
                     journey=journey,
+                    check=workers.check,
                 )
                 from streams.demo.report import show, write
 
                 show(console, figures)
                 as_json, as_html = write(figures, out)
                 step(f"report: {as_html} (figures: {as_json})")
+        except ProcessDied as exc:  # its message: how it ended, then the last lines of its log
+            what, _, tail = str(exc).partition("\n")
+            console.print(f"[red]the demo stopped: {escape(what)}[/red]")
+            _print_log(tail)
+            raise typer.Exit(1) from exc
+        except OutcomesMissing as exc:
+            console.print(f"[red]the demo stopped, no report written: {escape(str(exc))}[/red]")
+            _show_logs(workers, ("worker",))
+            raise typer.Exit(1) from exc
         except (JourneyTimeout, KafkaAdapterError) as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(f"[red]the demo stopped: {escape(str(exc))}[/red]")
+            _show_logs(workers, tuple(workers.processes))
             raise typer.Exit(1) from exc
         finally:
             if not keep_running:  # only what the demo started: a worker someone else runs keeps running
                 for command in ours:
                     workers.processes[command].stop(timeout=30.0)
         console.print("[dim]The stack keeps running — `crossroads stack status`, `crossroads stack down`.[/dim]")
+
+
+def _wait_for_groups(settings: Settings, groups: Sequence[str], timeout: float, check: Callable[[], None]) -> None:
+    """Until every group is stable with at least one member (its consumers have their partitions); `check` runs
+    on every round, so that a process that died while joining stops the wait at once."""
+    from streams.kafka import KafkaAdapterError
+    from streams.kafka.admin import group_members
+
+    deadline = time.monotonic() + timeout
+    for group in groups:
+        while True:
+            check()
+            if group_members(settings, group) > 0:
+                break
+            if time.monotonic() > deadline:
+                raise KafkaAdapterError(f"consumer group {group} did not become stable within {timeout:.0f}s")
+            time.sleep(0.5)
+
+
+def _show_logs(workers: PlatformWorkers, commands: Sequence[str]) -> None:
+    for command in commands:
+        process = workers.processes[command]
+        console.print(f"[dim]last lines of {process.log_file}:[/dim]")
+        _print_log(process.log_tail())
+
+
+def _print_log(text: str) -> None:
+    # as written: a log line holds brackets rich would read as markup, and is searched for whole
+    console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def _show_journey(journey: Journey) -> None:

@@ -6,10 +6,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streams.catalog import FOREVER, Cleanup, TopicSpec, platform_topics
+from streams.catalog import FOREVER, Cleanup
 from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import TopicAdmin
 from streams.settings import Settings
+from streams.topics import needed_topics
 
 app = typer.Typer(help="The platform's topics: create/update them from the catalog, list them.", no_args_is_help=True)
 console = Console()
@@ -20,7 +21,7 @@ def apply() -> None:
     """Create missing topics and bring existing ones in line with the catalog (idempotent)."""
     settings = Settings()
     try:
-        changes = TopicAdmin(settings).apply(_topics(settings))
+        changes = TopicAdmin(settings).apply(needed_topics(settings))
     except KafkaAdapterError as exc:
         console.print(f"[red]topics apply failed:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -34,7 +35,7 @@ def list_() -> None:
     """Every catalog topic with its key, partitions and retention or compaction, as the broker has it."""
     settings = Settings()
     try:
-        states = TopicAdmin(settings).states(_topics(settings))
+        states = TopicAdmin(settings).states(needed_topics(settings))
     except KafkaAdapterError as exc:
         console.print(f"[red]topics list failed:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -53,12 +54,6 @@ def list_() -> None:
         partitions = str(s.actual_partitions if s.actual_partitions is not None else s.wanted_partitions)
         table.add_row(s.topic, s.spec.key, partitions, str(s.spec.cleanup), retention, present, s.spec.description)
     console.print(table)
-
-
-def _topics(settings: Settings) -> tuple[TopicSpec, ...]:
-    from streams.network_files import load_network
-
-    return platform_topics(load_network(settings.network_dir).institutions)
 
 
 def _retention(ms: int) -> str:

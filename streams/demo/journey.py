@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,8 +36,15 @@ class JourneyTimeout(Exception):
     """A hop did not happen in time: names the hop, so an operator knows which process to look at."""
 
 
-def trace(settings: Settings, codec: AvroCodec, record: dict[str, Any], timeout: float = 60.0) -> Journey:
-    """Send `record` (a DIMONA IN) to its intake topic and follow it until it is a row in ClickHouse."""
+def trace(
+    settings: Settings,
+    codec: AvroCodec,
+    record: dict[str, Any],
+    timeout: float = 60.0,
+    check: Callable[[], None] = lambda: None,
+) -> Journey:
+    """Send `record` (a DIMONA IN) to its intake topic and follow it until it is a row in ClickHouse. `check` is
+    called while waiting, to stop at once when a process the journey goes through has died (it raises)."""
     schema = "be.crossroads.dimona.DimonaIn"
     reference = record["envelope"]["sender_reference"]
     intake = by_key(Area.INTAKE, "dimona").topic(settings.topic_prefix)
@@ -50,10 +58,10 @@ def trace(settings: Settings, codec: AvroCodec, record: dict[str, Any], timeout:
     producer.flush(10)
     hops = [Hop("declaration produced", intake, time.monotonic() - start)]
 
-    ticket, where = _await_fact(watcher, codec, reference, deadline=start + timeout)
+    ticket, where = _await_fact(watcher, codec, reference, deadline=start + timeout, check=check)
     hops.append(Hop("accepted as a fact, ticket stamped", where, time.monotonic() - start))
 
-    row = _await_row(settings, ticket, deadline=start + timeout)
+    row = _await_row(settings, ticket, deadline=start + timeout, check=check)
     hops.append(
         Hop("projected into the warehouse", f"{settings.clickhouse.database}.journey", time.monotonic() - start)
     )
@@ -78,9 +86,12 @@ def _watch_from_end(settings: Settings, topic: str) -> Consumer:
     return consumer
 
 
-def _await_fact(consumer: Consumer, codec: AvroCodec, reference: str, deadline: float) -> tuple[str, str]:
+def _await_fact(
+    consumer: Consumer, codec: AvroCodec, reference: str, deadline: float, check: Callable[[], None]
+) -> tuple[str, str]:
     try:
         while time.monotonic() < deadline:
+            check()
             for message in consumer.consume(num_messages=100, timeout=0.2):
                 if message.error():
                     continue
@@ -93,7 +104,7 @@ def _await_fact(consumer: Consumer, codec: AvroCodec, reference: str, deadline: 
     raise JourneyTimeout("the declaration never reached the facts topic: is `crossroads worker` running?")
 
 
-def _await_row(settings: Settings, ticket: str, deadline: float) -> dict[str, Any]:
+def _await_row(settings: Settings, ticket: str, deadline: float, check: Callable[[], None]) -> dict[str, Any]:
     client = connect(settings)
     columns = (
         "ticket",
@@ -109,6 +120,7 @@ def _await_row(settings: Settings, ticket: str, deadline: float) -> dict[str, An
     query = f"SELECT {', '.join(columns)} FROM {settings.clickhouse.database}.journey FINAL WHERE ticket = %(ticket)s"
     try:
         while time.monotonic() < deadline:
+            check()
             rows = execute(client, query, {"ticket": ticket})
             if rows:
                 return dict(zip(columns, rows[0], strict=True))

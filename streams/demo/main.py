@@ -1,4 +1,9 @@
-"""The demo's population part: generate, select, stream with live progress, wait for outcomes, gather figures."""
+"""The demo's population part: generate, select, stream with live progress, wait for outcomes, gather figures.
+
+The waits decide on evidence, not on quiet windows: after each phase is sent, the worker's consumer group must
+have committed the end of every topic the worker consumes (its outputs are then written), then the demo's
+watcher must have read every output partition to its end; a declaration still without an outcome then is a
+failure (`OutcomesMissing`), not a line of the report."""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import datetime as dt
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +21,39 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from streams.codecs import AvroCodec
 from streams.demo.figures import outcome_figures, population_figures, region_name, selection_figures
 from streams.demo.journey import Journey
-from streams.demo.run import Sent, Watcher, backlog, outcomes_done, select, stream
+from streams.demo.run import OutcomesMissing, Sent, Watcher, backlog, outcomes_done, select, stream, without_outcome
+from streams.kafka.admin import wait_drained
 from streams.settings import Settings
 from streams.synthetic import Population, generate_day, generate_population, write_employers
 
-QUIET_SECONDS = 3.0  # once every declaration has its outcome: how long nothing new must arrive
-IDLE_SECONDS = 45.0  # when some outcomes are missing: how long nothing at all may arrive before giving up
+DRAIN_RATE = 50  # declarations a second the waits allow for at least (the platform takes several hundred)
 
 
-def _wait(watcher: Watcher, sent: Sent, update: Callable[[], None], timeout: float) -> None:
-    """Until every declaration sent so far has its outcome and the fan-out has settled (or nothing moves)."""
-    deadline = time.monotonic() + timeout
-    last_total, quiet_since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        update()
-        done, dead = outcomes_done(watcher, sent)
-        now_total = watcher.total()
-        if now_total != last_total:
-            last_total, quiet_since = now_total, time.monotonic()
-        quiet = time.monotonic() - quiet_since
-        if (done + dead >= len(sent.references) and quiet >= QUIET_SECONDS) or quiet >= IDLE_SECONDS:
-            return
-        time.sleep(0.5)
+def _settle(
+    settings: Settings,
+    watcher: Watcher,
+    sent: Sent,
+    sources: Sequence[str],
+    checking: Callable[[], None],
+    timeout: float,
+) -> None:
+    """Until the platform has taken in everything sent so far and the watcher has read all it wrote: the
+    worker's group has committed the end offset of every topic the worker consumes (`sources`), then the
+    watcher has read every output partition to its end. `checking` runs on every round of both waits and raises
+    when a process of the platform died. Raises OutcomesMissing if a declaration still has no outcome then."""
+    wait_drained(settings, settings.app_id, sources, timeout=timeout, check=checking)
+    watcher.wait_caught_up(timeout=timeout, check=checking)
+    checking()
+    missing, examples = without_outcome(sent, watcher.snapshot())
+    if missing:
+        raise OutcomesMissing(missing, len(sent.references), examples)
+
+
+def worker_sources(settings: Settings) -> list[str]:
+    """Every topic `crossroads worker` consumes under these settings (its app, built as the worker builds it)."""
+    from topologies.app import create_app, source_topics
+
+    return source_topics(create_app(settings))
 
 
 def run_population(
@@ -50,7 +66,10 @@ def run_population(
     max_records: int,
     timeout: float = 120.0,
     journey: Journey | None = None,
+    check: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
+    """Generate, stream and wait as the module says; the figures of a run whose every declaration has its
+    outcome. `check` raises when a process of the platform has died: it is called while streaming and waiting."""
     started = dt.datetime.now(dt.UTC)
     began = time.monotonic()
     console.print(f"[bold]A synthetic Belgium: {citizens:,} citizens, seed {seed}[/bold] (--seed {seed} repeats it)")
@@ -71,6 +90,7 @@ def run_population(
             f"[yellow]the worker still has {waiting:,} records of earlier runs to take in: this run's outcomes come "
             "after them[/yellow]"
         )
+    sources = worker_sources(settings)
     watcher = Watcher(settings, codec, since_ms=int(time.time() * 1000) - 1000)
     sent = Sent()
     phases = (
@@ -91,6 +111,7 @@ def run_population(
             answered = progress.add_task("outcomes (ack, reply)", total=total, extra="")
 
             def update(_sent_so_far: int = 0) -> None:
+                check()
                 done, dead = outcomes_done(watcher, sent)
                 progress.update(sending, completed=len(sent.references))
                 progress.update(
@@ -104,7 +125,15 @@ def run_population(
                 # other, and a consultation about a person whose files are still queued would be refused
                 progress.update(sending, description=f"sent ({name})")
                 stream(settings, codec, records, sent, on_sent=update)
-                _wait(watcher, sent, update, timeout=max(timeout, len(records) / 50))
+                _settle(
+                    settings,
+                    watcher,
+                    sent,
+                    sources,
+                    update,
+                    timeout=max(timeout, (len(records) + waiting) / DRAIN_RATE),
+                )
+                waiting = 0  # the earlier runs' backlog was drained with the first phase
     finally:
         watcher.close()
     figures: dict[str, Any] = {

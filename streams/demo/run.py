@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from streams.codecs import AvroCodec
 from streams.domain.admission import subject_key
+from streams.kafka import KafkaAdapterError
 from streams.kafka.producer import DeclarationProducer
 from streams.settings import Settings
 from streams.synthetic import NATIONAL_REGISTER, Generated, Population
@@ -29,6 +30,9 @@ from streams.synthetic import NATIONAL_REGISTER, Generated, Population
 CONSULTATION_REQUEST = "be.crossroads.consultation.ConsultationRequest"
 WATCHED = r"mailbox\..*|outcomes\.rejections|outcomes\.dead-letters|audit\.exchanges"
 AGE_BANDS = tuple(range(0, 100, 5))  # 0-4 ... 95+
+EXAMPLES = 5  # declarations without an outcome named when the demo fails on them
+
+Place = tuple[str, int]  # (topic, partition)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class Watcher:
         )
         self._pattern = re.compile(f"^{prefix}\\.({WATCHED})\\.v1$")
         self._assigned: set[tuple[str, int]] = set()
+        self._next: dict[Place, int] = {}  # the offset this reader reads next, per assigned partition
         self._thread = threading.Thread(target=self._collect, daemon=True, name="demo-watcher")
         self._thread.start()
 
@@ -142,8 +147,12 @@ class Watcher:
             if (name, p) not in self._assigned
         ]
         if new:
-            self._consumer.incremental_assign(_since(self._consumer, new))
+            positions = _since(self._consumer, new)
+            self._consumer.incremental_assign(positions)
             self._assigned.update((tp.topic, tp.partition) for tp in new)
+            with self._lock:
+                for tp in positions:  # OFFSET_BEGINNING and the like: from the partition's first offset
+                    self._next[(tp.topic, tp.partition)] = max(tp.offset, 0)
 
     def _collect(self) -> None:
         refreshed = 0.0
@@ -160,6 +169,9 @@ class Watcher:
                 if message.error():
                     continue
                 position = (message.topic() or "", message.partition() or 0, message.offset() or 0)
+                with self._lock:
+                    place = position[:2]
+                    self._next[place] = max(self._next.get(place, 0), position[2] + 1)
                 if position in self._positions:
                     continue
                 try:
@@ -177,13 +189,63 @@ class Watcher:
         with self._lock:
             return list(self.seen)
 
-    def total(self) -> int:
-        with self._lock:
-            return sum(self.counts.values())
-
     def close(self) -> None:
         self._stop.set()
         self._thread.join(15)
+
+    def wait_caught_up(self, *, timeout: float, check: Callable[[], None] = lambda: None) -> None:
+        """Block until this reader has read every watched partition up to its end offset as of this call: once
+        the platform has drained its inputs, everything it wrote is then in `snapshot()`. `check` is called on
+        every round (it raises to stop the wait). Raises KafkaAdapterError naming the partitions still behind."""
+        ends = _ends(self.settings, self._pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            check()
+            with self._lock:
+                behind = partitions_behind(ends, self._next)
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                described = ", ".join(f"{topic}[{partition}]" for topic, partition in behind[:10])
+                raise KafkaAdapterError(
+                    f"the demo's reader did not reach the end of {len(behind)} output partition(s) within "
+                    f"{timeout:.0f}s: {described}"
+                )
+            time.sleep(0.2)
+
+
+def partitions_behind(ends: Mapping[Place, tuple[int, int]], next_offsets: Mapping[Place, int]) -> list[Place]:
+    """The partitions a reader has not read to their end: `ends` gives each partition's (low, high) watermarks,
+    `next_offsets` the offset the reader reads next in each partition it is assigned (absent: not assigned yet).
+    A partition holding nothing (high = low) is never behind."""
+
+    def behind(place: Place, low: int, high: int) -> bool:
+        if high <= low:
+            return False
+        reader = next_offsets.get(place)
+        return reader is None or max(reader, low) < high
+
+    return sorted(place for place, (low, high) in ends.items() if behind(place, low, high))
+
+
+def _ends(settings: Settings, pattern: re.Pattern[str]) -> dict[Place, tuple[int, int]]:
+    """The (low, high) watermarks of every partition of the topics matching `pattern`, as of now."""
+    probe = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"demo-probe-{uuid.uuid4().hex}", "log_level": 3}
+    )
+    try:
+        topics = probe.list_topics(timeout=10).topics
+        ends = {}
+        for name, meta in topics.items():
+            if pattern.match(name):
+                for partition in meta.partitions:
+                    low, high = probe.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+                    ends[(name, partition)] = (int(low), int(high))
+        return ends
+    except KafkaException as exc:
+        raise KafkaAdapterError(f"cannot read the end offsets of the demo's outputs: {exc}") from exc
+    finally:
+        probe.close()
 
 
 def _since(consumer: Consumer, wanted: list[TopicPartition]) -> list[TopicPartition]:
@@ -269,10 +331,10 @@ def answered(sent: Sent, seen: Iterable[Seen]) -> dict[str, str]:
     return matched
 
 
-def outcomes_done(watcher: Watcher, sent: Sent) -> tuple[int, int]:
-    """(declarations with an outcome so far, dead letters): acknowledged or answered references of ours, and the
-    dead letters written since the demo began."""
-    seen = watcher.snapshot()
+def settled(sent: Sent, seen: Iterable[Seen]) -> tuple[set[str], int]:
+    """(our references with an outcome: acknowledged or answered, dead letters written since the demo began). A
+    dead letter holds bytes that did not decode: it cannot be matched to a reference, only counted."""
+    seen = list(seen)
     done = set(answered(sent, seen).values())
     dead = 0
     for s in seen:
@@ -280,24 +342,43 @@ def outcomes_done(watcher: Watcher, sent: Sent) -> tuple[int, int]:
             done.add(s.record["sender_reference"])
         elif s.schema == "DeadLetter" and s.timestamp_ms >= sent.began * 1000:
             dead += 1
+    return done, dead
+
+
+def outcomes_done(watcher: Watcher, sent: Sent) -> tuple[int, int]:
+    """(declarations with an outcome so far, dead letters), see :func:`settled`."""
+    done, dead = settled(sent, watcher.snapshot())
     return len(done), dead
+
+
+def without_outcome(sent: Sent, seen: Iterable[Seen]) -> tuple[int, list[str]]:
+    """How many declarations sent have no outcome -- neither acknowledged nor answered, beyond the dead letters
+    (which cannot be matched to a reference) -- and up to EXAMPLES of those neither acknowledged nor answered
+    ("<type> <reference>"), in the order they were sent."""
+    done, dead = settled(sent, seen)
+    missing = max(0, len(sent.references) - len(done) - dead)
+    if not missing:
+        return 0, []
+    examples = [f"{kind} {reference}" for reference, (kind, _) in sent.references.items() if reference not in done]
+    return missing, examples[:EXAMPLES]
+
+
+class OutcomesMissing(Exception):
+    """Declarations still have no outcome although the worker's group drained every topic it consumes and the
+    demo read every output to its end: the platform lost them or never answered."""
+
+    def __init__(self, missing: int, sent: int, examples: list[str]) -> None:
+        self.missing, self.sent, self.examples = missing, sent, examples
+        super().__init__(
+            f"{missing:,} of {sent:,} declarations have no outcome (acknowledgement, reply or dead letter) although "
+            f"the worker drained its inputs and every output was read; e.g. {', '.join(examples) or '-'}"
+        )
 
 
 def backlog(settings: Settings) -> int:
     """Records waiting in the intake topics for the worker's consumer group (earlier runs' leftovers)."""
     from streams.catalog import CATALOG, Area
+    from streams.kafka.admin import group_lag
 
     topics = [spec.topic(settings.topic_prefix) for spec in CATALOG if spec.area is Area.INTAKE]
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.app_id, "enable.auto.commit": False}
-    )
-    try:
-        metadata = consumer.list_topics(timeout=10).topics
-        partitions = [TopicPartition(t, p) for t in topics if t in metadata for p in metadata[t].partitions]
-        waiting = 0
-        for committed in consumer.committed(partitions, timeout=10):
-            low, high = consumer.get_watermark_offsets(committed, timeout=10)
-            waiting += high - (committed.offset if committed.offset >= 0 else low)
-        return waiting
-    finally:
-        consumer.close()
+    return sum(partition.lag for partition in group_lag(settings, settings.app_id, topics))
