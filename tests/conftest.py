@@ -151,8 +151,8 @@ def platform(topics: Settings) -> Iterator[Settings]:
     workers = PlatformWorkers(settings)
     workers.start()
     try:
-        wait_for_group(settings, settings.app_id, timeout=120)
-        wait_for_group(settings, f"{settings.app_id}-projector", timeout=120)
+        wait_for_group(settings, settings.app_id, timeout=120, check=workers.check)
+        wait_for_group(settings, f"{settings.app_id}-projector", timeout=120, check=workers.check)
         yield settings
     finally:
         stopped = workers.stop()

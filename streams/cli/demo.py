@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from streams.domain.network import NetworkError
         from streams.domain.samples import sample_dimona_in
         from streams.kafka import KafkaAdapterError
-        from streams.kafka.admin import TopicAdmin
+        from streams.kafka.admin import TopicAdmin, wait_for_group
         from streams.stack.errors import ProcessDied, StackError
         from streams.stack.local import LocalStack
         from streams.stack.workers import PlatformWorkers
@@ -84,7 +84,8 @@ def register(app: typer.Typer) -> None:
         pids = workers.start()
         step(f"workers: {', '.join(f'{name} pid {pid}' for name, pid in pids.items())} (logs in {workers.home})")
         try:
-            _wait_for_groups(settings, (settings.app_id, f"{settings.app_id}-projector"), timeout, workers.check)
+            for group in (settings.app_id, f"{settings.app_id}-projector"):
+                wait_for_group(settings, group, timeout, check=workers.check)
             step("workers: consumer groups stable")
             codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
             record = sample_dimona_in()
@@ -128,23 +129,6 @@ def register(app: typer.Typer) -> None:
                 for command in ours:
                     workers.processes[command].stop(timeout=30.0)
         console.print("[dim]The stack keeps running — `crossroads stack status`, `crossroads stack down`.[/dim]")
-
-
-def _wait_for_groups(settings: Settings, groups: Sequence[str], timeout: float, check: Callable[[], None]) -> None:
-    """Until every group is stable with at least one member (its consumers have their partitions); `check` runs
-    on every round, so that a process that died while joining stops the wait at once."""
-    from streams.kafka import KafkaAdapterError
-    from streams.kafka.admin import group_members
-
-    deadline = time.monotonic() + timeout
-    for group in groups:
-        while True:
-            check()
-            if group_members(settings, group) > 0:
-                break
-            if time.monotonic() > deadline:
-                raise KafkaAdapterError(f"consumer group {group} did not become stable within {timeout:.0f}s")
-            time.sleep(0.5)
 
 
 def _show_logs(workers: PlatformWorkers, commands: Sequence[str]) -> None:

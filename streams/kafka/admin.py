@@ -177,11 +177,17 @@ def group_members(settings: Settings, group_id: str, admin: AdminClient | None =
     return len(description.members)
 
 
-def wait_for_group(settings: Settings, group_id: str, timeout: float = 120.0) -> None:
-    """Block until the group has at least one member and is stable: its consumers have their partitions."""
+def wait_for_group(
+    settings: Settings, group_id: str, timeout: float = 120.0, *, check: Callable[[], None] = lambda: None
+) -> None:
+    """Block until the group has at least one member and is stable: its consumers have their partitions. `check`
+    runs on every round, so that a process that died while joining stops the wait at once."""
     admin = _quiet_admin(settings)
     deadline = time.monotonic() + timeout
-    while group_members(settings, group_id, admin) == 0:
+    while True:
+        check()
+        if group_members(settings, group_id, admin) > 0:
+            return
         if time.monotonic() > deadline:
             raise KafkaAdapterError(f"consumer group {group_id} did not become stable within {timeout:.0f}s")
         time.sleep(0.5)

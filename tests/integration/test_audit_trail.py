@@ -82,8 +82,7 @@ class Trail:
 
     def start(self) -> None:
         self.workers.start()
-        wait_for_group(self.settings, self.settings.app_id, timeout=120)
-        self.workers.check()
+        wait_for_group(self.settings, self.settings.app_id, timeout=120, check=self.workers.check)
 
     def kill(self) -> None:
         process = self.workers.processes["worker"]

@@ -61,7 +61,7 @@ def test_sigkill_mid_run_loses_no_notification(crash_settings: Settings) -> None
     workers.start()
     p = Platform(settings, watched=r"mailbox\..*|audit\.exchanges")
     try:
-        wait_for_group(settings, settings.app_id, timeout=120)
+        wait_for_group(settings, settings.app_id, timeout=120, check=workers.check)
         people = [niss() for _ in range(PEOPLE)]
         p.send_many([integration(MUTUALITY, "MUTUALITY", "TITULAR", person, dt.date(2020, 1, 1)) for person in people])
         assert p.wait_count("Acknowledgement", PEOPLE, timeout=300) == PEOPLE

@@ -69,7 +69,7 @@ def _run_probe(settings: Settings, tmp_path: Path, *variant: str) -> tuple[set[t
     process.start([sys.executable, str(RUNNER), str(out), *variant], cwd=tmp_path, env=settings.as_env())
     topic = f"{settings.topic_prefix}.{TOPIC}"
     try:
-        wait_for_group(settings, settings.app_id, timeout=90)
+        wait_for_group(settings, settings.app_id, timeout=90, check=process.check)
         try:
             wait_drained(settings, settings.app_id, [topic], timeout=60, check=process.check)
         except KafkaAdapterError:  # judged below, on what was handled and committed; the worker says why
