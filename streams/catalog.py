@@ -57,6 +57,16 @@ class TopicSpec:
         return config
 
 
+# What a sender may write to an intake topic (the broker's own default, stated so that it is a contract), and
+# what the outcome topics that quote a whole message take: a rejection carries the refused declaration's bytes,
+# a dead letter the undecodable message's value, key and headers, plus their own fields -- so each must take a
+# record bigger than the largest intake message, or one oversized declaration would stop the worker for good.
+INTAKE_MAX_MESSAGE_BYTES = 1_048_588
+QUOTING_MAX_MESSAGE_BYTES = 4 * 1_048_576
+# what the platform's producers may send in one request: the quoting topics' largest record and its batch framing
+OUTCOME_REQUEST_MAX_BYTES = QUOTING_MAX_MESSAGE_BYTES + 65_536
+
+
 def _spec(
     area: Area,
     name: str,
@@ -65,8 +75,12 @@ def _spec(
     *,
     cleanup: Cleanup = Cleanup.DELETE,
     retention_ms: int = FOREVER,
+    max_message_bytes: int | None = None,
 ) -> TopicSpec:
-    return TopicSpec(area, name, 1, key, description, cleanup=cleanup, retention_ms=retention_ms)
+    if max_message_bytes is None and area is Area.INTAKE:
+        max_message_bytes = INTAKE_MAX_MESSAGE_BYTES
+    extra = {} if max_message_bytes is None else {"max.message.bytes": str(max_message_bytes)}
+    return TopicSpec(area, name, 1, key, description, cleanup=cleanup, retention_ms=retention_ms, extra_config=extra)
 
 
 # Institutions have a mailbox topic each (`mailbox()`, created by `topics apply` from the network); every other
@@ -92,8 +106,20 @@ CATALOG: tuple[TopicSpec, ...] = (
     _spec(Area.FACTS, "dmfa", "employer", "accepted DmfA declarations, ticketed"),
     _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed"),
     _spec(Area.FACTS, "integrations", "niss", "accepted directory integrations, ticketed"),
-    _spec(Area.OUTCOMES, "rejections", "niss", "rejected declarations with all their violations"),
-    _spec(Area.OUTCOMES, "dead-letters", "none", "undecodable messages with their raw bytes and origin"),
+    _spec(
+        Area.OUTCOMES,
+        "rejections",
+        "niss",
+        "rejected declarations with all their violations",
+        max_message_bytes=QUOTING_MAX_MESSAGE_BYTES,
+    ),
+    _spec(
+        Area.OUTCOMES,
+        "dead-letters",
+        "none",
+        "undecodable messages with their raw bytes and origin",
+        max_message_bytes=QUOTING_MAX_MESSAGE_BYTES,
+    ),
     _spec(
         Area.CONSULTATIONS,
         "accepted",

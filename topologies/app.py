@@ -9,6 +9,7 @@ from typing import Protocol
 import faust
 from mode import CrashingSupervisor
 
+from streams.catalog import OUTCOME_REQUEST_MAX_BYTES
 from streams.settings import Settings
 from topologies.deps import Deps
 from topologies.faust_overrides import TableManager, transport_class
@@ -55,6 +56,8 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
         # under 1 MB (~2,000 records of ~300-450 bytes), which the broker appends or rejects as a whole -- a
         # chained record is not written after the record it links to was lost.  linger stays 0: no added latency
         producer_max_batch_size=1_000_000,
+        # a rejection or dead letter quotes a whole intake message (streams.catalog.QUOTING_MAX_MESSAGE_BYTES)
+        producer_max_request_size=OUTCOME_REQUEST_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=settings.consumer_session_timeout_s / 10,

@@ -27,6 +27,7 @@ from streams.domain.admission import (
     rejection,
 )
 from streams.domain.fanout import Lookup, route
+from streams.domain.quoting import quoted
 from topologies.batches import handle_then_release
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter, mailbox_route
@@ -67,7 +68,8 @@ def _register_family(app: faust.App, deps: Deps, family: str, target: str) -> No
         message = event.message
         ticket = deps.ticket_for(message.topic, message.partition, message.offset)
         decision = admit(schema, record, ticket=ticket, received_at=deps.clock())
-        key = decision.key.encode() if decision.key else event.key
+        # quoted: a refused declaration's subject may be of any length (a valid one is 11 or 10 digits)
+        key = quoted(decision.key).encode() if decision.key else event.key
         if isinstance(decision, Admitted):
             for fact in decision.facts:
                 fact_key = fact.key.encode() if fact.key else key

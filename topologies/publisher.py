@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import faust
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from streams.catalog import OUTCOME_REQUEST_MAX_BYTES
 from streams.kafka.producer import producer_config
 from streams.settings import Settings
 
@@ -48,6 +49,9 @@ class KafkaPublisher:
                 "linger.ms": 2,
                 "batch.size": 1_000_000,
                 "queue.buffering.max.messages": 1_000_000,
+                # a rejection or dead letter quotes a whole intake message: let librdkafka send what those
+                # topics take (the broker still enforces each topic's own max.message.bytes)
+                "message.max.bytes": OUTCOME_REQUEST_MAX_BYTES,
                 "on_delivery": self._delivered,
                 **overrides,
             },

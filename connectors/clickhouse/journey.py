@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.clickhouse.projector import Origin
+from connectors.clickhouse.warehouse import instant
 from streams.codecs import Decoded
 
 
@@ -31,7 +32,7 @@ class JourneyProjection:
                 envelope["ticket"],
                 fact.schema_name.rsplit(".", 2)[-2],  # be.crossroads.<kind>.<Record>
                 envelope["sender"],
-                envelope["recorded_at"],
+                instant(envelope["recorded_at"]),
                 datetime.fromtimestamp(origin.timestamp_ms / 1000, UTC),
                 datetime.fromtimestamp(now, UTC),
                 origin.topic,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from connectors.clickhouse.client import WarehouseUnavailable, connect, quote_identifier, translated_errors
 from streams.codecs import AvroCodec, CodecError, Decoded
@@ -220,13 +220,22 @@ class Projector:
                 os._exit(137)
         self._producer.flush(30)
         # only now: everything consumed so far is in the warehouse (or dead-lettered)
-        try:
-            self._consumer.commit(asynchronous=False)
-        except Exception as exc:
-            if "NO_OFFSET" not in str(exc):
-                raise
+        retrying(self._commit, retry_for_s=self._retry_for_s, retry_on=CommitUnavailable)
         self.stats.flushes += 1
         log.info("projector flushed %d rows (%d flushes)", pending.count, self.stats.flushes)
+
+    def _commit(self) -> None:
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if error is not None and error.code() == KafkaError._NO_OFFSET:
+                return  # nothing consumed since the last commit
+            if error is not None and is_transient(error):
+                # the coordinator moving or a broker restarting: the rows are in (ReplacingMergeTree makes a
+                # replay harmless), the offsets are committed once the group's coordinator answers again
+                raise CommitUnavailable(f"offset commit: {error.name()}: {error.str()}") from exc
+            raise
 
     def _insert(self, statement: str, as_columns: list[list[Any]], what: str) -> None:
         with translated_errors(what):
@@ -259,29 +268,34 @@ class Projector:
         self.stats.dead_lettered += 1
 
 
+class CommitUnavailable(Exception):
+    """The consumer group's coordinator cannot take the offset commit now (it moves, or a broker restarts)."""
+
+
 def retrying(
     action: Callable[[], T],
     *,
     retry_for_s: float,
+    retry_on: type[WarehouseUnavailable] | type[CommitUnavailable] = WarehouseUnavailable,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """`action()`, again and again while it raises `WarehouseUnavailable`, waiting 0.5 s then twice as long
-    each time (at most 10 s), until `retry_for_s` have passed since the first failure: then a
-    `WarehouseUnavailable` saying so propagates. Any other error propagates at once."""
+    """`action()`, again and again while it raises `retry_on` (a transient failure), waiting 0.5 s then twice
+    as long each time (at most 10 s), until `retry_for_s` have passed since the first failure: then a `retry_on`
+    saying so propagates. Any other error propagates at once."""
     delay = FIRST_RETRY_DELAY_S
     failing_since: float | None = None
     attempts = 0
     while True:
         try:
             return action()
-        except WarehouseUnavailable as exc:
+        except retry_on as exc:
             now = clock()
             failing_since = now if failing_since is None else failing_since
             attempts += 1
             left = retry_for_s - (now - failing_since)
             if left <= 0:
-                raise WarehouseUnavailable(
+                raise retry_on(
                     f"{exc}; gave up after {attempts} attempts over {now - failing_since:.0f}s "
                     "(CROSSROADS_PROJECTOR_RETRY_FOR_S)"
                 ) from exc

@@ -51,10 +51,18 @@ def _short(schema_name: str) -> str:
     return schema_name.rpartition(".")[2]
 
 
-def _at(value: Any) -> dt.datetime:
-    """A UTC datetime the driver writes as DateTime (seconds)."""
+# What a ClickHouse DateTime (seconds since the epoch, unsigned 32 bits) can hold. Intake accepts a
+# recorded_at from 1900 to 2099; a value outside this range would make the insert fail on every retry and stop
+# the projection of every table, so it is stored as the nearest end (like `day` for dates).
+DATETIME_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+DATETIME_MAX = dt.datetime(2106, 2, 7, 6, 28, 15, tzinfo=dt.UTC)
+
+
+def instant(value: Any) -> dt.datetime:
+    """A UTC datetime the driver writes as DateTime (seconds), within DateTime's range."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return min(max(utc, DATETIME_MIN), DATETIME_MAX)
     raise TypeError(f"not a timestamp: {value!r}")
 
 
@@ -154,7 +162,7 @@ class DimonaProjection:
                 worker_type,
                 committee,
                 day(event_date),
-                _at(record["envelope"]["recorded_at"]),
+                instant(record["envelope"]["recorded_at"]),
                 _now(now),
             )
         ]
@@ -195,7 +203,7 @@ class DmfaProjection:
         bounds = parse_quarter(record["quarter"])
         if bounds is None:
             raise ValueError(f"DmfA fact {record['envelope']['ticket']} has no valid quarter: {record['quarter']!r}")
-        ticket, recorded, projected = _ticket(record), _at(record["envelope"]["recorded_at"]), _now(now)
+        ticket, recorded, projected = _ticket(record), instant(record["envelope"]["recorded_at"]), _now(now)
         rows = []
         for number, line in enumerate(record["worker_lines"]):
             days = _assimilated(line["assimilated_days"])
@@ -291,7 +299,7 @@ class CivilProjection:
                 day(effective),
                 municipality,
                 status,
-                _at(record["envelope"]["recorded_at"]),
+                instant(record["envelope"]["recorded_at"]),
                 _now(now),
             )
         ]
@@ -332,7 +340,7 @@ class DirectoryProjection:
                 day(record["period"]["start"]),
                 day(record["period"]["end"]),
                 record["status"],
-                _at(record["envelope"]["recorded_at"]),
+                instant(record["envelope"]["recorded_at"]),
                 _now(now),
             )
         ]
@@ -395,7 +403,7 @@ class AuditProjection:
                 record["data_type"],
                 record["legal_basis"],
                 record["reason"],
-                _at(record["recorded_at"]),
+                instant(record["recorded_at"]),
                 record["hash"],
                 origin.topic,
                 origin.partition,

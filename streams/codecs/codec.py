@@ -114,9 +114,11 @@ class AvroCodec:
         return schema_id
 
     # -- decoding ------------------------------------------------------------------------------------------
-    def decode(self, data: bytes) -> Decoded:
+    def decode(self, data: bytes | None) -> Decoded:
         """Decode a message value in either framing; :class:`CodecError` subclasses on any failure."""
         framing: Framing
+        if data is None:  # a tombstone: Kafka lets any producer write one to any topic
+            raise CorruptMessageError("null value (a tombstone): there is no declaration to decode")
         if data[:2] == SINGLE_OBJECT_MAGIC:
             framing, header = "single-object", _SINGLE_HEADER
             if len(data) < header:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from streams.domain.quoting import quoted
 from streams.domain.validation import Violation, validate
 
 Record = Mapping[str, Any]
@@ -121,16 +122,21 @@ def _ticketed(record: Record, ticket: uuid.UUID) -> dict[str, Any]:
     return {**record, "envelope": {**record["envelope"], "ticket": str(ticket)}}
 
 
+def _quoted_field(envelope: Record, name: str) -> str:
+    value = envelope.get(name)
+    return quoted(value) if isinstance(value, str) else ""
+
+
 def rejection(schema_name: str, record: Record, refused: Refused, *, raw: bytes) -> dict[str, Any]:
     """The rejection event: the sender, every violation, and the declaration's own bytes (nothing is lost)."""
     envelope = record.get("envelope") or {}
     return {
         "ticket": str(refused.ticket),
-        "sender_reference": envelope.get("sender_reference", ""),
-        "sender": envelope.get("sender", ""),
+        "sender_reference": _quoted_field(envelope, "sender_reference"),
+        "sender": _quoted_field(envelope, "sender"),
         "declaration_type": schema_name,
         "stage": "intake",
-        "person": refused.key,
+        "person": None if refused.key is None else quoted(refused.key),
         "violations": [v.as_dict() for v in refused.violations],
         "declaration": raw,
         "rejected_at": refused.received_at,
@@ -144,8 +150,8 @@ def acknowledgement(
     envelope = record.get("envelope") or {}
     return {
         "ticket": str(ticket),
-        "sender_reference": envelope.get("sender_reference", ""),
-        "recipient": envelope.get("sender", ""),
+        "sender_reference": _quoted_field(envelope, "sender_reference"),
+        "recipient": _quoted_field(envelope, "sender"),
         "declaration_type": schema_name,
         "status": "REJECTED" if violations else "ACCEPTED",
         "violations": [v.as_dict() for v in violations],

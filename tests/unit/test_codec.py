@@ -176,6 +176,7 @@ GOOD = AvroCodec(REGISTRY).encode("be.crossroads.dimona.DimonaIn", sample_dimona
     ("data", "error", "words"),
     [
         (b"", CorruptMessageError, "empty"),
+        (None, CorruptMessageError, "tombstone"),  # any producer may write a null value to any topic
         (b"\x7b\x22json\x22", CorruptMessageError, "magic"),
         (GOOD[:6], CorruptMessageError, "truncated"),
         (GOOD[:-3], CorruptMessageError, "does not decode"),
@@ -186,7 +187,7 @@ GOOD = AvroCodec(REGISTRY).encode("be.crossroads.dimona.DimonaIn", sample_dimona
         (b"\x00\x00\x00", CorruptMessageError, "truncated"),
     ],
 )
-def test_bad_bytes_raise_typed_errors_with_a_reason(data: bytes, error: type[CodecError], words: str) -> None:
+def test_bad_bytes_raise_typed_errors_with_a_reason(data: bytes | None, error: type[CodecError], words: str) -> None:
     with pytest.raises(error) as caught:
         AvroCodec(REGISTRY).decode(data)
     assert isinstance(caught.value, CodecError)

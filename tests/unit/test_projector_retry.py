@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.clickhouse.client import WarehouseQueryError, WarehouseUnavailable
-from connectors.clickhouse.projector import retrying
+from connectors.clickhouse.projector import CommitUnavailable, retrying
 
 
 class Time:
@@ -79,3 +79,12 @@ def test_a_refused_statement_is_not_retried() -> None:
         retrying(insert, retry_for_s=120, sleep=time.sleep, clock=time.clock)
     assert insert.calls == 1
     assert time.sleeps == []
+
+
+def test_an_offset_commit_the_coordinator_cannot_take_yet_is_retried_and_only_that() -> None:
+    time = Time()
+    commit = Insert([CommitUnavailable("offset commit: _WAIT_COORD: Waiting for coordinator")] * 2)
+    assert retrying(commit, retry_for_s=60, retry_on=CommitUnavailable, sleep=time.sleep, clock=time.clock)
+    assert commit.calls == 3 and time.sleeps == [0.5, 1.0]
+    with pytest.raises(WarehouseUnavailable):  # the insert's failure is not the commit's to wait out
+        retrying(Insert([unreachable()]), retry_for_s=60, retry_on=CommitUnavailable, sleep=time.sleep)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.clickhouse.dimensions import DimensionError, municipality_rows, nace_rows, parse_employers, section_of
+from connectors.clickhouse.journey import JourneyProjection
 from connectors.clickhouse.projector import Origin
 from connectors.clickhouse.statistics import published, suppress
 from connectors.clickhouse.warehouse import persons_of, warehouse_projections
@@ -95,6 +96,34 @@ def test_dates_before_1970_are_stored_as_1970() -> None:
     named = dict(zip(projection.columns, row, strict=True))
     assert named["effective_date"] == dt.date(1970, 1, 1)
     assert (named["birth_year"], named["birth_month_day"], named["sex"]) == (1945, 101, "M")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "stored"),
+    [
+        (dt.datetime(1950, 1, 1, tzinfo=dt.UTC), dt.datetime(1970, 1, 1, tzinfo=dt.UTC)),
+        (dt.datetime(2099, 12, 31, 23, 59, tzinfo=dt.UTC), dt.datetime(2099, 12, 31, 23, 59, tzinfo=dt.UTC)),
+        (dt.datetime(2200, 1, 1, tzinfo=dt.UTC), dt.datetime(2106, 2, 7, 6, 28, 15, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_recorded_at_outside_datetime_is_stored_as_the_nearest_end(
+    recorded: dt.datetime, stored: dt.datetime
+) -> None:
+    # intake accepts 1900-2099; ClickHouse's DateTime holds 1970-2106: an insert out of it would fail on every
+    # retry and stop every table's projection
+    record = {
+        "envelope": {"ticket": "t", "sender": "0123456749", "recorded_at": recorded},
+        "person": make_niss(dt.date(1945, 1, 1), False, 0),
+        "effective_date": dt.date(2026, 3, 1),
+        "address": {"municipality_nis": "21004", "country": "BE"},
+    }
+    fact = Decoded("be.crossroads.civil.AddressChange", record, "single-object")
+    for projection in (
+        next(p for p in warehouse_projections(Settings()) if p.table == "civil_events"),
+        JourneyProjection(),
+    ):
+        (row,) = projection.rows(fact, ORIGIN, 1.8e9)
+        assert dict(zip(projection.columns, row, strict=True))["recorded_at"] == stored
 
 
 def _eq(employer: str, sector: str = "47", **values: int) -> EmployerQuarter:

@@ -15,6 +15,7 @@ from typing import Any
 
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import EnterpriseNumber, PersonNumber, parse_enterprise, parse_niss
+from streams.domain.quoting import MESSAGE_LIMIT, quoted
 from streams.domain.validation.violation import Violation
 
 Record = Mapping[str, Any]
@@ -38,7 +39,8 @@ class Checker:
         self.violations: list[Violation] = []
 
     def add(self, code: str, field: str, message: str) -> None:
-        self.violations.append(Violation(code, field, message))
+        # a message may quote the offending value, which may be of any length
+        self.violations.append(Violation(code, field, quoted(message, MESSAGE_LIMIT)))
 
     def niss(self, field: str, value: str) -> PersonNumber | None:
         try:
