@@ -143,3 +143,19 @@ def test_classification_finds_each_fate_and_what_is_missing() -> None:
     assert len(verdict.accepted) == 1
     document = verdict.as_dict()
     assert document["missing"] == 1 and document["prediction_mismatches"] == 2
+
+
+def test_accepted_messages_recorded_outside_the_warehouse_datetime_are_named(codec: AvroCodec) -> None:
+    import datetime as dt
+
+    old = sample(fuzz.DIMONA_IN)
+    old["envelope"] = {**old["envelope"], "recorded_at": dt.datetime(1950, 1, 1, tzinfo=dt.UTC)}
+    value = codec.encode(fuzz.DIMONA_IN, old)
+    assert fuzz.predict(codec, value).expected == "accepted"  # validation allows 1900-2099
+    fine = codec.encode(fuzz.DIMONA_IN, sample(fuzz.DIMONA_IN))
+    messages = [
+        fuzz.FuzzMessage(0, "bitflip", "body", "dimona", None, value, "accepted", (), fuzz.DIMONA_IN),
+        fuzz.FuzzMessage(1, "bitflip", "body", "dimona", None, fine, "accepted", (), fuzz.DIMONA_IN),
+    ]
+    suspects = fuzz.warehouse_range_suspects(codec, messages)
+    assert len(suspects) == 1 and suspects[0].startswith("#0 bitflip/body") and value.hex() in suspects[0]

@@ -84,3 +84,19 @@ def test_the_crash_reason_is_faust_s_or_the_last_exception_line() -> None:
     traceback = ["Traceback (most recent call last):", '  File "x.py"', "WarehouseQueryError: out of range"]
     assert crash_reason(traceback) == "WarehouseQueryError: out of range"
     assert crash_reason(["all quiet"]).startswith("(not in")
+
+
+def test_a_supervised_process_reads_only_its_own_incarnation_of_an_appended_log(tmp_path: Path) -> None:
+    from chaos.supervisor import Supervised
+
+    from streams.stack.process import ManagedProcess
+
+    log = tmp_path / "worker.log"
+    log.write_text("old crash\nCrashed reason=Old()\n")
+    process = ManagedProcess("worker", tmp_path / "worker.pid", log)
+    supervised = Supervised("worker", process, ["true"], tmp_path, {}, progress=lambda: None)
+    supervised.log_offset = log.stat().st_size
+    with log.open("a") as out:
+        out.write("starting\nCrashed reason=New()\n")
+    assert supervised.own_log(10) == ["starting", "Crashed reason=New()"]
+    assert crash_reason(supervised.own_log(10)) == "New()"
