@@ -27,7 +27,6 @@ Prints a summary and writes bench/results/core.json (core-profile.json with --pr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -74,7 +73,7 @@ from streams.catalog import Area, by_key, mailbox, platform_topics  # noqa: E402
 from streams.codecs import AvroCodec, SchemaRegistry  # noqa: E402
 from streams.domain.admission import subject_key  # noqa: E402
 from streams.domain.validation import validate  # noqa: E402
-from streams.kafka.admin import TopicAdmin, wait_for_group  # noqa: E402
+from streams.kafka.admin import TopicAdmin, delete_run_topics, wait_for_group  # noqa: E402
 from streams.kafka.producer import DeclarationProducer, producer_config  # noqa: E402
 from streams.network_files import load_network  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -1099,18 +1098,8 @@ def log_digest(path: Path) -> dict[str, Any]:
 
 
 def cleanup(settings: Settings) -> None:
-    with contextlib.suppress(Exception):
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
-        names = [
-            t
-            for t in admin.list_topics(timeout=10).topics
-            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
-        ]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=30).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=30)
-        log(f"deleted {len(names)} topics of {settings.topic_prefix} / {settings.app_id}")
+    names = delete_run_topics(settings)
+    log(f"deleted {len(names)} topics of {settings.topic_prefix} / {settings.app_id}")
 
 
 def print_summary(results: dict[str, Any], output: Path) -> None:

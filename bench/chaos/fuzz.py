@@ -37,6 +37,7 @@ from streams.codecs import AvroCodec, CodecError
 from streams.domain.admission import intake_ticket
 from streams.domain.validation import validate
 from streams.synthetic.numbers import break_enterprise, break_niss
+from streams.synthetic.traffic import PERSON_FIELD
 
 FAMILIES = ("random_bytes", "truncated", "bitflip", "absurd")
 WEIGHTS = {"random_bytes": 0.2, "truncated": 0.2, "bitflip": 0.2, "absurd": 0.4}
@@ -69,18 +70,6 @@ FAMILY_OF_SCHEMA = {
     CIVIL_STATUS_CHANGE: "civil",
     INTEGRATION: "integrations",
     CONSULTATION: "consultations",
-}
-PERSON_FIELD = {
-    DIMONA_IN: "worker",
-    DIMONA_OUT: "worker",
-    DIMONA_UPDATE: "worker",
-    DIMONA_CANCEL: "worker",
-    BIRTH: "child",
-    ADDRESS_CHANGE: "person",
-    DEATH: "person",
-    CIVIL_STATUS_CHANGE: "person",
-    INTEGRATION: "person",
-    CONSULTATION: "person",
 }
 ENTERPRISE_FIELD = {
     DIMONA_IN: "employer",

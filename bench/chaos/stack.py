@@ -41,7 +41,7 @@ from chaos.remote import Remote, RemoteFailed
 from streams.catalog import CATALOG, Area, by_key
 from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.kafka import KafkaAdapterError
-from streams.kafka.admin import TopicAdmin
+from streams.kafka.admin import TopicAdmin, delete_run_topics
 from streams.kafka.producer import intake_topic, producer_config
 from streams.settings import PROJECT_ROOT, Settings
 from streams.stack.kafka import KafkaCluster
@@ -225,17 +225,7 @@ def prepare(settings: Settings) -> None:
 
 def cleanup(settings: Settings) -> None:
     """Delete the run's topics (prefix and app id) and databases; best effort."""
-    with contextlib.suppress(Exception):
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
-        names = [
-            t
-            for t in admin.list_topics(timeout=10).topics
-            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
-        ]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=60).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=60)
+    delete_run_topics(settings, timeout_s=60)
     with contextlib.suppress(Exception):
         from connectors.clickhouse import connect
 

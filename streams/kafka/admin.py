@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -196,6 +197,26 @@ def wait_for_group(
 def _quiet_admin(settings: Settings) -> AdminClient:
     # librdkafka logs at info level when a short-lived client is torn down; only warnings matter here
     return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
+
+
+def delete_run_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Delete the topics of one run -- under the settings' prefix, and faust's under its app id -- and return
+    their names. Best effort (a test's or a bench's cleanup): a failure leaves topics behind, never raises."""
+    names: list[str] = []
+    try:
+        admin = _quiet_admin(settings)
+        names = [
+            t
+            for t in admin.list_topics(timeout=10).topics
+            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
+        ]
+        if names:
+            for future in admin.delete_topics(names, operation_timeout=timeout_s).values():
+                with contextlib.suppress(Exception):
+                    future.result(timeout=timeout_s)
+    except Exception:
+        return names
+    return names
 
 
 @dataclass(frozen=True)

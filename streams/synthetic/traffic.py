@@ -653,7 +653,8 @@ def _consult(
 
 # -- breaking records on purpose --------------------------------------------------------------------------------
 
-_PERSON_FIELD = {
+# the field naming the person each declaration type is about (the one broken on purpose, the one fuzzed)
+PERSON_FIELD = {
     DIMONA_IN: "worker",
     DIMONA_OUT: "worker",
     DIMONA_UPDATE: "worker",
@@ -686,7 +687,7 @@ def _break(rng: random.Random, draft: _Draft) -> tuple[dict[str, Any], str]:
             line = rng.choice(record["worker_lines"])
             line["worker"] = break_niss(line["worker"])
         else:
-            name = _PERSON_FIELD[schema]
+            name = PERSON_FIELD[schema]
             record[name] = break_niss(record[name])
         return record, "niss.check_digits"
     if how == "enterprise":

@@ -6,7 +6,6 @@ Nothing here knows how the platform decides: it only produces to intake topics a
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import re
@@ -19,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.admission import subject_key
+from streams.kafka.admin import delete_run_topics
 from streams.kafka.producer import DeclarationProducer
 from streams.network_files import load_network
 from streams.settings import Settings
@@ -306,16 +305,14 @@ def by_recipient(seen: Iterator[Seen] | list[Seen]) -> dict[str, list[dict[str, 
     return result
 
 
+def own_run(base: Settings, label: str, **updates: Any) -> Settings:
+    """`base` under a topic prefix and an app id of its own (`<prefix>-<label><tag>`): a test's topics and
+    consumer groups that nothing else reads or commits to; drop them with `drop_topics`."""
+    tag = uuid.uuid4().hex[:6]
+    own = {"topic_prefix": f"{base.topic_prefix}-{label}{tag}", "app_id": f"{base.app_id}-{label}{tag}"}
+    return base.model_copy(update={**own, **updates})
+
+
 def drop_topics(settings: Settings) -> None:
     """Delete the topics under the settings' prefix and app id (best effort: a test's cleanup)."""
-    with contextlib.suppress(Exception):
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        names = [
-            t
-            for t in admin.list_topics(timeout=10).topics
-            if t.startswith(settings.topic_prefix + ".") or t.startswith(settings.app_id)
-        ]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=30).values():
-                with contextlib.suppress(Exception):
-                    future.result(timeout=30)
+    delete_run_topics(settings)

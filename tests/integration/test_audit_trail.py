@@ -45,7 +45,7 @@ from streams.kafka.partitioner import PRODUCER_PARTITIONER, partition_for
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
-from tests.integration.harness import drop_topics
+from tests.integration.harness import drop_topics, own_run
 from topologies.app import create_app, source_topics
 
 pytestmark = pytest.mark.integration
@@ -223,17 +223,9 @@ def batch(tag: str, count: int) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def trail(topics: Settings) -> Iterator[Trail]:
-    tag = uuid.uuid4().hex[:6]
-    settings = topics.model_copy(
-        update={
-            # a prefix and a group of its own: the audit topic holds only what this module publishes
-            "topic_prefix": f"{topics.topic_prefix}-audit{tag}",
-            "app_id": f"{topics.app_id}-audit{tag}",
-            "web_port": topics.web_port + 2,
-            # the broker's minimum: the restarted worker gets the killed one's partitions sooner
-            "consumer_session_timeout_s": 6.0,
-        }
-    )
+    # a prefix and a group of its own: the audit topic holds only what this module publishes; the session
+    # timeout at the broker's minimum: the restarted worker gets the killed one's partitions sooner
+    settings = own_run(topics, "audit", web_port=topics.web_port + 2, consumer_session_timeout_s=6.0)
     TopicAdmin(settings).apply(platform_topics(load_network(settings.network_dir).institutions))
     running = Trail(settings)
     try:

@@ -7,7 +7,6 @@ be fed to a platform worker another test may have started on the session's topic
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from streams.catalog import Area, by_key, platform_topics
 from streams.domain.admission import intake_ticket
 from streams.kafka.admin import TopicAdmin
 from streams.settings import PROJECT_ROOT, Settings
+from tests.integration.harness import drop_topics, own_run
 
 pytestmark = pytest.mark.integration
 
@@ -38,20 +38,10 @@ EMPLOYER = "0403170701"
 
 @pytest.fixture(scope="module")
 def files_settings(topics: Settings) -> Iterator[Settings]:
-    tag = uuid.uuid4().hex[:6]
-    settings = topics.model_copy(
-        update={"topic_prefix": f"{topics.topic_prefix}-fdin{tag}", "app_id": f"{topics.app_id}-fdin{tag}"}
-    )
+    settings = own_run(topics, "fdin")
     TopicAdmin(settings).apply(platform_topics())
     yield settings
-    with contextlib.suppress(Exception):
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]
-        for future in admin.delete_topics(names, operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
+    drop_topics(settings)
 
 
 @pytest.fixture

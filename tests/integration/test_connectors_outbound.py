@@ -5,7 +5,6 @@ acknowledgements that the outbound connector writes."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -32,6 +31,7 @@ from streams.kafka.admin import TopicAdmin
 from streams.kafka.partitioner import partition_for
 from streams.kafka.producer import producer_config
 from streams.settings import PROJECT_ROOT, Settings
+from tests.integration.harness import drop_topics, own_run
 
 pytestmark = pytest.mark.integration
 
@@ -43,20 +43,10 @@ ACTORS = pytest.mark.parametrize("actor", [INSTITUTION, EMPLOYER])
 
 @pytest.fixture(scope="module")
 def out_settings(topics: Settings) -> Iterator[Settings]:
-    tag = uuid.uuid4().hex[:6]
-    settings = topics.model_copy(
-        update={"topic_prefix": f"{topics.topic_prefix}-fdout{tag}", "app_id": f"{topics.app_id}-fdout{tag}"}
-    )
-    specs = [mailbox(INSTITUTION), EMPLOYERS_MAILBOX]
-    TopicAdmin(settings).apply(specs)
+    settings = own_run(topics, "fdout")
+    TopicAdmin(settings).apply([mailbox(INSTITUTION), EMPLOYERS_MAILBOX])
     yield settings
-    with contextlib.suppress(Exception):
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        for future in admin.delete_topics([spec.topic(settings.topic_prefix) for spec in specs]).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
+    drop_topics(settings)
 
 
 def others_on_the_same_partition(actor: str, partitions: int, count: int = 3) -> list[str]:

@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import signal
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
@@ -27,7 +26,7 @@ from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
-from tests.integration.harness import Platform, address_change, drop_topics, integration, niss
+from tests.integration.harness import Platform, address_change, drop_topics, integration, niss, own_run
 from topologies.app import create_app, source_topics
 
 pytestmark = pytest.mark.integration
@@ -39,14 +38,7 @@ MUTUALITY = "0206731645"
 
 @pytest.fixture
 def crash_settings(topics: Settings) -> Iterator[Settings]:
-    tag = uuid.uuid4().hex[:6]
-    settings = topics.model_copy(
-        update={
-            "topic_prefix": f"{topics.topic_prefix}-crash{tag}",
-            "app_id": f"{topics.app_id}-crash{tag}",
-            "web_port": topics.web_port + 1,
-        }
-    )
+    settings = own_run(topics, "crash", web_port=topics.web_port + 1)
     TopicAdmin(settings).apply(platform_topics(load_network(settings.network_dir).institutions))
     yield settings
     if not os.environ.get("CROSSROADS_KEEP_TEST_DATA"):

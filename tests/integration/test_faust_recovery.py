@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import group_lag, wait_drained, wait_for_group
 from streams.settings import Settings
 from streams.stack.process import ManagedProcess
+from tests.integration.harness import own_run
 from tests.integration.helpers_recovery_probe import TOPIC
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,7 @@ PARTITIONS = 2
 
 @pytest.fixture
 def probe_settings(topics: Settings, tmp_path: Path) -> Iterator[Settings]:
-    tag = uuid.uuid4().hex[:6]
-    settings = topics.model_copy(
-        update={"topic_prefix": f"{topics.topic_prefix}-probe{tag}", "app_id": f"{topics.app_id}-probe{tag}"}
-    )
+    settings = own_run(topics, "probe")
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     topic = f"{settings.topic_prefix}.{TOPIC}"
     # the table has a history, as after any restart: recovery has something to read, so faust starts its

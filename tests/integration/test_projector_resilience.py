@@ -28,7 +28,7 @@ from streams.kafka.admin import TopicAdmin, group_lag
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
 from streams.topics import needed_topics
-from tests.integration.harness import drop_topics
+from tests.integration.harness import drop_topics, own_run
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +36,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def bare_settings(stack_settings: Settings) -> Iterator[Settings]:
     """The session's services and warehouse, under a topic prefix and app id of their own (no topic yet)."""
-    tag = uuid.uuid4().hex[:6]
-    settings = stack_settings.model_copy(
-        update={
-            "topic_prefix": f"{stack_settings.topic_prefix}-proj{tag}",
-            "app_id": f"{stack_settings.app_id}-proj{tag}",
-        }
-    )
+    settings = own_run(stack_settings, "proj")
     migrate(connect(settings, database="default"), settings)
     yield settings
     PlatformWorkers(settings, commands=("projector",)).stop()
