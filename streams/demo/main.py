@@ -36,12 +36,15 @@ def _settle(
     sources: Sequence[str],
     checking: Callable[[], None],
     timeout: float,
+    stalled_after: float,
 ) -> None:
     """Until the platform has taken in everything sent so far and the watcher has read all it wrote: the
     worker's group has committed the end offset of every topic the worker consumes (`sources`), then the
     watcher has read every output partition to its end. `checking` runs on every round of both waits and raises
-    when a process of the platform died. Raises OutcomesMissing if a declaration still has no outcome then."""
-    wait_drained(settings, settings.app_id, sources, timeout=timeout, check=checking)
+    when a process of the platform died. The drain is waited for as long as the worker commits progress (a
+    busy machine is slow, not broken) and fails when it committed nothing for `stalled_after` seconds; the
+    watcher's read within `timeout`. Raises OutcomesMissing if a declaration still has no outcome then."""
+    wait_drained(settings, settings.app_id, sources, stalled_after=stalled_after, check=checking)
     watcher.wait_caught_up(timeout=timeout, check=checking)
     checking()
     missing, examples = without_outcome(sent, watcher.snapshot())
@@ -132,6 +135,7 @@ def run_population(
                     sources,
                     update,
                     timeout=max(timeout, (len(records) + waiting) / DRAIN_RATE),
+                    stalled_after=timeout,
                 )
                 waiting = 0  # the earlier runs' backlog was drained with the first phase
     finally:

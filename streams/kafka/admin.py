@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,36 +269,76 @@ def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> list[
     return result
 
 
+@dataclass
+class DrainWatch:
+    """When to stop waiting for a group to drain, from what its lag was each round (pure: the clock is given).
+
+    Drained: no partition behind, twice in a row. Given up: after `timeout` seconds in all, or, with
+    `stalled_after`, when the group has committed nothing for that long while behind."""
+
+    started: float
+    timeout: float | None = None
+    stalled_after: float | None = None
+    drained_once: bool = False
+    _committed: int | None = None
+    _progressed: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.timeout is None and self.stalled_after is None:
+            raise ValueError("a drain wait needs a timeout, a stalled_after, or both")
+        self._progressed = self.started
+
+    def observe(self, lags: Sequence[PartitionLag], now: float) -> bool:
+        """True once drained; raises KafkaAdapterError (naming the partitions behind) when it is time to give
+        up."""
+        behind = [lag for lag in lags if lag.lag]
+        if not behind:
+            if self.drained_once:
+                return True
+            self.drained_once = True
+            return False
+        self.drained_once = False
+        committed = sum(lag.committed or 0 for lag in lags)
+        if committed != self._committed:
+            self._committed, self._progressed = committed, now
+        reason = None
+        if self.timeout is not None and now - self.started > self.timeout:
+            reason = f"did not drain within {self.timeout:.0f}s"
+        elif self.stalled_after is not None and now - self._progressed > self.stalled_after:
+            reason = f"committed nothing for {self.stalled_after:.0f}s while behind (after {now - self.started:.0f}s)"
+        if reason is None:
+            return False
+        described = ", ".join(
+            f"{lag.topic}[{lag.partition}] committed {lag.committed} of {lag.end}" for lag in behind[:10]
+        )
+        raise KafkaAdapterError(f"{reason}: {len(behind)} partition(s) behind: {described}")
+
+
 def wait_drained(
     settings: Settings,
     group_id: str,
     topics: Iterable[str],
     *,
-    timeout: float,
+    timeout: float | None = None,
+    stalled_after: float | None = None,
     check: Callable[[], None] = lambda: None,
     settle_s: float = 1.0,
 ) -> list[PartitionLag]:
     """Block until the group has committed the end offset of every partition of `topics`, twice in a row
     `settle_s` apart (a flow's outputs may be another flow's inputs). `check` is called on every round, to fail
-    fast when what should drain the topics died. Raises KafkaAdapterError naming the partitions still behind."""
+    fast when what should drain the topics died.
+
+    Gives up -- KafkaAdapterError naming the partitions still behind -- after `timeout` seconds in all, or, with
+    `stalled_after`, when the group has committed nothing for that long while behind: a slow consumer on a busy
+    machine is waited for as long as it makes progress, one that stopped is reported."""
     topics = list(topics)
-    deadline = time.monotonic() + timeout
-    drained_once = False
+    watch = DrainWatch(time.monotonic(), timeout, stalled_after)
     while True:
         check()
         lags = group_lag(settings, group_id, topics)
-        behind = [lag for lag in lags if lag.lag]
-        if not behind:
-            if drained_once:
+        try:
+            if watch.observe(lags, time.monotonic()):
                 return lags
-            drained_once = True
-        else:
-            drained_once = False
-        if time.monotonic() > deadline:
-            described = ", ".join(
-                f"{lag.topic}[{lag.partition}] committed {lag.committed} of {lag.end}" for lag in behind[:10]
-            )
-            raise KafkaAdapterError(
-                f"group {group_id} did not drain within {timeout:.0f}s: {len(behind)} partition(s) behind: {described}"
-            )
-        time.sleep(settle_s if drained_once else 0.5)
+        except KafkaAdapterError as exc:
+            raise KafkaAdapterError(f"group {group_id} {exc}") from None
+        time.sleep(settle_s if watch.drained_once else 0.5)
