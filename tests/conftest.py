@@ -17,8 +17,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from streams.settings import Settings
+
+# No timed assertion in a test (the machine is shared and noisy): hypothesis's per-example deadline and its
+# "input generation is slow" health check both fail a correct test under load.
+hypothesis_settings.register_profile("crossroads", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("crossroads")
 
 SESSION_TAG = uuid.uuid4().hex[:8]
 
