@@ -418,9 +418,10 @@ class KafkaCluster:
         self.wait_ready()
         return True
 
-    def start_node(self, node_id: int, *, wait: bool = True) -> bool:
+    def start_node(self, node_id: int, *, wait: bool = True, timeout: float = READY_TIMEOUT_S) -> bool:
         """(Re)start one node that is down, with the data it has; with `wait`, until the cluster lists it
-        again. False if it was running (alive: a SIGSTOPped node needs SIGCONT, not a second process)."""
+        again (at most `timeout` s: a node SIGKILLed recovers its logs first, longer on a busy machine). False if
+        it was running (alive: a SIGSTOPped node needs SIGCONT, not a second process)."""
         node = self.node(node_id)
         if node.process.pid() is not None:
             return False
@@ -438,7 +439,7 @@ class KafkaCluster:
                 lambda: self.serves(node) and node_id in (self.registered() or set()),
                 nodes=[node],
                 what=f"Kafka node {node_id}",
-                timeout=READY_TIMEOUT_S,
+                timeout=timeout,
             )
         return True
 
