@@ -61,6 +61,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="runs of each scenario")
     parser.add_argument("--keep", action="store_true", help="keep the private state dir, topics and databases")
     parser.add_argument("--output", type=Path, help="default bench/results/chaos.json (chaos-quick.json)")
+    parser.add_argument(
+        "--merge-into",
+        type=Path,
+        metavar="PATH",
+        help="then lay this run's scenarios over those of an earlier chaos.json (reruns), each naming its run",
+    )
     args = parser.parse_args(argv)
     args.citizens = args.citizens or (400 if args.quick else 4_000)
     args.fuzz = args.fuzz if args.fuzz is not None else (1_000 if args.quick else 10_000)
@@ -128,6 +134,14 @@ def main(argv: list[str]) -> int:
     print()
     print(report.table(entries))
     print(f"\n{len(entries)} scenario(s) in {time.monotonic() - began:.0f}s; results in {args.output}")
+    if args.merge_into is not None and entries and "error" not in extra and "interrupted" not in extra:
+        merged = report.merge(json.loads(args.merge_into.read_text()), json.loads(args.output.read_text()))
+        args.merge_into.write_text(json.dumps(merged, indent=2, default=str) + "\n")
+        print(
+            f"merged into {args.merge_into}: {len(merged['scenarios'])} scenario(s)"
+            f" from {len(merged['runs_merged'])} run(s)"
+        )
+        return report.exit_code(merged["scenarios"])
     if "error" in extra or "interrupted" in extra:
         return 2
     return report.exit_code(entries)

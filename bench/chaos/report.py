@@ -64,6 +64,33 @@ def document(
     }
 
 
+RUN_FIELDS = ("commit", "dirty", "started_at", "seconds", "command", "load_average_at_start")
+
+
+def merge(previous: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """`current`'s scenarios laid over `previous`'s (`--merge-into`: scenarios rerun, the others kept), in
+    previous's order then new names. Each scenario names the run it comes from (`run`: commit, start, command)
+    and `runs_merged` lists every run the document holds; the top level is `current`'s (commit, baseline, ...)."""
+
+    def run_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+        return {field: doc.get(field) for field in RUN_FIELDS}
+
+    def tagged(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [{**s, "run": s.get("run") or run_of(doc)} for s in doc.get("scenarios", [])]
+
+    by_name = {s["name"]: s for s in tagged(previous)}
+    by_name.update({s["name"]: s for s in tagged(current)})
+    order = [s["name"] for s in previous.get("scenarios", [])]
+    order += [s["name"] for s in current.get("scenarios", []) if s["name"] not in order]
+    runs = [*previous.get("runs_merged", [run_of(previous)]), run_of(current)]
+    kept = {s["run"]["started_at"] for s in by_name.values()}
+    return {
+        **current,
+        "runs_merged": [r for r in runs if r["started_at"] in kept],
+        "scenarios": [by_name[name] for name in order],
+    }
+
+
 def exit_code(scenarios: Sequence[Mapping[str, Any]]) -> int:
     """1 if a scenario failed (or none ran), else 0."""
     return 0 if scenarios and all(s.get("passed") for s in scenarios) else 1

@@ -93,3 +93,26 @@ def test_the_table_has_a_line_per_scenario_and_the_reasons_of_failures() -> None
     assert any(line.startswith("ok-one") and line.rstrip().endswith("ok") for line in lines)
     assert any(line.startswith("bad-one") and line.rstrip().endswith("FAIL") for line in lines)
     assert "bad-one: lost 2" in lines
+
+
+def test_a_rerun_is_laid_over_the_earlier_run_and_each_scenario_names_its_run() -> None:
+    def doc(commit: str, started: str, *scenarios: tuple[str, bool]) -> dict[str, object]:
+        return {
+            "commit": commit,
+            "dirty": False,
+            "started_at": started,
+            "seconds": 1.0,
+            "command": "chaos",
+            "scenarios": [{"name": n, "passed": ok} for n, ok in scenarios],
+        }
+
+    first = doc("aaa", "t1", ("control", True), ("broker", False), ("fuzz", True))
+    rerun = doc("bbb", "t2", ("broker", True))
+    merged = report.merge(first, rerun)
+    assert [s["name"] for s in merged["scenarios"]] == ["control", "broker", "fuzz"]
+    assert [s["run"]["commit"] for s in merged["scenarios"]] == ["aaa", "bbb", "aaa"]
+    assert merged["commit"] == "bbb" and [r["commit"] for r in merged["runs_merged"]] == ["aaa", "bbb"]
+    assert report.exit_code(merged["scenarios"]) == 0
+    # a run none of whose scenarios is left is not listed
+    again = report.merge(merged, doc("ccc", "t3", ("control", True), ("fuzz", True)))
+    assert [r["commit"] for r in again["runs_merged"]] == ["bbb", "ccc"]
