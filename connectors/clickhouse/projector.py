@@ -231,6 +231,12 @@ class Projector:
             error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             if error is not None and error.code() == KafkaError._NO_OFFSET:
                 return  # nothing consumed since the last commit
+            if error is not None and error.code() in PARTITIONS_LOST:
+                # the group moved on without us (a broker outage outlasted the session): the partitions are
+                # someone else's, or ours again after the rebalance, from the last committed offset; their
+                # rows are in the warehouse and a replay is harmless (ReplacingMergeTree), so nothing is lost
+                log.warning("offset commit refused, the partitions were reassigned: %s", error.str())
+                return
             if error is not None and is_transient(error):
                 # the coordinator moving or a broker restarting: the rows are in (ReplacingMergeTree makes a
                 # replay harmless), the offsets are committed once the group's coordinator answers again
@@ -266,6 +272,10 @@ class Projector:
             self._dead_letters, key=message.key(), value=self._codec.encode(record.schema, record.value)
         )
         self.stats.dead_lettered += 1
+
+
+# commit errors that mean the consumer no longer owns what it consumed
+PARTITIONS_LOST = frozenset({KafkaError._ASSIGNMENT_LOST, KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID})
 
 
 class CommitUnavailable(Exception):
