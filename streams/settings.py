@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         "worker restarted after a crash waits this long for its partitions (faust's own is 60 s; the broker's "
         "minimum 6 s)",
     )
+    startup_topics_wait_s: float = Field(
+        60.0,
+        gt=0,
+        description="how long a starting worker waits for the broker to list every topic it reads, then fails",
+    )
     batch_max_events: int = Field(
         1000, ge=1, description="most events a flow (intake, directory) takes from its input at once"
     )

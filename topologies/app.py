@@ -60,6 +60,9 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
         producer_max_request_size=OUTCOME_REQUEST_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.consumer_session_timeout_s,
+        # new topics and partitions are found within 30 s, not faust's 5 min (a safety net behind run_worker's
+        # wait for the topics)
+        consumer_metadata_max_age_ms=30_000,
         broker_heartbeat_interval=settings.consumer_session_timeout_s / 10,
         # an agent that raises takes the worker down (exit code != 0) instead of being restarted in place
         # every few seconds on the same poison event while the group stays "healthy": infrastructure
@@ -85,7 +88,11 @@ def source_topics(app: faust.App) -> list[str]:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    from streams.kafka.admin import wait_for_topics
+
     app = create_app(settings)
+    # subscribe only once the broker lists every topic the agents read (see wait_for_topics)
+    wait_for_topics(settings, source_topics(app), timeout=settings.startup_topics_wait_s)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
     async def install_diagnostics() -> None:

@@ -165,6 +165,41 @@ def _wait(future: Any, what: str, tolerate: str | None = None) -> Any:
         raise KafkaAdapterError(f"{what} failed: {exc}") from exc
 
 
+def wait_for_topics(settings: Settings, topics: Iterable[str], *, timeout: float) -> None:
+    """Block until the broker's metadata lists every topic with a leader for each of its partitions.
+
+    A topic the controller has just created reaches the brokers' metadata a little later (seconds on a loaded
+    machine); a consumer that subscribes before that ignores it and only looks again after its metadata max
+    age, so a worker started right after `topics apply` could sit idle for minutes. Raises KafkaAdapterError
+    naming the topics still missing after `timeout` seconds."""
+    wanted = sorted(set(topics))
+    admin = _quiet_admin(settings)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            listed = admin.list_topics(timeout=10).topics
+        except KafkaException as exc:
+            listed, error = {}, str(exc)
+        else:
+            error = ""
+        missing = [
+            name
+            for name in wanted
+            if (found := listed.get(name)) is None
+            or found.error is not None
+            or not found.partitions
+            or any(p.leader < 0 for p in found.partitions.values())
+        ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaAdapterError(
+                f"{len(missing)} topic(s) not on the broker after {timeout:.0f}s (create them with `crossroads topics"
+                f" apply`): {', '.join(missing[:10])}{'; ' + error if error else ''}"
+            )
+        time.sleep(0.5)
+
+
 def group_members(settings: Settings, group_id: str, admin: AdminClient | None = None) -> int:
     """How many members a consumer group has once it is stable (0 while it is empty or rebalancing)."""
     admin = admin or _quiet_admin(settings)
