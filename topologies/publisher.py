@@ -15,6 +15,7 @@ that replays the batch; the derived tickets make the replayed outputs recognisab
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -78,14 +79,23 @@ class KafkaPublisher:
 
     def _check_exists(self, topic: str) -> None:
         # the broker does not create topics on first use (auto.create.topics.enable=false): a missing topic would
-        # only fail each message after librdkafka's metadata wait; say so now, clearly
-        try:
-            metadata = self._producer.list_topics(topic, timeout=self._admin_timeout_s)
-        except KafkaException as exc:
-            raise PublishFailed(f"cannot read the metadata of {topic}: {exc}") from exc
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None:
-            raise PublishFailed(f"topic {topic} does not exist: create the catalog with `crossroads topics apply`")
+        # only fail each message after librdkafka's metadata wait; say so, clearly -- but only once the broker
+        # had time to answer: a broker restarting (transport errors) or a topic just created (not in the
+        # brokers' metadata yet) is waited for up to the flush timeout, as the flush itself would be
+        deadline = time.monotonic() + self._flush_timeout_s
+        while True:
+            try:
+                metadata = self._producer.list_topics(topic, timeout=self._admin_timeout_s)
+            except KafkaException as exc:
+                problem = f"cannot read the metadata of {topic}: {exc}"
+            else:
+                found = metadata.topics.get(topic)
+                if found is not None and found.error is None:
+                    break
+                problem = f"topic {topic} does not exist: create the catalog with `crossroads topics apply`"
+            if time.monotonic() > deadline:
+                raise PublishFailed(f"{problem} (for {self._flush_timeout_s:.0f} s)")
+            time.sleep(0.5)
         self._known.add(topic)
 
     async def flush(self) -> None:
