@@ -14,7 +14,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from streams.kafka.producer import intake_topic, producer_config
 from streams.settings import PROJECT_ROOT, Settings
 from streams.stack.kafka import KafkaCluster
 from streams.stack.local import LocalStack
+from streams.stack.process import free_ports
 from streams.stack.workers import crossroads_argv
 from streams.topics import needed_topics
 
@@ -59,38 +59,6 @@ def log(message: str) -> None:
 
 
 # -- ports and settings ---------------------------------------------------------------------------------------
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_ports(width: int, taken: set[int], rng: random.Random) -> int:
-    """A base port such that it and the `width - 1` after it are free (bound and released now), below the
-    ephemeral range (where a client's outgoing connection could take one meanwhile), none in `taken`."""
-    top = _ephemeral_low() - width
-    for _ in range(500):
-        base = rng.randrange(20000, max(20002, top), 2)
-        ports = range(base, base + width)
-        if taken.intersection(ports):
-            continue
-        sockets = []
-        try:
-            for port in ports:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        taken.update(ports)
-        return base
-    raise RuntimeError("no free range of ports")
 
 
 def _link_jar_cache(state_dir: Path, version: str) -> bool:

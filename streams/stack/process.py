@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -138,3 +139,36 @@ def wait_until(ready: Callable[[], bool], *, timeout: float, what: str, process:
         time.sleep(0.5)
     tail = f"; last lines of {process.log_file}:\n{process.log_tail()}" if process else ""
     raise StartError(f"{what} not ready after {timeout:.0f}s{tail}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(width: int, taken: set[int] | None = None, rng: random.Random | None = None) -> int:
+    """A base port such that it and the `width - 1` after it are free (bound and released now), below the
+    ephemeral range (where a client's outgoing connection could take one meanwhile), none in `taken`."""
+    top = _ephemeral_low() - width
+    for _ in range(500):
+        base = (rng or random).randrange(20000, max(20002, top), 2)
+        ports = range(base, base + width)
+        if taken is not None and taken.intersection(ports):
+            continue
+        sockets = []
+        try:
+            for port in ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        if taken is not None:
+            taken.update(ports)
+        return base
+    raise RuntimeError("no free range of ports")

@@ -8,9 +8,7 @@ rejoins every partition's ISR. Never touches the session's shared stack.
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +21,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from streams.settings import Settings
 from streams.stack.kafka import KafkaCluster
+from streams.stack.process import free_ports
 from streams.stack.workers import crossroads_argv
 
 pytestmark = pytest.mark.integration
@@ -32,29 +31,8 @@ PARTITIONS = 6
 
 
 def _free_port_base(width: int = 2 * NODES) -> int:
-    """A port such that it and the `width - 1` after it are free: brokers on base+0,2,4, controllers on +1,3,5.
-
-    Below the ephemeral range, where a client's outgoing connection could take a port between this check and
-    the node's bind."""
-    try:
-        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral = 32768
-    for _ in range(200):
-        base = random.randrange(20000, max(20000 + 2 * width, ephemeral - width), 2)
-        sockets = []
-        try:
-            for port in range(base, base + width):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return base
-    raise RuntimeError("no free range of ports")
+    """Brokers on base+0,2,4, controllers on +1,3,5: a range free below the ephemeral ports."""
+    return free_ports(width)
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
