@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="the network as data: sectors, institutions, authorization matrix (validated at start-up)",
     )
     topic_prefix: str = Field("crossroads", description="first segment of every topic name")
+    access_secret: SecretStr = Field(
+        # DEVELOPMENT DEFAULT ONLY: public in the source, so it protects nothing. Production sets
+        # CROSSROADS_ACCESS_SECRET from its secret store.
+        SecretStr("dev-only-access-secret-not-secret"),
+        description="the secret every actor's Kafka password and intake seal key is derived from"
+        " (streams.domain.credentials)",
+    )
     audit_seal_file: Path | None = Field(
         None,
         description="the verified heads of the audit chains (`crossroads audit verify`): the operator's file, never "
@@ -191,6 +198,11 @@ class Settings(BaseSettings):
     def _keys_as_json(self, keys: dict[str, SecretStr]) -> str:
         # as_env() hands settings to child processes, which read dict fields as JSON: the keys must survive
         return json.dumps({purpose: key.get_secret_value() for purpose, key in keys.items()})
+
+    @field_serializer("access_secret")
+    def _secret_in_clear(self, secret: SecretStr) -> str:
+        # as_env() hands it to child processes, which derive their own credentials from it
+        return secret.get_secret_value()
 
     @field_serializer("reidentification_grants")
     def _grants_as_json(self, grants: dict[str, dict[str, str]]) -> str:
