@@ -68,6 +68,7 @@ from streams.domain.audit import (
 from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
 from streams.kafka.audit_log import read_partition
 from streams.kafka.partitioner import PRODUCER_PARTITIONER
+from streams.kafka.security import client_config
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
@@ -126,9 +127,7 @@ def _high_watermarks(consumer: Consumer, topic: str, partitions: int) -> int:
 
 def produce_pending(settings: Settings, values: list[tuple[bytes, bytes]]) -> float:
     topic = by_key(Area.AUDIT, "pending").topic(settings.topic_prefix)
-    producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "partitioner": PRODUCER_PARTITIONER, "linger.ms": 20}
-    )
+    producer = Producer({**client_config(settings), "partitioner": PRODUCER_PARTITIONER, "linger.ms": 20})
     start = time.perf_counter()
     for key, value in values:
         while True:
@@ -175,7 +174,7 @@ def run(settings: Settings, count: int, timeout: float, results: dict[str, Any],
 
     # 3. the worker ----------------------------------------------------------------------------------------------
     audit = by_key(Area.AUDIT, "exchanges").topic(settings.topic_prefix)
-    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-probe"})
+    probe = Consumer({**client_config(settings), "group.id": f"{settings.app_id}-probe"})
     try:
         log("starting `crossroads worker`")
         started = time.monotonic()
@@ -212,7 +211,7 @@ def run(settings: Settings, count: int, timeout: float, results: dict[str, Any],
 
     records, duplicates, chains_ok = 0, 0, True
     for p in range(partitions):
-        chain_p = [(m.offset, codec.decode(m.value).record) for m in read_partition(settings.kafka_bootstrap, audit, p)]
+        chain_p = [(m.offset, codec.decode(m.value).record) for m in read_partition(settings, audit, p)]
         records += len(chain_p)
         duplicates += len(chain_p) - len({r["audit_id"] for _, r in chain_p})
         chains_ok &= verify_chain(chain_p).ok
@@ -258,7 +257,7 @@ def main() -> int:
         }
     )
     try:
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}).list_topics(timeout=5)
+        AdminClient({**client_config(settings), "log_level": 0}).list_topics(timeout=5)
     except KafkaException as exc:
         print(
             f"error: no Kafka broker answers at {settings.kafka_bootstrap} ({exc}).\n"

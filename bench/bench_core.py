@@ -50,6 +50,8 @@ from typing import Any
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
+from streams.kafka.security import client_config
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -267,7 +269,7 @@ class Probe:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
+        self.admin = AdminClient({**client_config(settings), "log_level": 4})
         self.incomplete = 0
 
     def partitions(self) -> dict[str, int]:
@@ -489,7 +491,7 @@ def machine_info(settings: Settings) -> dict[str, Any]:
 def baseline(settings: Settings, messages: list[tuple[str, bytes]], partitions: int) -> dict[str, Any]:
     """Raw confluent-kafka produce then consume of the same encoded messages on a scratch topic."""
     topic = f"{settings.topic_prefix}.scratch.baseline.v1"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
+    admin = AdminClient({**client_config(settings), "log_level": 4})
     for future in admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=30).values():
         future.result(timeout=30)
     wait_until(f"{topic} in the metadata", lambda: topic in admin.list_topics(timeout=10).topics, 30, 0.2)
@@ -519,7 +521,7 @@ def baseline(settings: Settings, messages: list[tuple[str, bytes]], partitions: 
 
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"{settings.app_id}-baseline",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -671,7 +673,7 @@ class MailboxWatcher:
         self._stop = threading.Event()
         self._consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **client_config(settings),
                 "group.id": f"{settings.app_id}-latency",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 20,
@@ -843,7 +845,7 @@ def main() -> int:
         f"crossroads-core-{tag}." + ("txt" if args.profile == "pyinstrument" else "prof")
     )
     try:
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}).list_topics(timeout=5)
+        AdminClient({**client_config(settings), "log_level": 0}).list_topics(timeout=5)
     except KafkaException as exc:
         print(
             f"error: no Kafka broker answers at {settings.kafka_bootstrap} ({exc}).\n"

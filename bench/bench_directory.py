@@ -51,6 +51,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from streams.kafka.security import client_config
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
@@ -376,14 +378,14 @@ def rebuild(settings: Settings, workdir: Path, name: str, tag: str) -> dict[str,
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic = f"bench{tag}.scratch.directory-{name.replace('_', '-')}.v1"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
+    admin = AdminClient({**client_config(settings), "log_level": 0})
     partitions = settings.default_partitions
     for future in admin.create_topics(
         [NewTopic(topic, partitions, 1, config={"cleanup.policy": "compact"})], operation_timeout=30
     ).values():
         future.result(timeout=30)
     try:
-        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "log_level": 0})
+        producer = Producer({**client_config(settings), "linger.ms": 20, "log_level": 0})
         t = time.perf_counter()
         sent = 0
         for k, v in read_records(workdir / f"{name}.bin"):
@@ -398,7 +400,7 @@ def rebuild(settings: Settings, workdir: Path, name: str, tag: str) -> dict[str,
         produce_s = time.perf_counter() - t
         consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **client_config(settings),
                 "group.id": f"bench-dir-{tag}",
                 "enable.auto.commit": False,
                 "log_level": 0,

@@ -30,6 +30,8 @@ import time
 import uuid
 from pathlib import Path
 
+from streams.kafka.security import client_config
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confluent_kafka import Producer
@@ -128,7 +130,7 @@ def main() -> None:
         with contextlib.suppress(Exception):
             from confluent_kafka.admin import AdminClient
 
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+            admin = AdminClient({**client_config(settings)})
             names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]
             for future in admin.delete_topics(names, operation_timeout=30).values():
                 with contextlib.suppress(Exception):

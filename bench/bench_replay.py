@@ -48,6 +48,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from streams.kafka.security import client_config
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
@@ -71,7 +73,7 @@ def log(message: str) -> None:
 
 
 def cleanup(settings: Settings) -> int:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
+    admin = AdminClient({**client_config(settings), "log_level": 0})
     names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]
     if names:
         for future in admin.delete_topics(names, operation_timeout=30).values():
@@ -363,7 +365,7 @@ def main() -> int:
     tag = uuid.uuid4().hex[:8]
     settings = base.model_copy(update={"topic_prefix": f"bench{tag}", "app_id": f"crossroads-bench-{tag}"})
     try:
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}).list_topics(timeout=5)
+        AdminClient({**client_config(settings), "log_level": 0}).list_topics(timeout=5)
     except KafkaException as exc:
         print(f"error: no Kafka broker answers at {settings.kafka_bootstrap} ({exc})", file=sys.stderr)
         return 2

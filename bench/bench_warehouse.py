@@ -32,6 +32,7 @@ from streams.catalog import CATALOG
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.kafka.admin import TopicAdmin
 from streams.kafka.producer import producer_config
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "warehouse.json"
@@ -168,7 +169,7 @@ def main() -> None:
     finally:
         for name in (database, f"{database}_audit", f"{database}_reid"):
             admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        kafka = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        kafka = AdminClient({**client_config(settings)})
         names = [t for t in kafka.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]
         if names:
             for future in kafka.delete_topics(names, operation_timeout=30).values():

@@ -36,6 +36,24 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(
         9093, description="KRaft controller port of the local stack's first node (node i: + 2(i-1))"
     )
+    kafka_security: Literal["sasl_ssl", "plaintext"] = Field(
+        "sasl_ssl",
+        description="how clients reach the brokers: sasl_ssl (TLS, SCRAM-SHA-512, ACLs: the default, and what the"
+        " demo and tests run on) or plaintext (no TLS, no authentication, no authorizer: only for the security-cost"
+        " baseline of bench_core)",
+    )
+    kafka_principal: str = Field(
+        "operator",
+        description="the Kafka user this process logs in as; the service commands (worker, projector, connectors)"
+        " log in as their own service principal whatever this says",
+    )
+    kafka_password: SecretStr | None = Field(
+        None, description="its SCRAM password; unset: derived from the access secret (streams.domain.credentials)"
+    )
+    kafka_ca_file: Path | None = Field(
+        None,
+        description="the CA that signed the brokers' certificates; unset: the local stack's <state_dir>/tls/ca.crt",
+    )
     kafka_version: str = Field("4.4.0", description="Apache Kafka release the local stack resolves")
     kafka_heap: str = Field("1g", description="JVM heap (-Xmx) of each local Kafka node")
     default_partitions: int = Field(6, ge=1)
@@ -185,6 +203,18 @@ class Settings(BaseSettings):
             data["replication_factor"] = min(brokers, MAX_DEFAULT_REPLICATION)
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ca_of_the_stack(cls, data: Any) -> Any:
+        """The CA is the stack's, resolved once: a copy of these settings with another state directory (a test
+        session's, a bench replica's) still trusts the broker it talks to."""
+        if isinstance(data, dict) and not data.get("kafka_ca_file"):
+            data = dict(data)
+            data["kafka_ca_file"] = (
+                Path(data.get("state_dir") or cls.model_fields["state_dir"].default) / "tls" / "ca.crt"
+            )
+        return data
+
     @model_validator(mode="after")
     def _replicas_fit_the_cluster(self) -> Settings:
         if self.replication_factor > self.kafka_brokers:
@@ -204,6 +234,10 @@ class Settings(BaseSettings):
         # as_env() hands it to child processes, which derive their own credentials from it
         return secret.get_secret_value()
 
+    @field_serializer("kafka_password")
+    def _password_in_clear(self, password: SecretStr | None) -> str | None:
+        return None if password is None else password.get_secret_value()
+
     @field_serializer("reidentification_grants")
     def _grants_as_json(self, grants: dict[str, dict[str, str]]) -> str:
         return json.dumps(grants)
@@ -215,6 +249,25 @@ class Settings(BaseSettings):
             if value is not None:
                 env[f"CROSSROADS_{name.upper()}"] = str(value)
         return env
+
+    @property
+    def kafka_secret(self) -> str:
+        """The SCRAM password of `kafka_principal`."""
+        if self.kafka_password is not None:
+            return self.kafka_password.get_secret_value()
+        from streams.domain.credentials import derived_password
+
+        return derived_password(self.access_secret.get_secret_value(), self.kafka_principal)
+
+    @property
+    def kafka_ca(self) -> Path:
+        return self.kafka_ca_file or self.state_dir / "tls" / "ca.crt"  # set by _ca_of_the_stack
+
+    def as_principal(self, principal: str, password: str | None = None) -> Settings:
+        """These settings logging in as another Kafka user (its derived password unless one is given)."""
+        return self.model_copy(
+            update={"kafka_principal": principal, "kafka_password": None if password is None else SecretStr(password)}
+        )
 
     @property
     def kafka_host_port(self) -> tuple[str, int]:

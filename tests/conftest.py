@@ -1,8 +1,10 @@
 """Service fixtures: a real Kafka broker and a real ClickHouse server for the integration tests.
 
 Where each comes from, in order:
-1. the environment: CROSSROADS_KAFKA_BOOTSTRAP / CROSSROADS_CLICKHOUSE_URL when set;
-2. testcontainers, when a Docker engine answers;
+1. the environment: CROSSROADS_KAFKA_BOOTSTRAP / CROSSROADS_CLICKHOUSE_URL when set (a secured stack: TLS
+   against CROSSROADS_KAFKA_CA_FILE or <state_dir>/tls/ca.crt, the operator's SCRAM login);
+2. for ClickHouse, testcontainers when a Docker engine answers (Kafka always comes from 1 or 3: the
+   testcontainers image is not secured);
 3. the project's local stack (`crossroads stack up`), started once per test session and stopped at the end
    only if this session started it.
 Each session works under its own topic prefix and ClickHouse database, removed at the end, so runs never
@@ -47,12 +49,8 @@ def kafka_bootstrap() -> Iterator[str]:
     if address := os.environ.get("CROSSROADS_KAFKA_BOOTSTRAP"):
         yield address
         return
-    if _docker_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
-            yield container.get_bootstrap_server()
-        return
+    # No testcontainers Kafka: its image listens in PLAINTEXT without an authorizer, and every test runs on the
+    # secured stack (docs/security.md), which the local stack is.
     from streams.stack.kafka import KafkaService
 
     service = KafkaService(Settings())
@@ -127,10 +125,12 @@ def clickhouse(stack_settings: Settings) -> Iterator[object]:
 def topics(stack_settings: Settings) -> Settings:
     """The catalog and the network's mailboxes, applied under this session's prefix."""
     from streams.catalog import platform_topics
+    from streams.deployment import grant_deployment
     from streams.kafka.admin import TopicAdmin
     from streams.network_files import load_network
 
     TopicAdmin(stack_settings).apply(platform_topics(load_network(stack_settings.network_dir).institutions))
+    grant_deployment(stack_settings)  # the services' and institutions' ACLs under this session's prefix
     return stack_settings
 
 

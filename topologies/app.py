@@ -10,6 +10,7 @@ import faust
 from mode import CrashingSupervisor
 
 from streams.catalog import OUTCOME_REQUEST_MAX_BYTES
+from streams.kafka.security import SCRAM_MECHANISM, ssl_context
 from streams.settings import Settings
 from topologies.deps import Deps
 from topologies.faust_overrides import TableManager, transport_class
@@ -34,6 +35,7 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
         store=settings.store,
         # the faust web server is not used by the platform; when enabled it binds loopback only
         web_enabled=settings.web_enabled,
@@ -76,6 +78,20 @@ def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: De
     for flow in flows if flows is not None else default_flows():
         flow.register(app, deps)
     return app
+
+
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker's login on the secured stack: SASL_SSL with SCRAM-SHA-512 as its principal, over TLS
+    verified against the stack's CA (the same settings every confluent-kafka client gets from
+    streams.kafka.security)."""
+    if settings.kafka_security == "plaintext":
+        return None
+    return faust.SASLCredentials(
+        username=settings.kafka_principal,
+        password=settings.kafka_secret,
+        ssl_context=ssl_context(settings),
+        mechanism=SCRAM_MECHANISM,
+    )
 
 
 def source_topics(app: faust.App) -> list[str]:

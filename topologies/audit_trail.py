@@ -150,11 +150,11 @@ class KafkaPartitionedPublisher:
 class KafkaHeadReader:
     """Reads the last record of the audit partition with its own consumer (no group, nothing committed)."""
 
-    def __init__(self, bootstrap: str, codec: AvroCodec) -> None:
-        self._bootstrap, self._codec = bootstrap, codec
+    def __init__(self, settings: Settings, codec: AvroCodec) -> None:
+        self._settings, self._codec = settings, codec
 
     def read_head(self, topic: str, partition: int) -> str:
-        last = last_record(self._bootstrap, topic, partition)
+        last = last_record(self._settings, topic, partition)
         if last is None:
             return GENESIS
         decoded = self._codec.decode(last.value)  # a CodecError here is an infrastructure failure: crash
@@ -222,7 +222,7 @@ class AuditTrail:
             if deps.settings.processing_guarantee == "exactly_once"
             else KafkaPartitionedPublisher(deps.settings)
         )
-        heads = ChainHeads(reader or KafkaHeadReader(deps.settings.kafka_bootstrap, deps.codec), audit)
+        heads = ChainHeads(reader or KafkaHeadReader(deps.settings, deps.codec), audit)
 
         def forget_all(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             heads.forget()

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 T = TypeVar("T")
 
@@ -71,40 +74,40 @@ class Remote:
 # -- what runs in the child ------------------------------------------------------------------------------------
 
 
-def _admin(bootstrap: str) -> Any:
+def _admin(settings: Settings) -> Any:
     from confluent_kafka.admin import AdminClient
 
-    admin = _admins.get(bootstrap)
+    from streams.kafka.security import client_config
+
+    admin = _admins.get(settings.kafka_bootstrap)
     if admin is None:
-        admin = _admins[bootstrap] = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        admin = _admins[settings.kafka_bootstrap] = AdminClient(client_config(settings, log_level=0))
     return admin
 
 
-def committed(bootstrap: str, group: str) -> int | None:
+def committed(settings: Settings, group: str) -> int | None:
     """The sum of the group's committed offsets (None: the broker did not answer)."""
     from confluent_kafka import ConsumerGroupTopicPartitions
 
     try:
-        futures = _admin(bootstrap).list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)], request_timeout=5
-        )
+        futures = _admin(settings).list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=5)
         result = futures[group].result(timeout=8)
     except Exception:
         return None
     return int(sum(tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0))
 
 
-def written(bootstrap: str, prefix: str, skip: list[str]) -> int | None:
+def written(settings: Settings, prefix: str, skip: list[str]) -> int | None:
     """The sum of the high watermarks of every partition of the topics under `prefix` but those in `skip`."""
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import OffsetSpec
 
-    admin = _admin(bootstrap)
+    admin = _admin(settings)
     try:
-        partitions = _outputs.get((bootstrap, prefix))
+        partitions = _outputs.get((settings.kafka_bootstrap, prefix))
         if not partitions:
             metadata = admin.list_topics(timeout=8)
-            partitions = _outputs[(bootstrap, prefix)] = [
+            partitions = _outputs[(settings.kafka_bootstrap, prefix)] = [
                 TopicPartition(name, p)
                 for name, meta in sorted(metadata.topics.items())
                 if name.startswith(prefix + ".") and name not in skip
@@ -117,39 +120,32 @@ def written(bootstrap: str, prefix: str, skip: list[str]) -> int | None:
         return None
 
 
-def members(bootstrap: str, group: str) -> int:
+def members(settings: Settings, group: str) -> int:
     """Members of the group once it is stable, else 0 (streams.kafka.admin.group_members)."""
     from streams.kafka.admin import group_members
 
     try:
-        return group_members(_settings(bootstrap), group, _admin(bootstrap))
+        return group_members(settings, group, _admin(settings))
     except Exception:
         return 0
 
 
-def lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
+def lag(settings: Settings, group: str, topics: list[str]) -> int | None:
     """How many records of `topics` the group has not committed yet (streams.kafka.admin.group_lag)."""
     from streams.kafka.admin import group_lag
 
     try:
-        return sum(partition.lag for partition in group_lag(_settings(bootstrap), group, topics))
+        return sum(partition.lag for partition in group_lag(settings, group, topics))
     except Exception:
         return None
 
 
-def drained(bootstrap: str, group: str, topics: list[str], timeout: float) -> str | None:
+def drained(settings: Settings, group: str, topics: list[str], timeout: float) -> str | None:
     """`streams.kafka.admin.wait_drained` for at most `timeout` seconds: None once drained, else why not."""
     from streams.kafka.admin import wait_drained
 
     try:
-        wait_drained(_settings(bootstrap), group, topics, timeout=timeout)
+        wait_drained(settings, group, topics, timeout=timeout)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
-
-
-def _settings(bootstrap: str) -> Any:
-    from streams.settings import Settings
-
-    addresses = [a for a in bootstrap.split(",") if a.strip()]
-    return Settings(kafka_bootstrap=bootstrap, kafka_brokers=len(addresses))

@@ -49,6 +49,7 @@ from chaos.stack import (
 from chaos.supervisor import Supervised, SupervisionFailed, Supervisor
 from streams.codecs import AvroCodec, CodecError
 from streams.domain.admission import subject_key
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.clickhouse import ClickHouseService
 from streams.stack.kafka import KafkaCluster
@@ -981,7 +982,7 @@ def _revive(sup: Supervisor, name: str) -> None:
 def _end_offsets(run: Run, topic: str) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": run.settings.kafka_bootstrap, "group.id": "chaos-ends", "log_level": 0})
+    consumer = Consumer({**client_config(run.settings), "group.id": "chaos-ends", "log_level": 0})
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}

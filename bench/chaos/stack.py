@@ -42,6 +42,7 @@ from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import TopicAdmin, delete_run_topics
 from streams.kafka.producer import intake_topic, producer_config
+from streams.kafka.security import client_config
 from streams.settings import PROJECT_ROOT, Settings
 from streams.stack.kafka import KafkaCluster
 from streams.stack.local import LocalStack
@@ -313,21 +314,19 @@ class Probe:
 
     def committed(self, group: str) -> int | None:
         try:
-            return self.remote.call(remote.committed, self.settings.kafka_bootstrap, group, timeout=20)
+            return self.remote.call(remote.committed, self.settings, group, timeout=20)
         except RemoteFailed:
             return None
 
     def written(self) -> int | None:
         try:
-            return self.remote.call(
-                remote.written, self.settings.kafka_bootstrap, self.settings.topic_prefix, self._intake, timeout=20
-            )
+            return self.remote.call(remote.written, self.settings, self.settings.topic_prefix, self._intake, timeout=20)
         except RemoteFailed:
             return None
 
     def lag(self, group: str, topics: list[str]) -> int | None:
         try:
-            return self.remote.call(remote.lag, self.settings.kafka_bootstrap, group, topics, timeout=40)
+            return self.remote.call(remote.lag, self.settings, group, topics, timeout=40)
         except RemoteFailed:
             return None
 
@@ -360,7 +359,7 @@ def drain(
         before = last
         round_s = min(30.0, max(2.0, deadline - time.monotonic()))
         try:
-            last = _drainer.call(remote.drained, settings.kafka_bootstrap, group, topics, round_s, timeout=round_s + 60)
+            last = _drainer.call(remote.drained, settings, group, topics, round_s, timeout=round_s + 60)
         except RemoteFailed as exc:
             last = str(exc)
         if last is None:
@@ -380,7 +379,7 @@ def wait_members(settings: Settings, group: str, members: int, timeout: float, c
     while True:
         check()
         with contextlib.suppress(RemoteFailed):
-            if _members.call(remote.members, settings.kafka_bootstrap, group, timeout=30) == members:
+            if _members.call(remote.members, settings, group, timeout=30) == members:
                 return
         if time.monotonic() > deadline:
             raise KafkaAdapterError(f"group {group} not stable with {members} member(s) within {timeout:.0f}s")
@@ -407,7 +406,7 @@ def read_outputs(settings: Settings, codec: AvroCodec, timeout: float = 300.0) -
     pattern = re.compile(f"^{prefix}\\.({OUTPUTS})\\.v1$")
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"chaos-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
@@ -556,7 +555,7 @@ def audit_verify(settings: Settings, timeout: float = 600.0) -> tuple[bool, str]
 def skip_offset(settings: Settings, group: str, topic: str, partition: int, offset: int) -> None:
     """Set `group`'s committed offset of one partition (the group must have no member): an operator skipping a
     poison message."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
+    admin = AdminClient({**client_config(settings), "log_level": 0})
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, partition, offset)])
     futures = admin.alter_consumer_group_offsets([request], request_timeout=15)
     futures[group].result(timeout=20)

@@ -29,6 +29,7 @@ from connectors.clickhouse.client import WarehouseUnavailable, connect, quote_id
 from streams.codecs import AvroCodec, CodecError, Decoded
 from streams.dead_letters import dead_letter
 from streams.kafka.consumer_errors import ErrorThrottle, is_transient
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class Projector:
         logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
         self._consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **client_config(settings),
                 "group.id": group_id or f"{settings.app_id}-projector",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
@@ -132,7 +133,7 @@ class Projector:
                 "max.poll.interval.ms": int(max(300.0, self._retry_for_s + 60.0) * 1000),
             }
         )
-        self._producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+        self._producer = Producer({**client_config(settings), "enable.idempotence": True})
         self._dead_letters = f"{settings.topic_prefix}.outcomes.dead-letters.v1"
         self.stats = ProjectorStats()
 

@@ -58,6 +58,7 @@ from streams.domain.filedrop import (
 )
 from streams.domain.validation import Violation, validate
 from streams.kafka.producer import producer_config
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 log = logging.getLogger("crossroads.connectors.inbound")
@@ -466,7 +467,7 @@ class InboundConnector:
         if self._meta is None:
             self._meta = Consumer(
                 {
-                    "bootstrap.servers": self.settings.kafka_bootstrap,
+                    **client_config(self.settings),
                     "group.id": f"{self.settings.app_id}-files-inbound",
                     "enable.auto.commit": False,
                     "enable.partition.eof": True,

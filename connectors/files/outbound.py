@@ -28,6 +28,7 @@ from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.domain.filedrop import PLATFORM_ENVIRONMENT
 from streams.kafka.partitioner import partition_for
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 log = logging.getLogger("crossroads.connectors.outbound")
@@ -81,7 +82,7 @@ class OutboundConnector:
         if self._consumer is None:
             self._consumer = Consumer(
                 {
-                    "bootstrap.servers": self.settings.kafka_bootstrap,
+                    **client_config(self.settings),
                     "group.id": f"{self.settings.app_id}-outbound-{self.actor}",
                     "enable.auto.commit": False,
                     "enable.partition.eof": True,

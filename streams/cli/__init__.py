@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import (
+    access,
     audit,
     bench,
     check,
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 app.add_typer(topics.app, name="topics")
+app.add_typer(access.app, name="access")
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(check.app, name="check")
 app.add_typer(directory.app, name="directory")

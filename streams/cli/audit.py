@@ -52,7 +52,7 @@ def _records(
     codec: AvroCodec, settings: Settings, topic: str, partition: int, start: int, end: int
 ) -> Generator[tuple[int, Mapping[str, Any] | Unreadable], None, None]:
     """The partition's records of offsets [start, end), decoded; what is no AuditRecord is named, not raised."""
-    for message in read_range(settings.kafka_bootstrap, topic, partition, start, end):
+    for message in read_range(settings, topic, partition, start, end):
         try:
             decoded = codec.decode(message.value)
         except CodecError as exc:
@@ -67,7 +67,7 @@ def _records(
 def _verify_partition(
     codec: AvroCodec, settings: Settings, topic: str, number: int, seal: Seal | None, *, full: bool, now: datetime
 ) -> PartitionVerdict:
-    low, high = watermarks(settings.kafka_bootstrap, topic, number)
+    low, high = watermarks(settings, topic, number)
     start = read_from(seal, low=low, full=full)
     # closing: the verdict may stop reading at the first problem; the reader's consumer is closed right then
     with closing(_records(codec, settings, topic, number, start, high)) as records:
@@ -110,7 +110,7 @@ def verify(
         seals = load_seals(path)
         sealed = {number: seal for (sealed_topic, number), seal in seals.items() if sealed_topic == name}
         try:
-            count = partition_count(settings.kafka_bootstrap, name)
+            count = partition_count(settings, name)
         except TopicMissingError:
             if not sealed:
                 raise
@@ -194,11 +194,9 @@ def who_received_(
     codec = _codec(settings)
     try:
         # every record about a person is keyed by their NISS: one partition holds them all
-        count = partition_count(settings.kafka_bootstrap, name)
+        count = partition_count(settings, name)
         partitions = range(count) if all_partitions else [partition_for(person.encode(), count)]
-        records = [
-            codec.decode(m.value).record for p in partitions for m in read_partition(settings.kafka_bootstrap, name, p)
-        ]
+        records = [codec.decode(m.value).record for p in partitions for m in read_partition(settings, name, p)]
     except (KafkaAdapterError, CodecError) as exc:
         console.print(f"[red]audit who-received failed:[/red] {exc}")
         raise typer.Exit(2) from exc

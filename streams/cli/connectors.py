@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from streams.access import Service
+from streams.deployment import as_service
 from streams.settings import Settings
 
 app = typer.Typer(help="Batch partners: file-drop connectors in (FI/GO -> intake) and out (mailbox -> FO files).")
@@ -76,7 +78,7 @@ def inbound(
         elapsed = bar.tasks[task].elapsed or 0.0
         bar.update(task, completed=done, rate=f"{done / elapsed:,.0f} rec/s" if elapsed else "")
 
-    connector = InboundConnector(Settings(), directory, chunk=chunk, progress=on_progress)
+    connector = InboundConnector(as_service(Settings(), Service.INBOUND), directory, chunk=chunk, progress=on_progress)
     stop = _stop_on_signals()
     try:
         with bar:
@@ -108,7 +110,7 @@ def outbound(
     from connectors.files.outbound import OutboundConnector
 
     _logging(verbose)
-    connector = OutboundConnector(Settings(), actor, directory, per_file=per_file)
+    connector = OutboundConnector(as_service(Settings(), Service.OUTBOUND), actor, directory, per_file=per_file)
     try:
         files = connector.run(once=once, interval=interval, stop=_stop_on_signals())
     except FolderLockedError as exc:

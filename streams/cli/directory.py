@@ -45,9 +45,7 @@ def show(
     topic = f"{settings.topic_prefix}.directory.entries.v1"
     key = person.encode()
     value = None
-    for record in read_partition(
-        settings.kafka_bootstrap, topic, partition_for(key, partition_count(settings.kafka_bootstrap, topic))
-    ):
+    for record in read_partition(settings, topic, partition_for(key, partition_count(settings, topic))):
         if record.key == key:
             value = record.value
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))

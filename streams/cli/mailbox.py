@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def tail(
     topic = spec.topic(settings.topic_prefix)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"tail-{actor}-{time.time_ns()}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

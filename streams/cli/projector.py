@@ -12,6 +12,8 @@ import threading
 
 import typer
 
+from streams.access import Service
+from streams.deployment import as_service
 from streams.settings import Settings
 
 
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from streams.codecs import AvroCodec, SchemaRegistry
 
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
-        settings = Settings()
+        settings = as_service(Settings(), Service.PROJECTOR)
         codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

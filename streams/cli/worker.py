@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from streams.access import Service
+from streams.deployment import as_service
 from streams.settings import Settings
 
 
@@ -16,7 +18,7 @@ def register(app: typer.Typer) -> None:
         """Run the stream workers (intake, projection, …) until interrupted."""
         from topologies.app import run_worker  # imported late: faust is heavy and not needed by other commands
 
-        settings = Settings()
+        settings = as_service(Settings(), Service.WORKER)
         if web_port is not None:
             settings = settings.model_copy(update={"web_port": web_port})
         run_worker(settings, loglevel=loglevel)

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from connectors.clickhouse.client import connect, execute
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 
@@ -51,7 +52,7 @@ def trace(
     facts = by_key(Area.FACTS, "dimona").topic(settings.topic_prefix)
 
     watcher = _watch_from_end(settings, facts)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**client_config(settings), "enable.idempotence": True})
     producer.list_topics(intake, timeout=10)  # connect first: the journey times the platform, not our bootstrap
     start = time.monotonic()
     producer.produce(intake, key=record["worker"].encode(), value=codec.encode(schema, record))
@@ -72,7 +73,7 @@ def _watch_from_end(settings: Settings, topic: str) -> Consumer:
     """A consumer positioned at the current end of every partition, so it sees only what comes next."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"journey-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
         }

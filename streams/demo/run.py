@@ -24,6 +24,7 @@ from streams.codecs import AvroCodec
 from streams.domain.admission import subject_key
 from streams.kafka import KafkaAdapterError
 from streams.kafka.producer import DeclarationProducer
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.synthetic import NATIONAL_REGISTER, Generated, Population
 
@@ -117,7 +118,7 @@ class Watcher:
         prefix = self.settings.topic_prefix.replace(".", r"\.")
         self._consumer = Consumer(
             {
-                "bootstrap.servers": self.settings.kafka_bootstrap,
+                **client_config(self.settings),
                 "group.id": f"demo-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
@@ -230,9 +231,7 @@ def partitions_behind(ends: Mapping[Place, tuple[int, int]], next_offsets: Mappi
 
 def _ends(settings: Settings, pattern: re.Pattern[str]) -> dict[Place, tuple[int, int]]:
     """The (low, high) watermarks of every partition of the topics matching `pattern`, as of now."""
-    probe = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"demo-probe-{uuid.uuid4().hex}", "log_level": 3}
-    )
+    probe = Consumer({**client_config(settings), "group.id": f"demo-probe-{uuid.uuid4().hex}", "log_level": 3})
     try:
         topics = probe.list_topics(timeout=10).topics
         ends = {}

@@ -20,6 +20,7 @@ from confluent_kafka.admin import (
 
 from streams.catalog import CATALOG, TopicSpec
 from streams.kafka import KafkaAdapterError
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 TIMEOUT_S = 30.0
@@ -231,12 +232,18 @@ def wait_for_group(
 
 def _quiet_admin(settings: Settings) -> AdminClient:
     # librdkafka logs at info level when a short-lived client is torn down; only warnings matter here
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
+    return AdminClient({**client_config(settings), "log_level": 4})
 
 
 def delete_run_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
-    """Delete the topics of one run -- under the settings' prefix, and faust's under its app id -- and return
-    their names. Best effort (a test's or a bench's cleanup): a failure leaves topics behind, never raises."""
+    """Delete the topics of one run -- under the settings' prefix, and faust's under its app id -- and its
+    ACLs, and return the topics' names. Best effort (a test's or a bench's cleanup): a failure leaves topics or
+    grants behind, never raises."""
+    if settings.kafka_security != "plaintext":
+        from streams.kafka.access import AccessAdmin
+
+        with contextlib.suppress(Exception):
+            AccessAdmin(settings).revoke(settings.topic_prefix, settings.app_id)
     names: list[str] = []
     try:
         admin = _quiet_admin(settings)
@@ -278,7 +285,7 @@ def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> list[
 
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": group_id,  # only read with: this consumer never subscribes nor commits
             "enable.auto.commit": False,
             "log_level": 3,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.kafka import KafkaAdapterError
+from streams.kafka.security import client_config
+from streams.settings import Settings
 
 __all__ = [
     "LogRecord",
@@ -41,10 +43,10 @@ class LogRecord:
     value: bytes
 
 
-def _consumer(bootstrap: str, extra: Mapping[str, str] | None = None) -> Consumer:
+def _consumer(settings: Settings, extra: Mapping[str, str] | None = None) -> Consumer:
     return Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(settings),
             # required by the client, never used: partitions are assigned, offsets never committed
             "group.id": f"crossroads-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
@@ -56,20 +58,20 @@ def _consumer(bootstrap: str, extra: Mapping[str, str] | None = None) -> Consume
     )
 
 
-def partition_count(bootstrap: str, topic: str) -> int:
-    consumer = _consumer(bootstrap)
+def partition_count(settings: Settings, topic: str) -> int:
+    consumer = _consumer(settings)
     try:
         metadata = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
     except KafkaException as exc:
-        raise KafkaAdapterError(f"cannot describe {topic} at {bootstrap}: {exc}") from exc
+        raise KafkaAdapterError(f"cannot describe {topic} at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         consumer.close()
     if metadata is None or (metadata.error is None and not metadata.partitions):
-        raise TopicMissingError(f"topic {topic} does not exist at {bootstrap}")
+        raise TopicMissingError(f"topic {topic} does not exist at {settings.kafka_bootstrap}")
     if metadata.error is not None:
         if metadata.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-            raise TopicMissingError(f"topic {topic} does not exist at {bootstrap}")
-        raise KafkaAdapterError(f"cannot describe {topic} at {bootstrap}: {metadata.error}")
+            raise TopicMissingError(f"topic {topic} does not exist at {settings.kafka_bootstrap}")
+        raise KafkaAdapterError(f"cannot describe {topic} at {settings.kafka_bootstrap}: {metadata.error}")
     return len(metadata.partitions)
 
 
@@ -101,31 +103,31 @@ def _watermarks(consumer: Consumer, topic: str, partition: int) -> tuple[int, in
     return int(low), int(high)
 
 
-def watermarks(bootstrap: str, topic: str, partition: int) -> tuple[int, int]:
+def watermarks(settings: Settings, topic: str, partition: int) -> tuple[int, int]:
     """``(low, high)``: the oldest offset the partition keeps and the next offset it will write."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(settings)
     try:
         return _watermarks(consumer, topic, partition)
     finally:
         consumer.close()
 
 
-def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int) -> Iterator[LogRecord]:
+def read_range(settings: Settings, topic: str, partition: int, start: int, end: int) -> Iterator[LogRecord]:
     """The records of offsets [start, end), in order (none for offsets that hold transaction markers or
     aborted records).  ``start`` below the oldest kept offset raises instead of silently skipping: records
     removed while we read must not look like an empty range."""
     if end <= start:
         return
-    consumer = _consumer(bootstrap, {"auto.offset.reset": "error"})
+    consumer = _consumer(settings, {"auto.offset.reset": "error"})
     try:
         yield from _scan(consumer, topic, partition, start, end)
     finally:
         consumer.close()
 
 
-def read_partition(bootstrap: str, topic: str, partition: int) -> Iterator[LogRecord]:
+def read_partition(settings: Settings, topic: str, partition: int) -> Iterator[LogRecord]:
     """Every record of one partition, from the oldest kept to the high watermark as it was when called."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(settings)
     try:
         low, high = _watermarks(consumer, topic, partition)
         if high > low:
@@ -134,9 +136,9 @@ def read_partition(bootstrap: str, topic: str, partition: int) -> Iterator[LogRe
         consumer.close()
 
 
-def last_record(bootstrap: str, topic: str, partition: int) -> LogRecord | None:
+def last_record(settings: Settings, topic: str, partition: int) -> LogRecord | None:
     """The last (committed) record of a partition, or None when it has none."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(settings)
     try:
         low, high = _watermarks(consumer, topic, partition)
         window = 1

@@ -11,6 +11,7 @@ from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
 from streams.kafka import KafkaAdapterError
 from streams.kafka.partitioner import PRODUCER_PARTITIONER
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 # Schema namespace -> intake topic name. One intake topic per declaration family.
@@ -33,7 +34,7 @@ def intake_topic(settings: Settings, schema_name: str) -> str:
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **client_config(settings),
         "enable.idempotence": True,
         "partitioner": PRODUCER_PARTITIONER,
         "linger.ms": 5,

@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -30,11 +31,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from streams.access import BROKER, OPERATOR
+from streams.domain.credentials import derived_password
+from streams.kafka.security import client_config
 from streams.settings import LOCAL_PORT_STEP, PROJECT_ROOT, Settings
 from streams.stack.errors import InstallError, StartError
 from streams.stack.packages import apt_install
 from streams.stack.process import ManagedProcess, port_open
 from streams.stack.service import ServiceStatus
+from streams.stack.tls import TlsFiles, ensure_certificates
 
 POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
 READY_TIMEOUT_S = 90.0
@@ -176,17 +181,21 @@ def found_brokers(state_dir: Path) -> int | None:
     return None
 
 
-def serves_requests(host: str, port: int, timeout: float = 1.0) -> bool:
+def serves_requests(host: str, port: int, timeout: float = 1.0, tls: ssl.SSLContext | None = None) -> bool:
     """Whether a Kafka broker answers an ApiVersions request on host:port.
 
     Neither an open port nor the metadata tells that a (re)started node is up: its listener is bound early in
     start-up but takes requests only once the node has caught up with the cluster's metadata, and the metadata
     keeps listing a killed node until its session times out. Any well-formed answer to our correlation id will
-    do (even "unsupported version"): it shows the node processes requests."""
+    do (even "unsupported version"): it shows the node processes requests. On the secured listener the request
+    goes over TLS (`tls`); Kafka answers ApiVersions before SASL authentication."""
     client_id = b"crossroads-stack"
     request = struct.pack(">hhih", API_VERSIONS, 0, CORRELATION_ID, len(client_id)) + client_id
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with contextlib.ExitStack() as closing:
+            sock = closing.enter_context(socket.create_connection((host, port), timeout=timeout))
+            if tls is not None:
+                sock = closing.enter_context(tls.wrap_socket(sock, server_hostname=host))
             sock.settimeout(timeout)
             sock.sendall(struct.pack(">i", len(request)) + request)
             answer = b""
@@ -216,6 +225,10 @@ class KafkaCluster:
         self.home = settings.state_dir / "kafka"
         self.jars = settings.state_dir / "cache" / f"kafka-{settings.kafka_version}"
         self.nodes = plan_nodes(settings)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
     @property
     def process(self) -> ManagedProcess:
@@ -282,6 +295,8 @@ class KafkaCluster:
         return self._render(
             "kafka-server.properties",
             node.config,
+            listener="CLIENT",
+            security=self._security_properties(),
             node_id=node.node_id,
             nodes=len(self.nodes),
             voters=",".join(n.voter for n in self.nodes),
@@ -294,8 +309,39 @@ class KafkaCluster:
             min_isr=self._settings.kafka_min_insync_replicas,
         )
 
+    @property
+    def secured(self) -> bool:
+        return self._settings.kafka_security == "sasl_ssl"
+
+    @property
+    def tls(self) -> TlsFiles:
+        return TlsFiles(self._settings.state_dir / "tls")
+
+    def _password(self, principal: str) -> str:
+        return derived_password(self._settings.access_secret.get_secret_value(), principal)
+
+    def _security_properties(self) -> str:
+        mode = self._settings.kafka_security
+        text = resources.files("streams.stack").joinpath("templates", f"kafka-security-{mode}.properties").read_text()
+        if not self.secured:
+            return text
+        return text.format(
+            broker_password=self._password(BROKER),
+            broker_pem=self.tls.broker_pem,
+            ca_cert=self.tls.ca_cert,
+            operator=OPERATOR,
+        )
+
+    def _client_tls(self) -> ssl.SSLContext | None:
+        if not self.secured:
+            return None
+        context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
+        return context
+
     def configure(self) -> Path:
         """Write every node's configuration; returns the first node's server.properties."""
+        if self.secured:
+            ensure_certificates(self.tls.directory, {node.host for node in self.nodes})
         paths = [self.configure_node(node) for node in self.nodes]
         return paths[0]
 
@@ -316,6 +362,16 @@ class KafkaCluster:
         if not pending:
             return
         cluster_id = self.cluster_id()
+        # the brokers' and the operator's SCRAM credentials exist from the first start: nobody could create
+        # them later, since every request needs an authenticated super user
+        scram = (
+            [
+                f"--add-scram=SCRAM-SHA-512=[name={principal},password={self._password(principal)}]"
+                for principal in (BROKER, OPERATOR)
+            ]
+            if self.secured
+            else []
+        )
         runs = [
             (
                 node,
@@ -325,6 +381,7 @@ class KafkaCluster:
                         "kafka.tools.StorageTool",
                         "format",
                         f"--cluster-id={cluster_id}",
+                        *scram,
                         "-c",
                         str(node.config),
                     ],
@@ -342,6 +399,23 @@ class KafkaCluster:
                 failures.append(f"formatting Kafka storage in {node.data_dir} failed:\n{output}")
         if failures:
             raise StartError("\n".join(failures))
+        for node in pending:
+            (node.home / "security.mode").write_text(self._settings.kafka_security + "\n")
+
+    def _check_security_mode(self) -> None:
+        """Storage formatted for one security mode cannot serve another: its SCRAM credentials are made at
+        format time (a stack formatted before the secured stack existed has none)."""
+        for node in self.nodes:
+            if not node.formatted:
+                continue
+            record = node.home / "security.mode"
+            formatted = record.read_text().strip() if record.exists() else "plaintext"
+            if formatted != self._settings.kafka_security:
+                raise StartError(
+                    f"the Kafka data in {node.data_dir} was formatted for a {formatted} stack, but "
+                    f"CROSSROADS_KAFKA_SECURITY is {self._settings.kafka_security}: remove {self.home} (its topics"
+                    " are lost) to re-create it, or use another CROSSROADS_STATE_DIR"
+                )
 
     def _check_cluster_size(self) -> None:
         # the voters are fixed when the storage is formatted: a cluster's data cannot silently change size
@@ -410,6 +484,7 @@ class KafkaCluster:
         if taken:
             raise StartError(f"cannot start Kafka: something else listens on {', '.join(taken)}")
         self._check_cluster_size()
+        self._check_security_mode()
         self.install()
         self.configure()
         self._format_storage(self.nodes)
@@ -476,7 +551,7 @@ class KafkaCluster:
             return None
         from confluent_kafka.admin import AdminClient  # imported late: `stack status` should not need it
 
-        admin = AdminClient({"bootstrap.servers": self._settings.kafka_bootstrap, "log_level": 0})
+        admin = AdminClient({**client_config(self._settings), "log_level": 0})
         try:
             metadata = admin.list_topics(timeout=timeout)
         except Exception:
@@ -485,7 +560,7 @@ class KafkaCluster:
 
     def serves(self, node: KafkaNode) -> bool:
         """Whether the node itself serves requests: it is caught up with the cluster's metadata."""
-        return serves_requests(node.host, node.port)
+        return serves_requests(node.host, node.port, tls=self._client_tls())
 
     def ready(self) -> bool:
         """Every node serves requests and the metadata lists every node as a registered broker."""

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from streams.deployment import grant_deployment
 from streams.settings import Settings
 from streams.stack.process import ManagedProcess
 
@@ -36,7 +37,9 @@ class PlatformWorkers:
         self.home = home
 
     def start(self) -> dict[str, int]:
-        """Start what is not running; returns the pids."""
+        """Start what is not running, after granting the deployment its access (the services log in as their
+        own principals, which need this deployment's ACLs); returns the pids."""
+        grant_deployment(self._settings)
         env = self._settings.as_env()
         pids = {}
         for command, process in self.processes.items():

@@ -24,6 +24,7 @@ from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.admission import subject_key
 from streams.kafka.admin import delete_run_topics
 from streams.kafka.producer import DeclarationProducer
+from streams.kafka.security import client_config
 from streams.network_files import load_network
 from streams.settings import Settings
 
@@ -84,7 +85,7 @@ class Platform:
         prefix = settings.topic_prefix.replace(".", r"\.")
         self._consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **client_config(settings),
                 "group.id": f"harness-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
@@ -196,7 +197,7 @@ class Platform:
         platform drained its inputs, everything it wrote is then in `seen()`."""
         prefix = self.settings.topic_prefix.replace(".", r"\.")
         pattern = re.compile(f"^{prefix}\\.({self._watched})\\.v1$")
-        probe = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": "harness-probe"})
+        probe = Consumer({**client_config(self.settings), "group.id": "harness-probe"})
         try:
             ends = {}
             for name, meta in probe.list_topics(timeout=10).topics.items():

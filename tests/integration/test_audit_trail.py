@@ -42,6 +42,7 @@ from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
 from streams.kafka.audit_log import read_partition
 from streams.kafka.partitioner import PRODUCER_PARTITIONER, partition_for
+from streams.kafka.security import client_config
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
@@ -124,16 +125,13 @@ class Trail:
     def records(self, topic: str | None = None) -> dict[int, list[tuple[int, dict[str, Any]]]]:
         topic = topic or self.audit_topic
         return {
-            p: [
-                (m.offset, self.codec.decode(m.value).record)
-                for m in read_partition(self.settings.kafka_bootstrap, topic, p)
-            ]
+            p: [(m.offset, self.codec.decode(m.value).record) for m in read_partition(self.settings, topic, p)]
             for p in range(self.settings.default_partitions)
         }
 
     def count(self) -> int:
         """Records in the audit topic, cheaply (watermarks only)."""
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": "unused"})
+        consumer = Consumer({**client_config(self.settings), "group.id": "unused"})
         try:
             marks = [
                 consumer.get_watermark_offsets(TopicPartition(self.audit_topic, p), timeout=10)
@@ -148,7 +146,7 @@ class Trail:
 
     def publish(self, entries: list[dict[str, Any]]) -> None:
         """Unchained entries to the pending topic, keyed by the person, as the re-identification does."""
-        producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap, "partitioner": PRODUCER_PARTITIONER})
+        producer = Producer({**client_config(self.settings), "partitioner": PRODUCER_PARTITIONER})
         for entry in entries:
             while True:
                 try:
@@ -167,7 +165,7 @@ class Trail:
 
 
 def _create_topic(settings: Settings, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**client_config(settings)})
     if name in admin.list_topics(timeout=10).topics:
         return
     for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
@@ -258,7 +256,7 @@ def _copy(trail: Trail, name: str, tamper: Callable[[list[dict[str, Any]]], list
     """A copy of the audit topic, partition by partition, with ``tamper`` applied to partition ``victim``."""
     topic = f"{trail.settings.topic_prefix}.audit.{name}.v1"
     _create_topic(trail.settings, topic, trail.settings.default_partitions)
-    producer = Producer({"bootstrap.servers": trail.settings.kafka_bootstrap})
+    producer = Producer({**client_config(trail.settings)})
     for partition, records in trail.records().items():
         values = [r for _, r in records]
         for record in tamper(values) if partition == victim else values:
@@ -355,7 +353,7 @@ def test_librdkafkas_murmur2_random_puts_keys_where_partition_for_says(topics: S
     keys = [niss(n).encode() for n in range(1, 200)] + [b"21", b"foobar", b"a-little-bit-long-string"]
     landed: dict[str, dict[bytes, int]] = {}
     for partitioner in (PRODUCER_PARTITIONER, "consistent_random"):
-        producer = Producer({"bootstrap.servers": topics.kafka_bootstrap, "partitioner": partitioner})
+        producer = Producer({**client_config(topics), "partitioner": partitioner})
         where = landed[partitioner] = {}
 
         def on_delivery(error: Any, message: Any, where: dict[bytes, int] = where) -> None:

@@ -27,6 +27,7 @@ from streams.cli.audit import app as audit_cli
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.audit import AUDIT_SCHEMA, EDITED, GENESIS, Seal, chain, delivery_entry
 from streams.kafka.audit_log import watermarks
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,7 @@ class AuditTopic:
     def __post_init__(self) -> None:
         self.name = f"{self.settings.topic_prefix}.audit.verify-{uuid.uuid4().hex[:8]}.v1"
         self.codec = AvroCodec(SchemaRegistry.from_directory(self.settings.schema_dir))
-        self.admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        self.admin = AdminClient({**client_config(self.settings)})
         self.create()
 
     def create(self) -> None:
@@ -94,7 +95,7 @@ class AuditTopic:
 
     def _readable(self, partition: int) -> bool:
         try:
-            watermarks(self.settings.kafka_bootstrap, self.name, partition)
+            watermarks(self.settings, self.name, partition)
         except Exception:
             return False
         return True
@@ -115,7 +116,7 @@ class AuditTopic:
             chained.append(record)
         if tamper:
             chained[-1] = {**chained[-1], "hash": "0" * 63 + "1"}
-        producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap})
+        producer = Producer({**client_config(self.settings)})
         for record in chained:
             value = self.codec.encode(AUDIT_SCHEMA, record)
             producer.produce(self.name, key=record["person"].encode(), value=value, partition=partition)

@@ -28,6 +28,7 @@ from connectors.files.samples import dimona_records, write_csv, write_jsonl
 from streams.catalog import Area, by_key, platform_topics
 from streams.domain.admission import intake_ticket
 from streams.kafka.admin import TopicAdmin
+from streams.kafka.security import client_config
 from streams.settings import PROJECT_ROOT, Settings
 from tests.integration.harness import drop_topics, own_run
 
@@ -68,7 +69,7 @@ def on_topic(settings: Settings) -> dict[bytes, list[tuple[int, int, int]]]:
     topic = dimona_topic(settings)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"check-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

@@ -30,6 +30,7 @@ from streams.domain.admission import ACKNOWLEDGEMENT_SCHEMA
 from streams.kafka.admin import TopicAdmin
 from streams.kafka.partitioner import partition_for
 from streams.kafka.producer import producer_config
+from streams.kafka.security import client_config
 from streams.settings import PROJECT_ROOT, Settings
 from tests.integration.harness import drop_topics, own_run
 
@@ -100,9 +101,7 @@ def committed_at_end(settings: Settings, actor: str) -> bool:
     """The actor's group has committed the end of every partition it reads: drained up to there."""
     spec, key = mailbox_of(actor, INSTITUTIONS)
     topic = spec.topic(settings.topic_prefix)
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-outbound-{actor}"}
-    )
+    consumer = Consumer({**client_config(settings), "group.id": f"{settings.app_id}-outbound-{actor}"})
     try:
         partitions = range(settings.default_partitions)
         if key is not None:

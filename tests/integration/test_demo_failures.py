@@ -18,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from connectors.clickhouse import connect, migrate
 from streams.kafka.admin import TopicAdmin
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers, crossroads_argv
 from streams.topics import needed_topics
@@ -97,7 +98,7 @@ def test_the_demo_fails_at_once_with_the_log_of_the_worker_that_was_killed(
 
 def _drop(settings: Settings) -> None:
     with contextlib.suppress(Exception):
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        admin = AdminClient({**client_config(settings)})
         names = [
             t
             for t in admin.list_topics(timeout=10).topics

@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import group_lag, wait_drained, wait_for_group
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.process import ManagedProcess
 from tests.integration.harness import own_run
@@ -37,7 +38,7 @@ PARTITIONS = 2
 @pytest.fixture
 def probe_settings(topics: Settings, tmp_path: Path) -> Iterator[Settings]:
     settings = own_run(topics, "probe")
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**client_config(settings)})
     topic = f"{settings.topic_prefix}.{TOPIC}"
     # the table has a history, as after any restart: recovery has something to read, so faust starts its
     # fetcher before the stream partitions are sought (an empty changelog takes another path)
@@ -48,7 +49,7 @@ def probe_settings(topics: Settings, tmp_path: Path) -> Iterator[Settings]:
     ]
     for future in admin.create_topics(new).values():
         future.result(30)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20})
+    producer = Producer({**client_config(settings), "linger.ms": 20})
     for n in range(100):
         producer.produce(changelog, key=f"k{n}".encode(), value=b"v", partition=n % PARTITIONS)
     for n in range(EVENTS):

@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.kafka import KafkaCluster
 from streams.stack.process import free_ports
@@ -100,7 +101,7 @@ def _topic_config(admin: AdminClient, topic: str, timeout: float = 30.0) -> dict
             time.sleep(0.5)
 
 
-def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
     """Produce with acks=all and wait for every acknowledgement; fail on any delivery error."""
     errors: list[KafkaError] = []
 
@@ -109,7 +110,7 @@ def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
             errors.append(error)
 
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5, "log_level": 3}
+        client_config(settings, **{"acks": "all", "enable.idempotence": True, "linger.ms": 5, "log_level": 3})
     )
     for value in values:
         producer.produce(topic, key=value, value=value, on_delivery=delivered)
@@ -118,11 +119,11 @@ def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     assert not errors, errors[:5]
 
 
-def _consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[bytes]:
+def _consume_all(settings: Settings, topic: str, expected: int, timeout: float = 60.0) -> list[bytes]:
     """Read the topic from the start with a new group, commit, return the values."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(settings),
             "group.id": f"chaos-{uuid.uuid4().hex[:6]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -154,8 +155,9 @@ def test_a_killed_node_loses_nothing_and_rejoins_with_its_data(
     cluster_env: tuple[KafkaCluster, dict[str, str]],
 ) -> None:
     cluster, env = cluster_env
-    bootstrap = ",".join(node.address for node in cluster.nodes)
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    # every node's address, as the cluster's own settings list them (the CA and the operator's login with them)
+    settings = cluster.settings
+    admin = AdminClient(client_config(settings, log_level=3))
     assert cluster.registered() == {1, 2, 3}
     assert cluster.quorum_leader() in {1, 2, 3}
 
@@ -165,7 +167,7 @@ def test_a_killed_node_loses_nothing_and_rejoins_with_its_data(
     assert _topic_config(admin, topic)["min.insync.replicas"] == "2"  # the cluster's default (broker config)
 
     before = [f"a-{i}".encode() for i in range(300)]
-    _produce(bootstrap, topic, before)
+    _produce(settings, topic, before)
 
     victim = cluster.node(cluster.quorum_leader() or 0)
     kept = {p.name for p in victim.data_dir.glob(f"{topic}-*")}
@@ -178,8 +180,8 @@ def test_a_killed_node_loses_nothing_and_rejoins_with_its_data(
 
     # two nodes of three: acks=all still succeeds (min ISR 2), reads and group commits go on
     during = [f"b-{i}".encode() for i in range(300)]
-    _produce(bootstrap, topic, during)
-    seen = _consume_all(bootstrap, topic, expected=600)
+    _produce(settings, topic, during)
+    seen = _consume_all(settings, topic, expected=600)
     assert sorted(seen) == sorted(before + during), "a record acknowledged with acks=all was lost or doubled"
     _wait(lambda: cluster.quorum_leader() not in (None, victim.node_id), "a new controller leader", 30)
     _wait(lambda: cluster.registered() == {1, 2, 3} - {victim.node_id}, "the dead node fenced", 30)
@@ -193,8 +195,8 @@ def test_a_killed_node_loses_nothing_and_rejoins_with_its_data(
     assert cluster.registered() == {1, 2, 3}
 
     after = [f"c-{i}".encode() for i in range(100)]
-    _produce(bootstrap, topic, after)
-    assert sorted(_consume_all(bootstrap, topic, expected=700)) == sorted(before + during + after)
+    _produce(settings, topic, after)
+    assert sorted(_consume_all(settings, topic, expected=700)) == sorted(before + during + after)
 
     # the CLI recognises the cluster without being told its size, lists each node, and stops them all
     status = _cli(env, "status", "--only", "kafka")

@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.catalog import CATALOG, Cleanup
 from streams.kafka.admin import TopicAdmin
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -17,10 +18,10 @@ pytestmark = pytest.mark.integration
 
 def test_a_thousand_messages_make_the_round_trip_in_order_per_key(stack_settings: Settings) -> None:
     topic = f"{stack_settings.topic_prefix}.scratch.roundtrip-{uuid.uuid4().hex[:6]}.v1"
-    admin = AdminClient({"bootstrap.servers": stack_settings.kafka_bootstrap})
+    admin = AdminClient({**client_config(stack_settings)})
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(timeout=30)
 
-    producer = Producer({"bootstrap.servers": stack_settings.kafka_bootstrap, "enable.idempotence": True})
+    producer = Producer({**client_config(stack_settings), "enable.idempotence": True})
     sent = [(f"key-{i % 17}".encode(), f"message-{i}".encode()) for i in range(1000)]
     for key, value in sent:
         producer.produce(topic, key=key, value=value)
@@ -28,7 +29,7 @@ def test_a_thousand_messages_make_the_round_trip_in_order_per_key(stack_settings
 
     consumer = Consumer(
         {
-            "bootstrap.servers": stack_settings.kafka_bootstrap,
+            **client_config(stack_settings),
             "group.id": f"roundtrip-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -74,7 +75,7 @@ def test_topics_apply_repairs_drift(stack_settings: Settings) -> None:
     settings = stack_settings.model_copy(update={"topic_prefix": f"drift{uuid.uuid4().hex[:6]}"})
     spec = CATALOG[0]
     topic = spec.topic(settings.topic_prefix)
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**client_config(settings)})
     admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1, config={"retention.ms": "1000"})])[
         topic
     ].result(timeout=30)

@@ -16,6 +16,7 @@ from clickhouse_driver import Client
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
 
@@ -68,11 +69,12 @@ def test_up_is_idempotent_status_tells_all_down_stops_and_data_survives(private_
     assert "19092" in status.stdout and "19000" in status.stdout
     assert env["CROSSROADS_STATE_DIR"] in status.stdout.replace("\n", "")
 
-    # leave data in both services
+    # leave data in both services (as the private stack's operator, trusting its own CA)
+    private = Settings(state_dir=Path(env["CROSSROADS_STATE_DIR"]), kafka_bootstrap="127.0.0.1:19092")
     topic = f"survivor-{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": "127.0.0.1:19092"})
+    admin = AdminClient(client_config(private))
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(timeout=30)
-    producer = Producer({"bootstrap.servers": "127.0.0.1:19092"})
+    producer = Producer(client_config(private))
     producer.produce(topic, value=b"still here")
     assert producer.flush(10) == 0
     ch = Client(host="127.0.0.1", port=19000)
@@ -90,9 +92,7 @@ def test_up_is_idempotent_status_tells_all_down_stops_and_data_survives(private_
 
     again = _stack(env, "up")
     assert again.returncode == 0, again.stdout + again.stderr
-    consumer = Consumer(
-        {"bootstrap.servers": "127.0.0.1:19092", "group.id": "survivor", "auto.offset.reset": "earliest"}
-    )
+    consumer = Consumer(client_config(private, **{"group.id": "survivor", "auto.offset.reset": "earliest"}))
     consumer.subscribe([topic])
     values = []
     for _ in range(30):

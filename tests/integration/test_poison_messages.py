@@ -22,6 +22,7 @@ from confluent_kafka import Producer
 from connectors.clickhouse import connect
 from streams.domain.quoting import QUOTE_LIMIT
 from streams.domain.samples import sample, sample_dimona_in
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from tests.integration.harness import Platform, envelope, niss
 
@@ -43,7 +44,7 @@ def test_poison_messages_land_where_the_rules_say_and_what_follows_is_handled(
     settings = platform
     civil_intake = f"{settings.topic_prefix}.intake.civil.v1"
     tombstone_key = f"tombstone-{uuid.uuid4().hex}".encode()
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**client_config(settings)})
     producer.produce(civil_intake, key=tombstone_key, value=None)
     assert producer.flush(10) == 0
 

@@ -25,6 +25,7 @@ from connectors.clickhouse import connect, migrate
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
 from streams.kafka.admin import TopicAdmin, group_lag
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
 from streams.topics import needed_topics
@@ -45,7 +46,7 @@ def bare_settings(stack_settings: Settings) -> Iterator[Settings]:
 
 def test_a_projector_started_before_its_topics_exist_projects_once_they_do(bare_settings: Settings) -> None:
     settings = bare_settings
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({**client_config(settings)})
     assert not [t for t in admin.list_topics(timeout=10).topics if t.startswith(f"{settings.topic_prefix}.")]
     workers = PlatformWorkers(settings, commands=("projector",))
     projector = workers.processes["projector"]
@@ -180,7 +181,7 @@ def _produce_fact(settings: Settings) -> str:
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     ticket = str(uuid.uuid4())
     record = sample_dimona_in(ticket)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**client_config(settings)})
     value = codec.encode("be.crossroads.dimona.DimonaIn", record)
     producer.produce(_facts(settings), key=record["worker"].encode(), value=value)
     assert producer.flush(10) == 0

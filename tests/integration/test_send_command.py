@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
 
@@ -32,9 +33,7 @@ def _dimona(sender: str, reference: str) -> dict[str, object]:
 
 def _intake(settings: Settings, references: set[str]) -> dict[str, str]:
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"}
-    )
+    consumer = Consumer({**client_config(settings), "group.id": uuid.uuid4().hex, "auto.offset.reset": "earliest"})
     consumer.subscribe([f"{settings.topic_prefix}.intake.dimona.v1"])
     found: dict[str, str] = {}
     for _ in range(60):

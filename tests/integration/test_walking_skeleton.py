@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer
 from connectors.clickhouse import connect
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -25,14 +26,14 @@ def test_a_dimona_in_becomes_a_fact_then_a_warehouse_row(platform: Settings) -> 
     facts_topic = f"{settings.topic_prefix}.facts.dimona.v1"
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"skeleton-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
         }
     )
     consumer.subscribe([facts_topic])
 
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**client_config(settings)})
     producer.produce(
         f"{settings.topic_prefix}.intake.dimona.v1",
         key=record["worker"].encode(),
@@ -78,13 +79,13 @@ def test_undecodable_bytes_land_in_the_dead_letter_topic_whole(platform: Setting
     garbage = b"\xc3\x01not-a-fingerprint-" + uuid.uuid4().bytes
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"dead-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
         }
     )
     consumer.subscribe([f"{settings.topic_prefix}.outcomes.dead-letters.v1"])
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer({**client_config(settings)})
     intake = f"{settings.topic_prefix}.intake.dimona.v1"
     producer.produce(intake, key=b"some-key", value=garbage, headers=[("origin", b"test")])
     assert producer.flush(10) == 0

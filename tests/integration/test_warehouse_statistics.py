@@ -32,6 +32,7 @@ from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain, delivery_entry
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import parse_niss
 from streams.kafka.producer import producer_config
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from tests.unit.test_warehouse_dataset import (
     QUARTER,
@@ -91,7 +92,7 @@ def wh(stack_settings: Settings) -> Iterator[Settings]:
     admin.disconnect()
     from confluent_kafka.admin import AdminClient
 
-    kafka = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    kafka = AdminClient({**client_config(settings)})
     names = [t for t in kafka.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]
     if names:
         for future in kafka.delete_topics(names, operation_timeout=30).values():
@@ -255,7 +256,7 @@ def _pending_audit(settings: Settings, source_ticket: str) -> list[dict[str, Any
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings),
             "group.id": f"wh-audit-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

@@ -151,8 +151,13 @@ def test_each_node_of_three_is_a_voter_with_replication_3_and_min_isr_2(tmp_path
         assert config["node.id"] == str(node.node_id)
         assert config["process.roles"] == "broker,controller"
         assert config["controller.quorum.voters"] == voters
-        assert config["listeners"] == f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
-        assert config["advertised.listeners"] == f"PLAINTEXT://127.0.0.1:{node.port}"
+        assert config["listeners"] == f"CLIENT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
+        assert config["advertised.listeners"] == f"CLIENT://127.0.0.1:{node.port}"
+        # the secured stack by default: SASL_SSL for clients, mutual TLS to the controllers, the authorizer
+        assert config["listener.security.protocol.map"] == "CLIENT:SASL_SSL,CONTROLLER:SSL"
+        assert config["listener.name.controller.ssl.client.auth"] == "required"
+        assert config["allow.everyone.if.no.acl.found"] == "false"
+        assert config["super.users"] == "User:broker;User:operator"
         assert config["log.dirs"] == str(tmp_path / "kafka" / f"node-{node.node_id}" / "data")
         for key in (
             "default.replication.factor",

@@ -1,0 +1,83 @@
+"""The access plan (streams.access): least privilege, as data."""
+
+from __future__ import annotations
+
+from streams.access import (
+    SUPER_USERS,
+    Grant,
+    Operation,
+    Pattern,
+    Resource,
+    Service,
+    access_plan,
+    find,
+    owned_by_deployment,
+)
+from streams.domain.credentials import derived_password, derived_seal_key
+
+A, B = "0206731645", "0915943977"
+PLAN = access_plan("crossroads", "crossroads", [A, B])
+
+
+def _can(name: str, operation: Operation, resource: Resource, target: str) -> bool:
+    principal = find(PLAN, name)
+    assert principal is not None
+    for grant in principal.grants:
+        if grant.resource is not resource or grant.operation is not operation:
+            continue
+        if grant.name == target or (grant.pattern is Pattern.PREFIXED and target.startswith(grant.name)):
+            return True
+    return False
+
+
+def test_an_institution_reads_its_own_mailbox_only() -> None:
+    assert _can(A, Operation.READ, Resource.TOPIC, f"crossroads.mailbox.{A}.v1")
+    assert not _can(A, Operation.READ, Resource.TOPIC, f"crossroads.mailbox.{B}.v1")
+    assert not _can(A, Operation.READ, Resource.TOPIC, "crossroads.mailbox.employers.v1")
+    assert not _can(A, Operation.READ, Resource.TOPIC, "crossroads.facts.civil.v1")
+
+
+def test_an_institution_writes_intake_and_nothing_else() -> None:
+    for family in ("dimona", "dmfa", "civil", "integrations", "consultations"):
+        assert _can(A, Operation.WRITE, Resource.TOPIC, f"crossroads.intake.{family}.v1")
+    for topic in ("crossroads.facts.civil.v1", "crossroads.audit.exchanges.v1", "crossroads.directory.entries.v1"):
+        assert not _can(A, Operation.WRITE, Resource.TOPIC, topic)
+
+
+def test_an_institution_uses_consumer_groups_under_its_own_prefix() -> None:
+    assert _can(A, Operation.READ, Resource.GROUP, f"crossroads.{A}.mailbox-reader")
+    assert not _can(A, Operation.READ, Resource.GROUP, f"crossroads.{B}.mailbox-reader")
+    assert not _can(A, Operation.READ, Resource.GROUP, "crossroads")  # the worker's group
+
+
+def test_services_are_not_super_users_and_each_has_its_own_scope() -> None:
+    names = {p.name for p in PLAN}
+    assert not names & set(SUPER_USERS)
+    assert {s.value for s in Service} <= names
+    assert not _can("projector", Operation.WRITE, Resource.TOPIC, "crossroads.facts.civil.v1")
+    assert _can("projector", Operation.READ, Resource.TOPIC, "crossroads.facts.civil.v1")
+    assert not _can("projector", Operation.READ, Resource.TOPIC, f"crossroads.mailbox.{A}.v1")
+    assert _can("outbound", Operation.READ, Resource.TOPIC, "crossroads.mailbox.employers.v1")
+    assert not _can("outbound", Operation.WRITE, Resource.TOPIC, "crossroads.mailbox.employers.v1")
+    assert not _can("inbound", Operation.READ, Resource.TOPIC, "crossroads.facts.dimona.v1")
+    assert _can("worker", Operation.CREATE, Resource.TOPIC, "crossroads-directory-changelog")
+    assert not _can("worker", Operation.CREATE, Resource.TOPIC, "crossroads.facts.dimona.v1")
+
+
+def test_grants_are_scoped_to_one_deployment() -> None:
+    other = access_plan("test1234", "crossroads-test-1234", [A])
+    for principal in other:
+        for grant in principal.grants:
+            if grant.resource is not Resource.CLUSTER:
+                assert owned_by_deployment(grant, "test1234", "crossroads-test-1234")
+                assert not owned_by_deployment(grant, "crossroads", "crossroads-x")
+    assert not owned_by_deployment(
+        Grant(Resource.CLUSTER, Pattern.LITERAL, "kafka-cluster", Operation.IDEMPOTENT_WRITE), "test1234", "x"
+    )
+
+
+def test_credentials_are_derived_per_actor_and_per_use() -> None:
+    assert derived_password("s", A) == derived_password("s", A)
+    assert derived_password("s", A) != derived_password("s", B)
+    assert derived_password("s", A) != derived_password("t", A)
+    assert derived_seal_key("s", A).hex() != derived_password("s", A)
