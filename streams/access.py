@@ -110,6 +110,7 @@ def service_grants(service: Service, prefix: str, app_id: str) -> tuple[Grant, .
         grants += _grants(topic, pre, f"{prefix}.", R, W, D, DC)
         grants += _grants(topic, pre, f"{app_id}-", R, W, C, D, DC)
         grants += _grants(group, lit, app_id, R, D)
+        grants += _grants(group, pre, f"{app_id}-reader-", R, D)  # streams.kafka.audit_log's readers
         grants += _grants(Resource.TRANSACTIONAL_ID, pre, app_id, W, D)
         grants += _grants(Resource.CLUSTER, lit, "kafka-cluster", Operation.IDEMPOTENT_WRITE)
     elif service is Service.PROJECTOR:

@@ -48,7 +48,8 @@ def _consumer(settings: Settings, extra: Mapping[str, str] | None = None) -> Con
         {
             **client_config(settings),
             # required by the client, never used: partitions are assigned, offsets never committed
-            "group.id": f"crossroads-reader-{uuid.uuid4().hex}",
+            # under the app id: the worker's grants cover its readers' groups (streams.access)
+            "group.id": f"{settings.app_id}-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
