@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.deployment import grant_deployment
 from streams.domain.admission import subject_key
 from streams.kafka.admin import delete_run_topics
 from streams.kafka.producer import DeclarationProducer
@@ -308,12 +309,16 @@ def by_recipient(seen: Iterator[Seen] | list[Seen]) -> dict[str, list[dict[str, 
 
 def own_run(base: Settings, label: str, **updates: Any) -> Settings:
     """`base` under a topic prefix and an app id of its own (`<prefix>-<label><tag>`): a test's topics and
-    consumer groups that nothing else reads or commits to; drop them with `drop_topics`."""
+    consumer groups that nothing else reads or commits to, with the services' and institutions' grants on them
+    (the services the test starts log in as themselves); drop both with `drop_topics`."""
     tag = uuid.uuid4().hex[:6]
     own = {"topic_prefix": f"{base.topic_prefix}-{label}{tag}", "app_id": f"{base.app_id}-{label}{tag}"}
-    return base.model_copy(update={**own, **updates})
+    settings = base.model_copy(update={**own, **updates})
+    grant_deployment(settings)
+    return settings
 
 
 def drop_topics(settings: Settings) -> None:
-    """Delete the topics under the settings' prefix and app id (best effort: a test's cleanup)."""
+    """Delete the topics under the settings' prefix and app id, and their grants (best effort: a test's
+    cleanup)."""
     delete_run_topics(settings)

@@ -17,6 +17,7 @@ from clickhouse_driver import Client
 from confluent_kafka.admin import AdminClient
 
 from connectors.clickhouse import connect, migrate
+from streams.deployment import grant_deployment
 from streams.kafka.admin import TopicAdmin
 from streams.kafka.security import client_config
 from streams.settings import Settings
@@ -41,6 +42,7 @@ def own_settings(stack_settings: Settings) -> Iterator[Settings]:
         }
     )
     TopicAdmin(settings).apply(needed_topics(settings))
+    grant_deployment(settings)
     migrate(connect(settings, database="default"), settings)
     yield settings
     PlatformWorkers(settings).stop()

@@ -80,23 +80,21 @@ def wh(stack_settings: Settings) -> Iterator[Settings]:
         }
     )
     from connectors.clickhouse import connect, migrate
+    from streams.deployment import grant_deployment
     from streams.kafka.admin import TopicAdmin
 
     admin = _client(settings)
     _drop_orphans(admin)
     TopicAdmin(settings).apply(CATALOG)
+    grant_deployment(settings)
     migrate(connect(settings, "default"), settings)
     yield settings
     for name in (database, f"{database}_audit", f"{database}_reid"):
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.disconnect()
-    from confluent_kafka.admin import AdminClient
+    from streams.kafka.admin import delete_run_topics
 
-    kafka = AdminClient({**client_config(settings)})
-    names = [t for t in kafka.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]
-    if names:
-        for future in kafka.delete_topics(names, operation_timeout=30).values():
-            future.result(timeout=30)
+    delete_run_topics(settings)  # and its grants
 
 
 def _cli(settings: Settings, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 300) -> Any:
