@@ -47,6 +47,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("contracts", "bench_contracts.py", (), ("--seconds", "0.3"), "contracts.json", "contracts.json", ""),
     Step("core", "bench_core.py", (), ("--quick",), "core.json", "core-quick.json", "kafka"),
+    Step("security", "bench_security.py", (), ("--quick",), "security.json", "security-quick.json", "kafka"),
     Step("auditor", "bench_auditor.py", (), ("--quick",), "auditor.json", "auditor-quick.json", "kafka"),
     Step(
         "warehouse",

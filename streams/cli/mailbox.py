@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
+from streams.access import consumer_group_prefix
 from streams.kafka.security import client_config
 from streams.settings import Settings
 
@@ -41,10 +42,16 @@ def tail(
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     spec, key = mailbox_of(actor, load_network(settings.network_dir).institutions)
     topic = spec.topic(settings.topic_prefix)
+    group = f"tail-{actor}-{time.time_ns()}"
+    if key is None and settings.kafka_security != "plaintext":
+        # an institution's mailbox is read as the institution itself, with its own rights only (docs/security.md);
+        # an employer is no Kafka user: the operator reads its share of the employers' mailbox
+        settings = settings.as_principal(actor)
+        group = f"{consumer_group_prefix(settings.topic_prefix, actor)}tail-{time.time_ns()}"
     consumer = Consumer(
         {
             **client_config(settings),
-            "group.id": f"tail-{actor}-{time.time_ns()}",
+            "group.id": group,
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "log_level": 4,
