@@ -638,6 +638,7 @@ def test_check_accepts_the_sample() -> None:
     result = runner.invoke(app, ["check", str(SAMPLE_DIR)])
     assert result.exit_code == 0, result.output
     assert "valid network 2025.1" in result.output
+    assert "2 secretariats, 2 mandates, 1 authentic sources" in result.output
 
 
 def test_check_prints_every_problem_and_fails(tmp_path: Path) -> None:
