@@ -8,7 +8,7 @@ the actor's seal key (:func:`streams.domain.credentials.derived_seal_key`).  Bin
 record being replayed onto another intake topic; binding the value, any change of one byte.
 
 The platform derives any actor's key from its own secret, so the intake needs no key store; an actor gets
-only its own key (:func:`seal_key_hex`, handed out by ``crossroads access client-config``) and so can seal
+only its own key (:func:`seal_key_hex`, for ``crossroads access client-config`` to hand out) and so can seal
 only as itself.
 
 Pure: keys are passed in (or looked up through a function that is).

@@ -3,7 +3,8 @@
 
 A platform tool (``crossroads send``, the demo, the synthetic traffic, the benches, the file connector) holds
 the platform secret, so it can seal as any actor: it seals as the actor it sends for, never as anyone else.
-An outside producer gets only its own key (``crossroads access client-config``) and seals the same way.
+An outside producer is to get only its own key (``streams.domain.seal.seal_key_hex``, for ``crossroads access
+client-config``, not built yet) and seal the same way.
 """
 
 from __future__ import annotations
