@@ -43,6 +43,7 @@ from streams.codecs.quality import read_records
 from streams.domain.filedrop import FILE_TYPES
 from streams.kafka.admin import TopicAdmin
 from streams.kafka.producer import producer_config
+from streams.kafka.sealing import Headers, intake_headers
 from streams.settings import Settings
 
 EMPLOYER = "0403170701"
@@ -71,7 +72,7 @@ def main() -> None:
         # 1. read + validate
         connector = InboundConnector(settings, root, chunk=args.chunk)
         started = time.perf_counter()
-        encoded: list[tuple[bytes | None, bytes]] = []
+        encoded: list[tuple[bytes | None, bytes, Headers]] = []
         for raw in read_records(path, "jsonl"):
             if raw.type_name == "TRAILER":
                 continue
@@ -79,16 +80,17 @@ def main() -> None:
                 raw.number, raw.type_name, raw.record, raw.error, FILE_TYPES["DIMN"], EMPLOYER, "R"
             )
             if verdict.value is not None:
-                encoded.append((verdict.key.encode() if verdict.key else None, verdict.value))
+                headers = intake_headers(settings, EMPLOYER, topic, verdict.value)  # as the connector seals
+                encoded.append((verdict.key.encode() if verdict.key else None, verdict.value, headers))
         validate_s = time.perf_counter() - started
 
         # 2. raw produce of the same records
         producer = Producer(producer_config(settings, **{"linger.ms": 20, "queue.buffering.max.messages": 500_000}))
         started = time.perf_counter()
-        for key, value in encoded:
+        for key, value, headers in encoded:
             while True:
                 try:
-                    producer.produce(topic, key=key, value=value)
+                    producer.produce(topic, key=key, value=value, headers=headers)
                     break
                 except BufferError:
                     producer.poll(0.1)
@@ -114,7 +116,7 @@ def main() -> None:
             "raw_produce": {
                 "seconds": round(produce_s, 2),
                 "records_per_s": round(len(encoded) / produce_s),
-                "note": "baseline: confluent-kafka, same encoded records, no validation/headers/journal",
+                "note": "baseline: confluent-kafka, same encoded, sealed records, no validation/file headers/journal",
             },
             "connector": {"seconds": round(connector_s, 2), "records_per_s": round(n / connector_s)},
             "connector_vs_validate_only": round(validate_s / connector_s, 2),

@@ -11,8 +11,11 @@ Principals (Kafka users, authenticated by SCRAM-SHA-512):
   connector: writes intake, reads it back to find its records), ``outbound`` (reads mailboxes to drain them
   into partner folders, including each employer's share of the shared employers' mailbox);
 * each institution of the network is a user named by its enterprise number: it may write the intake topics,
-  read only its own mailbox, and use consumer groups under ``<prefix>.<enterprise number>.`` only. Employers
-  and secretariats are no Kafka users: they get their share through the outbound connector's folders.
+  read only its own mailbox, and use consumer groups under ``<prefix>.<enterprise number>.`` only;
+* an authentic source (the National Register) may write the intake topic of what it is the source of (civil),
+  and a social secretariat the DIMONA and DmfA intake topics; neither reads any mailbox. Employers are no Kafka
+  users; employers and secretariats get their share of the employers' mailbox through the outbound
+  connector's folders.
 
 Every grant is scoped to one topic prefix and application id, so several deployments (or test sessions) share
 a broker without seeing each other's data; `revoke` removes one prefix's grants.
@@ -20,7 +23,7 @@ a broker without seeing each other's data; `revoke` removes one prefix's grants.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -140,10 +143,44 @@ def institution_grants(actor: str, prefix: str) -> tuple[Grant, ...]:
     return tuple(sorted(grants))
 
 
-def access_plan(prefix: str, app_id: str, institutions: Iterable[str]) -> tuple[Principal, ...]:
-    """Every principal of one deployment (topic prefix + application id) with its grants."""
+def declarer_grants(prefix: str, families: Iterable[str]) -> tuple[Grant, ...]:
+    """An actor that only declares: write (and describe) the intake topics of those families."""
+    grants: list[Grant] = []
+    for family in sorted(set(families)):
+        grants += _grants(Resource.TOPIC, Pattern.LITERAL, f"{prefix}.{Area.INTAKE}.{family}.v1", W, D)
+    grants += _grants(Resource.CLUSTER, Pattern.LITERAL, "kafka-cluster", Operation.IDEMPOTENT_WRITE)
+    return tuple(sorted(grants))
+
+
+# what a social secretariat declares for the employers that mandated it (the intake checks the mandate)
+SECRETARIAT_FAMILIES = ("dimona", "dmfa")
+
+
+def access_plan(
+    prefix: str,
+    app_id: str,
+    institutions: Iterable[str],
+    authentic_sources: Mapping[str, Iterable[str]] | None = None,
+    secretariats: Iterable[str] = (),
+) -> tuple[Principal, ...]:
+    """Every principal of one deployment (topic prefix + application id) with its grants: the services, the
+    institutions, the authentic sources (actor -> the intake families it is the source of: the National
+    Register, civil) and the social secretariats (DIMONA and DmfA). An actor that is several of these gets the
+    union. Who may declare *what for whom* is judged at intake (streams.domain.senders); the ACLs only bound
+    which topics an actor reaches."""
     services = [Principal(s.value, "service", service_grants(s, prefix, app_id)) for s in Service]
-    actors = [Principal(a, "institution", institution_grants(a, prefix)) for a in sorted(set(institutions))]
+    grants: dict[str, set[Grant]] = {}
+    roles: dict[str, str] = {}
+    for actor in institutions:
+        grants.setdefault(actor, set()).update(institution_grants(actor, prefix))
+        roles[actor] = "institution"
+    for actor, families in (authentic_sources or {}).items():
+        grants.setdefault(actor, set()).update(declarer_grants(prefix, families))
+        roles.setdefault(actor, "authentic source")
+    for actor in secretariats:
+        grants.setdefault(actor, set()).update(declarer_grants(prefix, SECRETARIAT_FAMILIES))
+        roles.setdefault(actor, "secretariat")
+    actors = [Principal(a, roles[a], tuple(sorted(grants[a]))) for a in sorted(grants)]
     return (*services, *actors)
 
 

@@ -10,7 +10,11 @@ from streams.settings import Settings
 def deployment_plan(settings: Settings) -> tuple[Principal, ...]:
     """The access plan of the deployment the settings describe (topic prefix, app id, network)."""
     network = load_network(settings.network_dir)
-    return access_plan(settings.topic_prefix, settings.app_id, network.institutions)
+    sources: dict[str, list[str]] = {}
+    for source in network.authentic_sources:
+        # a namespace (be.crossroads.civil) or a schema (be.crossroads.civil.Death): its family is the third part
+        sources.setdefault(source.enterprise_number, []).append(source.declarations.split(".")[2])
+    return access_plan(settings.topic_prefix, settings.app_id, network.institutions, sources, network.secretariats)
 
 
 def as_service(settings: Settings, service: Service) -> Settings:

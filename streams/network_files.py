@@ -1,12 +1,15 @@
 """Reading a network from its directory of YAML files (the imperative shell around ``streams.domain.network``).
 
-A network version is a directory holding three files, each with the same ``version`` key::
+A network version is a directory holding six files, each with the same ``version`` key::
 
     deploy/network/v1/
-        sectors.yaml         version + sectors: [{code, name, capacities: {CODE: description}}]
-        institutions.yaml    version + institutions: [{enterprise_number, name, sector}]
-        authorizations.yaml  version + authorizations: [{sector, capacity, data_types, legal_basis,
-                                                         valid_from, valid_to, purpose}]
+        sectors.yaml            version + sectors: [{code, name, capacities: {CODE: description}}]
+        institutions.yaml       version + institutions: [{enterprise_number, name, sector}]
+        authorizations.yaml     version + authorizations: [{sector, capacity, data_types, legal_basis,
+                                                            valid_from, valid_to, purpose}]
+        secretariats.yaml       version + secretariats: [{enterprise_number, name}]
+        mandates.yaml           version + mandates: [{secretariat, employer, valid_from, valid_to}]
+        authentic_sources.yaml  version + authentic_sources: [{declarations, enterprise_number, name}]
 
 The platform loads it once at start-up and refuses to start on any problem; ``crossroads network check`` runs
 the same load.  Every problem names its file and, where YAML kept it, the line of the entry.

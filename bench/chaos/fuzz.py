@@ -35,7 +35,11 @@ from typing import Any, NamedTuple
 from chaos.ids import Outputs
 from streams.codecs import AvroCodec, CodecError
 from streams.domain.admission import intake_ticket
+from streams.domain.network import Network
+from streams.domain.senders import NOT_AUTHENTICATED, sender_violations
 from streams.domain.validation import validate
+from streams.network_files import load_network
+from streams.settings import Settings
 from streams.synthetic.numbers import break_enterprise, break_niss
 from streams.synthetic.traffic import PERSON_FIELD
 
@@ -119,13 +123,35 @@ class Prediction:
     record: Record | None = None
 
 
+_network: Network | None = None
+
+
+def _sample_network() -> Network:
+    global _network
+    if _network is None:
+        _network = load_network(Settings().network_dir)
+    return _network
+
+
 def predict(codec: AvroCodec, value: bytes) -> Prediction:
-    """What the intake does with `value`: the codec and the validation it runs, nothing else."""
+    """What the intake does with `value`: the codec, the sender rules and the validation it runs, nothing else.
+
+    The harness seals each decodable message as the sender its envelope names (chaos.stack.TrackedProducer):
+    a sender that is no enterprise number proves nobody, and such a message is dead-lettered."""
     try:
         decoded = codec.decode(value)
     except CodecError:
         return Prediction("dead_letter")
-    violations = validate(decoded.schema_name, decoded.record)
+    envelope = decoded.record.get("envelope")
+    sender = envelope.get("sender") if isinstance(envelope, dict) else None
+    proven = sender if isinstance(sender, str) and sender.isascii() and sender.isdigit() and len(sender) == 10 else None
+    if proven is None:
+        return Prediction("dead_letter", (NOT_AUTHENTICATED,), decoded.schema_name, decoded.record)
+    today = dt.datetime.now(dt.UTC).date()
+    violations = [
+        *sender_violations(decoded.schema_name, decoded.record, proven=proven, network=_sample_network(), on=today),
+        *validate(decoded.schema_name, decoded.record),
+    ]
     codes = tuple(sorted({v.code for v in violations}))
     return Prediction("rejected" if codes else "accepted", codes, decoded.schema_name, decoded.record)
 

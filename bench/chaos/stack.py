@@ -42,6 +42,7 @@ from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import TopicAdmin, delete_run_topics
 from streams.kafka.producer import intake_topic, producer_config
+from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
 from streams.settings import PROJECT_ROOT, Settings
 from streams.stack.kafka import KafkaCluster
@@ -264,7 +265,21 @@ class TrackedProducer:
         value = self._codec.encode(schema, dict(record))  # CodecError: the caller decides
         self.send_raw(tag, self.topic(schema), key.encode() if key else None, value)
 
+    def _headers(self, topic: str, value: bytes | None) -> list[tuple[str, bytes]] | None:
+        """Sealed as the sender its envelope names, when the value decodes at all: the fuzz is about content, so
+        every record still proves its producer (undecodable bytes are dead-lettered before any seal matters)."""
+        if value is None:
+            return None
+        try:
+            envelope = self._codec.decode(value).record.get("envelope")
+        except CodecError:
+            return None
+        sender = envelope.get("sender") if isinstance(envelope, dict) else None
+        return intake_headers(self._settings, sender, topic, value) if isinstance(sender, str) else None
+
     def send_raw(self, tag: Any, topic: str, key: bytes | None, value: bytes | None) -> None:
+        headers = self._headers(topic, value)
+
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
                 self.failed.append(f"{tag}: {error}")
@@ -273,7 +288,7 @@ class TrackedProducer:
 
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
+                self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=delivered)
                 break
             except BufferError:
                 self._producer.poll(0.1)

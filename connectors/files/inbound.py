@@ -56,9 +56,12 @@ from streams.domain.filedrop import (
     parse_drop_name,
     reply_name,
 )
+from streams.domain.senders import sender_violations
 from streams.domain.validation import Violation, validate
 from streams.kafka.producer import producer_config
+from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
+from streams.network_files import load_network
 from streams.settings import Settings
 
 log = logging.getLogger("crossroads.connectors.inbound")
@@ -148,6 +151,8 @@ class InboundConnector:
         self.go_grace_seconds = go_grace_seconds
         self.registry = SchemaRegistry.from_directory(settings.schema_dir)
         self.codec = AvroCodec(self.registry, settings.schema_registry_url)
+        # the senders register, to judge a partner's declarations as the intake will (mandates, sources)
+        self.network = load_network(settings.network_dir)
         self._producer: Producer | None = None
         self._meta: Consumer | None = None
         self._deliveries: list[tuple[int, int, int]] = []
@@ -372,6 +377,12 @@ class InboundConnector:
             decoded = self.codec.decode(value)
         except CodecError as exc:
             return _Judged(number, schema, reference, [*anomalies, Violation("schema.encode", "", exc.reason)])
+        # the folder authenticates the partner: its records are sealed as the folder's owner (see _ingest)
+        today = dt.datetime.now(dt.UTC).date()
+        if not any(a.code == "file.sender" for a in anomalies):  # a record claiming another sender: said once
+            anomalies.extend(
+                sender_violations(decoded.schema_name, decoded.record, proven=partner, network=self.network, on=today)
+            )
         anomalies.extend(validate(decoded.schema_name, decoded.record))
         if anomalies:
             return _Judged(number, schema, reference, anomalies)
@@ -419,9 +430,12 @@ class InboundConnector:
             if verdict.value is not None and raw.number not in delivered:
                 if not in_chunk:
                     journal.open_chunk(self._end_offsets(topic, partitions))
+                assert verdict.value is not None
                 headers: list[tuple[str, str | bytes | None]] = [
                     (FILE_HEADER, tag),
                     (RECORD_HEADER, str(raw.number).encode()),
+                    # the folder's owner, proven: the intake trusts the seal, not the envelope
+                    *intake_headers(self.settings, folder.owner, topic, verdict.value),
                 ]
                 self._produce(producer, topic, verdict, headers)
                 in_chunk += 1

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from streams.access import find
 from streams.deployment import deployment_plan
+from streams.domain.seal import seal_key_hex
 from streams.kafka import KafkaAdapterError
 from streams.kafka.security import security_config
 from streams.settings import Settings
@@ -30,9 +31,10 @@ def apply() -> None:
         console.print(f"[red]access apply failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     granted = sum(1 for c in changes if c.action == "granted")
+    roles = sorted({p.role for p in plan})
+    counts = ", ".join(f"{sum(1 for p in plan if p.role == role)} {role}" for role in roles)
     console.print(
-        f"{len(plan)} principals ({sum(1 for p in plan if p.role == 'service')} services, "
-        f"{sum(1 for p in plan if p.role == 'institution')} institutions): credentials set, "
+        f"{len(plan)} principals ({counts}): credentials set, "
         f"{granted} ACLs created, {sum(len(p.grants) for p in plan) - granted} already there"
     )
 
@@ -80,5 +82,8 @@ def client_config_(
         from streams.access import consumer_group_prefix
 
         print(f"# consumer groups must start with {consumer_group_prefix(settings.topic_prefix, actor)}")
+    if principal.role != "service":
+        key = seal_key_hex(settings.access_secret.get_secret_value(), actor)
+        print(f"# crossroads-seal key: {key}  (HMAC-SHA256 of topic + value, per intake record: docs/security.md)")
     for key, value in config.items():
         print(f"{key}={value}")

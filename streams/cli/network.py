@@ -217,6 +217,8 @@ def check(
         Text.assemble(
             ("valid ", "bold green"),
             f"network {network.version}: {len(network.institutions)} institutions, {len(network.sectors)} sectors, "
-            f"{capacities} capacities, {len(network.authorizations)} authorizations",
+            f"{capacities} capacities, {len(network.authorizations)} authorizations; "
+            f"{len(network.secretariats)} secretariats, {len(network.mandates)} mandates, "
+            f"{len(network.authentic_sources)} authentic sources",
         )
     )

@@ -24,8 +24,9 @@ def register(app: typer.Typer) -> None:
         ),
         type_name: str | None = typer.Option(None, "--type", "-t", help="declaration type of every record"),
     ) -> None:
-        """Send every record to its intake topic as ACTOR (the envelope's sender). Acknowledgements arrive in
-        ACTOR's mailbox (`crossroads mailbox tail ACTOR`)."""
+        """Send every record to its intake topic as ACTOR (the envelope's sender), sealed as ACTOR (the intake
+        believes the seal, docs/security.md). Acknowledgements arrive in ACTOR's mailbox
+        (`crossroads mailbox tail ACTOR`)."""
         from streams.codecs import AvroCodec, CodecError, SchemaRegistry
         from streams.codecs.conform import conform
         from streams.codecs.quality import detect_format, read_records

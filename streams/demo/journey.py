@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from connectors.clickhouse.client import connect, execute
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
+from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
 from streams.settings import Settings
 
@@ -55,7 +56,9 @@ def trace(
     producer = Producer({**client_config(settings), "enable.idempotence": True})
     producer.list_topics(intake, timeout=10)  # connect first: the journey times the platform, not our bootstrap
     start = time.monotonic()
-    producer.produce(intake, key=record["worker"].encode(), value=codec.encode(schema, record))
+    value = codec.encode(schema, record)
+    headers = intake_headers(settings, record["envelope"]["sender"], intake, value)
+    producer.produce(intake, key=record["worker"].encode(), value=value, headers=headers)
     producer.flush(10)
     hops = [Hop("declaration produced", intake, time.monotonic() - start)]
 

@@ -8,12 +8,14 @@ per declaration, each with a ticket derived from the batch's.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from streams.domain.audit import refusal_entry
 from streams.domain.quoting import quoted
+from streams.domain.senders import NOT_AUTHENTIC_SOURCE, NOT_AUTHENTICATED, NOT_MANDATED
 from streams.domain.validation import Violation, validate
 
 Record = Mapping[str, Any]
@@ -25,6 +27,8 @@ ACKNOWLEDGEMENT_SCHEMA = "be.crossroads.outputs.Acknowledgement"
 # Families whose intake decision is final: their acknowledgement is sent at intake. DIMONA and integrations
 # are acknowledged by the directory, which may still refuse them (seed 4.14, a DIMONA OUT without IN).
 FINAL_AT_INTAKE = frozenset({"civil", "dmfa"})
+
+SENDER_CODES = frozenset({NOT_AUTHENTICATED, NOT_AUTHENTIC_SOURCE, NOT_MANDATED})
 
 
 def _field(name: str) -> Callable[[Record], str | None]:
@@ -88,6 +92,13 @@ class Refused:
     key: str | None
     violations: tuple[Violation, ...]
     received_at: datetime
+    # who is told and audited: the producer the seal proves (not the envelope's sender, which may be forged)
+    producer: str | None = None
+
+    @property
+    def sender_refused(self) -> bool:
+        """Refused for who sent it (an audited refusal), not only for what it says."""
+        return any(v.code in SENDER_CODES for v in self.violations)
 
 
 Admission = Admitted | Refused
@@ -97,12 +108,21 @@ def subject_key(schema_name: str, record: Record) -> str | None:
     return SUBJECT_KEY.get(schema_name, _field("person"))(record)
 
 
-def admit(schema_name: str, record: Record, *, ticket: uuid.UUID, received_at: datetime) -> Admission:
-    """Validate with the contracts' rules (all violations) and stamp the platform ticket on success."""
+def admit(
+    schema_name: str,
+    record: Record,
+    *,
+    ticket: uuid.UUID,
+    received_at: datetime,
+    senders: Sequence[Violation] = (),
+    producer: str | None = None,
+) -> Admission:
+    """Validate with the contracts' rules (all violations, after the sender rules' ``senders``, see
+    `streams.domain.senders`) and stamp the platform ticket on success.  ``producer`` is the proven producer."""
     key = subject_key(schema_name, record)
-    violations = validate(schema_name, dict(record))
+    violations = [*senders, *validate(schema_name, dict(record))]
     if violations:
-        return Refused(ticket, key, tuple(violations), received_at)
+        return Refused(ticket, key, tuple(violations), received_at, producer)
     if schema_name == DIMONA_BATCH:
         return Admitted(ticket, key, tuple(_split(record, ticket)))
     return Admitted(ticket, key, (AdmittedFact(schema_name, key, ticket, _ticketed(record, ticket)),))
@@ -127,13 +147,24 @@ def _quoted_field(envelope: Record, name: str) -> str:
     return quoted(value) if isinstance(value, str) else ""
 
 
+def acknowledged_to(record: Record, refused: Refused) -> str | None:
+    """Who a refusal is acknowledged to: the proven producer when the sender rules refused it (the envelope's
+    sender may be a forged name), else the envelope's sender; None: nobody we can name."""
+    if refused.sender_refused:
+        return refused.producer
+    sender = (record.get("envelope") or {}).get("sender")
+    return sender if isinstance(sender, str) else None
+
+
 def rejection(schema_name: str, record: Record, refused: Refused, *, raw: bytes) -> dict[str, Any]:
-    """The rejection event: the sender, every violation, and the declaration's own bytes (nothing is lost)."""
+    """The rejection event: the sender (the proven producer of a sender refusal), every violation, and the
+    declaration's own bytes (nothing is lost)."""
     envelope = record.get("envelope") or {}
+    sender = acknowledged_to(record, refused) if refused.sender_refused else None
     return {
         "ticket": str(refused.ticket),
         "sender_reference": _quoted_field(envelope, "sender_reference"),
-        "sender": _quoted_field(envelope, "sender"),
+        "sender": quoted(sender) if sender is not None else _quoted_field(envelope, "sender"),
         "declaration_type": schema_name,
         "stage": "intake",
         "person": None if refused.key is None else quoted(refused.key),
@@ -144,16 +175,37 @@ def rejection(schema_name: str, record: Record, refused: Refused, *, raw: bytes)
 
 
 def acknowledgement(
-    schema_name: str, record: Record, ticket: uuid.UUID | str, at: datetime, violations: tuple[Violation, ...] = ()
+    schema_name: str,
+    record: Record,
+    ticket: uuid.UUID | str,
+    at: datetime,
+    violations: tuple[Violation, ...] = (),
+    *,
+    recipient: str | None = None,
 ) -> dict[str, Any]:
-    """What the sender finds in its mailbox: accepted with the ticket, or rejected with every violation."""
+    """What the sender finds in its mailbox: accepted with the ticket, or rejected with every violation.
+    ``recipient``: who is told, when it is not the envelope's sender (the proven producer of a forged one)."""
     envelope = record.get("envelope") or {}
     return {
         "ticket": str(ticket),
         "sender_reference": _quoted_field(envelope, "sender_reference"),
-        "recipient": _quoted_field(envelope, "sender"),
+        "recipient": quoted(recipient) if recipient is not None else _quoted_field(envelope, "sender"),
         "declaration_type": schema_name,
         "status": "REJECTED" if violations else "ACCEPTED",
         "violations": [v.as_dict() for v in violations],
         "acknowledged_at": at,
     }
+
+
+def refusal_audit(schema_name: str, refused: Refused) -> dict[str, Any]:
+    """The (unchained) audit REFUSAL entry of a declaration refused for its sender: the proven producer (empty
+    when nobody is proven), the person it was about (its key), and the sender codes with their messages."""
+    reason = "; ".join(f"{v.code}: {v.message}" for v in refused.violations if v.code in SENDER_CODES)
+    return refusal_entry(
+        ticket=str(refused.ticket),
+        actor=refused.producer or "",
+        person=quoted(refused.key) if refused.key is not None else "",
+        data_type=schema_name,
+        reason=quoted(reason),
+        at=refused.received_at,
+    )

@@ -382,7 +382,12 @@ def envelope_anomalies(
         envelope["sender"] = partner
     elif sender != partner:
         anomalies.append(
-            _bad("file.sender", "envelope.sender", f"the record's sender is {sender}, the file's is {partner}")
+            _bad(
+                "file.sender",
+                "envelope.sender",
+                f"the record claims sender {sender} but the file is in {partner}'s folder: "
+                "a partner declares only as itself",
+            )
         )
     wanted = ENVIRONMENTS.get(environment)
     env = envelope.get("environment")

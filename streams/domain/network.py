@@ -35,12 +35,15 @@ from streams.domain.identifiers import EnterpriseNumber
 
 __all__ = [
     "DOCUMENTS",
+    "AuthenticSource",
     "Authorization",
     "DataType",
     "Institution",
+    "Mandate",
     "Network",
     "NetworkError",
     "Problem",
+    "Secretariat",
     "Sector",
     "parse_network",
 ]
@@ -74,7 +77,7 @@ class DataType(StrEnum):
 
 # The three documents of a network, in the order they must be read: institutions and authorizations refer
 # to the sectors.
-DOCUMENTS = ("sectors", "institutions", "authorizations")
+DOCUMENTS = ("sectors", "institutions", "authorizations", "secretariats", "mandates", "authentic_sources")
 
 # Sector codes are what directory integrations carry (``directory.sector_format`` accepts [A-Z0-9_]{1,40}):
 # upper snake case, starting with a letter.  Capacity codes follow the integration's ``capacity`` field.
@@ -270,6 +273,112 @@ def _grant_label(grant: Authorization) -> str:
     return f"{grant.sector}/{grant.capacity} {grant.legal_basis}".strip()
 
 
+@dataclass(frozen=True, slots=True)
+class Secretariat:
+    """A social secretariat (secrétariat social / sociaal secretariaat): it declares for the employers that
+    gave it a mandate (mandates.yaml).  Enterprise number held as its 10 digits."""
+
+    enterprise_number: str
+    name: str
+
+    def __post_init__(self) -> None:
+        problems = []
+        try:
+            object.__setattr__(self, "enterprise_number", EnterpriseNumber.parse(self.enterprise_number).digits)
+        except InvalidIdentifierError as exc:
+            problems.append(
+                Problem("network.enterprise_number", f"invalid enterprise number ({exc.code}): {exc.message}")
+            )
+        if not self.name.strip():
+            problems.append(Problem("network.empty_text", "the secretariat's name is empty"))
+        _raise_if(problems)
+
+    @property
+    def formatted_number(self) -> str:
+        return _formatted(self.enterprise_number)
+
+
+@dataclass(frozen=True, slots=True)
+class Mandate:
+    """``secretariat`` may declare DIMONA and DmfA for ``employer`` from ``valid_from`` to ``valid_to`` (both
+    inclusive; ``None`` = open).  Enterprise numbers held as their 10 digits."""
+
+    secretariat: str
+    employer: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("secretariat", "employer"):
+            try:
+                object.__setattr__(self, name, EnterpriseNumber.parse(getattr(self, name)).digits)
+            except InvalidIdentifierError as exc:
+                problems.append(
+                    Problem(
+                        "network.enterprise_number", f"{name}: invalid enterprise number ({exc.code}): {exc.message}"
+                    )
+                )
+        if not problems and self.secretariat == self.employer:
+            problems.append(Problem("network.mandate_self", "an employer needs no mandate to declare for itself"))
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            problems.append(
+                Problem("network.period", f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+            )
+        _raise_if(problems)
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def overlaps(self, other: Mandate) -> bool:
+        ends_before = self.valid_to is not None and self.valid_to < other.valid_from
+        starts_after = other.valid_to is not None and other.valid_to < self.valid_from
+        return not (ends_before or starts_after)
+
+    @property
+    def period(self) -> str:
+        return f"{self.valid_from.isoformat()} → {self.valid_to.isoformat() if self.valid_to else 'open'}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticSource:
+    """The only actor that may declare the ``declarations`` (a schema namespace such as
+    ``be.crossroads.civil``, or one full schema name): the civil events come from the National Register."""
+
+    declarations: str
+    enterprise_number: str
+    name: str
+
+    def __post_init__(self) -> None:
+        problems = []
+        try:
+            object.__setattr__(self, "enterprise_number", EnterpriseNumber.parse(self.enterprise_number).digits)
+        except InvalidIdentifierError as exc:
+            problems.append(
+                Problem("network.enterprise_number", f"invalid enterprise number ({exc.code}): {exc.message}")
+            )
+        if not _DECLARATIONS.fullmatch(self.declarations):
+            problems.append(
+                Problem(
+                    "network.declarations",
+                    f"declarations {self.declarations!r} is not a be.crossroads.* namespace or schema name",
+                )
+            )
+        if not self.name.strip():
+            problems.append(Problem("network.empty_text", "the authentic source's name is empty"))
+        _raise_if(problems)
+
+    def covers(self, schema_name: str) -> bool:
+        return schema_name == self.declarations or schema_name.startswith(self.declarations + ".")
+
+
+_DECLARATIONS = re.compile(r"be\.crossroads(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _formatted(digits: str) -> str:
+    return f"{digits[:4]}.{digits[4:7]}.{digits[7:]}"
+
+
 _Key = tuple[str, str, str]  # (sector, capacity, data type)
 
 
@@ -298,8 +407,12 @@ class Network:
     sectors: Mapping[str, Sector] = field(hash=False)
     institutions: Mapping[str, Institution] = field(hash=False)
     authorizations: tuple[Authorization, ...]
+    secretariats: Mapping[str, Secretariat] = field(default_factory=dict, hash=False)
+    mandates: tuple[Mandate, ...] = ()
+    authentic_sources: tuple[AuthenticSource, ...] = ()
     _index: Mapping[_Key, _Periods] = field(init=False, repr=False, compare=False, hash=False)
     _by_sector: Mapping[str, tuple[Authorization, ...]] = field(init=False, repr=False, compare=False, hash=False)
+    _mandates: Mapping[tuple[str, str], tuple[Mandate, ...]] = field(init=False, repr=False, compare=False, hash=False)
 
     @classmethod
     def of(
@@ -308,9 +421,18 @@ class Network:
         sectors: Iterable[Sector],
         institutions: Iterable[Institution],
         authorizations: Iterable[Authorization],
+        secretariats: Iterable[Secretariat] = (),
+        mandates: Iterable[Mandate] = (),
+        authentic_sources: Iterable[AuthenticSource] = (),
     ) -> Network:
         return cls(
-            version, {s.code: s for s in sectors}, {i.enterprise_number: i for i in institutions}, tuple(authorizations)
+            version,
+            {s.code: s for s in sectors},
+            {i.enterprise_number: i for i in institutions},
+            tuple(authorizations),
+            {s.enterprise_number: s for s in secretariats},
+            tuple(mandates),
+            tuple(authentic_sources),
         )
 
     def __post_init__(self) -> None:
@@ -321,7 +443,17 @@ class Network:
                 list(enumerate(self.institutions.values())),
                 list(enumerate(self.authorizations)),
             )
+            + _sender_problems(
+                list(enumerate(self.secretariats.values())),
+                list(enumerate(self.mandates)),
+                list(enumerate(self.authentic_sources)),
+            )
         )
+        object.__setattr__(self, "secretariats", MappingProxyType(dict(self.secretariats)))
+        by_pair: defaultdict[tuple[str, str], list[Mandate]] = defaultdict(list)
+        for mandate in self.mandates:
+            by_pair[(mandate.secretariat, mandate.employer)].append(mandate)
+        object.__setattr__(self, "_mandates", MappingProxyType({k: tuple(v) for k, v in by_pair.items()}))
         object.__setattr__(self, "sectors", MappingProxyType(dict(self.sectors)))
         object.__setattr__(self, "institutions", MappingProxyType(dict(self.institutions)))
         object.__setattr__(self, "_index", MappingProxyType(_build_index(self.authorizations)))
@@ -357,6 +489,16 @@ class Network:
 
     def institutions_in(self, sector: str) -> list[Institution]:
         return sorted((i for i in self.institutions.values() if i.sector == sector), key=lambda i: i.name)
+
+    def mandate(self, secretariat: str, employer: str, on: dt.date) -> Mandate | None:
+        """The mandate that lets ``secretariat`` declare for ``employer`` on that day (10 digits each), or
+        ``None``.  At most one applies: validation refuses overlapping periods for the same pair."""
+        return next((m for m in self._mandates.get((secretariat, employer), ()) if m.is_valid_on(on)), None)
+
+    def authentic_source(self, schema_name: str) -> AuthenticSource | None:
+        """Who alone may declare ``schema_name`` (a full schema name), or ``None`` when anyone may (subject to
+        the other sender rules).  At most one applies: validation refuses two sources covering one kind."""
+        return next((s for s in self.authentic_sources if s.covers(schema_name)), None)
 
 
 def _display_order(grant: Authorization) -> tuple[str, str, dt.date, str]:
@@ -511,6 +653,78 @@ def _ends_after(grant: Authorization, other: Authorization) -> bool:
     if other.valid_to is None:
         return False
     return grant.valid_to is None or grant.valid_to > other.valid_to
+
+
+# -- the senders register: secretariats, mandates, authentic sources ----------------------------------------
+
+
+def _sender_problems(
+    secretariats: Sequence[tuple[int, Secretariat]],
+    mandates: Sequence[tuple[int, Mandate]],
+    sources: Sequence[tuple[int, AuthenticSource]],
+) -> list[Problem]:
+    """Duplicates, mandates of undeclared secretariats, overlapping mandates of one pair, and two authentic
+    sources for one kind of declaration (there would be no telling which one is authentic)."""
+    declared = {s.enterprise_number for _, s in secretariats}
+    problems = list(
+        _duplicates(
+            "secretariats", secretariats, lambda s: s.enterprise_number, "enterprise number", show=_secretariat_label
+        )
+    )
+    for index, mandate in mandates:
+        if mandate.secretariat not in declared:
+            problems.append(
+                Problem(
+                    "network.unknown_secretariat",
+                    f"secretariat {_formatted(mandate.secretariat)} is not declared in secretariats",
+                    "mandates",
+                    index,
+                    _mandate_label(mandate),
+                )
+            )
+    grouped: defaultdict[tuple[str, str], list[tuple[int, Mandate]]] = defaultdict(list)
+    for index, mandate in mandates:
+        grouped[(mandate.secretariat, mandate.employer)].append((index, mandate))
+    for _, pair in sorted(grouped.items()):
+        # sorted by start, a mandate overlaps an earlier one iff it overlaps the earlier one that ends last
+        latest: tuple[int, Mandate] | None = None
+        for index, later in sorted(pair, key=lambda item: item[1].valid_from):
+            if latest is not None and latest[1].overlaps(later):
+                problems.append(
+                    Problem(
+                        "network.overlap",
+                        f"period {later.period} overlaps {latest[1].period} of mandates[{latest[0]}]",
+                        "mandates",
+                        index,
+                        _mandate_label(later),
+                    )
+                )
+            if latest is None or (
+                latest[1].valid_to is not None and (later.valid_to is None or later.valid_to > latest[1].valid_to)
+            ):
+                latest = (index, later)
+    for position, (index, source) in enumerate(sources):
+        for other_index, other in sources[:position]:
+            if source.covers(other.declarations) or other.covers(source.declarations):
+                problems.append(
+                    Problem(
+                        "network.duplicate_authentic_source",
+                        f"{source.declarations} already has an authentic source: authentic_sources[{other_index}] "
+                        f"{other.declarations} ({_formatted(other.enterprise_number)})",
+                        "authentic_sources",
+                        index,
+                        source.declarations,
+                    )
+                )
+    return problems
+
+
+def _secretariat_label(secretariat: Secretariat) -> str:
+    return f"{secretariat.formatted_number} {secretariat.name}"
+
+
+def _mandate_label(mandate: Mandate) -> str:
+    return f"{_formatted(mandate.secretariat)} for {_formatted(mandate.employer)}"
 
 
 # -- parsing documents ------------------------------------------------------------------------------------
@@ -727,9 +941,69 @@ def _parse_authorization(raw: Mapping[str, Any], index: int, problems: list[Prob
     return grant
 
 
+_SECRETARIAT_KEYS = frozenset({"enterprise_number", "name"})
+_MANDATE_KEYS = frozenset({"secretariat", "employer", "valid_from", "valid_to"})
+_SOURCE_KEYS = frozenset({"declarations", "enterprise_number", "name"})
+
+
+def _parse_secretariats(
+    entries: list[tuple[int, Mapping[str, Any]]], problems: list[Problem]
+) -> list[tuple[int, Secretariat]]:
+    parsed = []
+    for index, raw in entries:
+        local: list[Problem] = []
+        fields = _Entry(raw, _SECRETARIAT_KEYS, local)
+        number, name = fields.text("enterprise_number"), fields.text("name")
+        label = " ".join(part for part in (number, name) if part)
+        secretariat = None
+        if number is not None and name is not None:
+            secretariat = _build("secretariats", index, label, local, Secretariat, number, name)
+        problems.extend(p.at("secretariats", index, label) for p in local)
+        if secretariat is not None:
+            parsed.append((index, secretariat))
+    return parsed
+
+
+def _parse_mandates(entries: list[tuple[int, Mapping[str, Any]]], problems: list[Problem]) -> list[tuple[int, Mandate]]:
+    parsed = []
+    for index, raw in entries:
+        local: list[Problem] = []
+        fields = _Entry(raw, _MANDATE_KEYS, local)
+        secretariat, employer = fields.text("secretariat"), fields.text("employer")
+        from_ok, valid_from = fields.date("valid_from")
+        to_ok, valid_to = fields.date("valid_to")
+        label = f"{secretariat} for {employer}"
+        mandate = None
+        if secretariat is not None and employer is not None and from_ok and valid_from is not None and to_ok:
+            mandate = _build("mandates", index, label, local, Mandate, secretariat, employer, valid_from, valid_to)
+        problems.extend(p.at("mandates", index, label) for p in local)
+        if mandate is not None:
+            parsed.append((index, mandate))
+    return parsed
+
+
+def _parse_sources(
+    entries: list[tuple[int, Mapping[str, Any]]], problems: list[Problem]
+) -> list[tuple[int, AuthenticSource]]:
+    parsed = []
+    for index, raw in entries:
+        local: list[Problem] = []
+        fields = _Entry(raw, _SOURCE_KEYS, local)
+        declarations, number, name = fields.text("declarations"), fields.text("enterprise_number"), fields.text("name")
+        label = declarations or ""
+        source = None
+        if declarations is not None and number is not None and name is not None:
+            source = _build("authentic_sources", index, label, local, AuthenticSource, declarations, number, name)
+        problems.extend(p.at("authentic_sources", index, label) for p in local)
+        if source is not None:
+            parsed.append((index, source))
+    return parsed
+
+
 def parse_network(documents: Mapping[str, Any], version: str) -> Network:
-    """Build a network from its three parsed documents (``sectors``, ``institutions``, ``authorizations``,
-    each ``{"version": ..., "<name>": [entries]}``), or raise one :class:`NetworkError` listing every problem.
+    """Build a network from its parsed documents (``sectors``, ``institutions``, ``authorizations``, and the
+    senders register: ``secretariats``, ``mandates``, ``authentic_sources``; each
+    ``{"version": ..., "<name>": [entries]}``), or raise one :class:`NetworkError` listing every problem.
 
     ``version`` is the network's version; every document must declare the same."""
     problems: list[Problem] = []
@@ -744,5 +1018,17 @@ def parse_network(documents: Mapping[str, Any], version: str) -> Network:
         # Without a sectors document every reference would be "unknown": its own problem says it all.
         refused |= {i.sector for _, i in institutions} | {a.sector for _, a in authorizations}
     problems += _reference_problems(sectors, institutions, authorizations, refused)
+    secretariats = _parse_secretariats(_entries("secretariats", documents, version, problems), problems)
+    mandates = _parse_mandates(_entries("mandates", documents, version, problems), problems)
+    sources = _parse_sources(_entries("authentic_sources", documents, version, problems), problems)
+    problems += _sender_problems(secretariats, mandates, sources)
     _raise_if(problems)
-    return Network.of(version, (s for _, s in sectors), (i for _, i in institutions), (a for _, a in authorizations))
+    return Network.of(
+        version,
+        (s for _, s in sectors),
+        (i for _, i in institutions),
+        (a for _, a in authorizations),
+        (s for _, s in secretariats),
+        (m for _, m in mandates),
+        (s for _, s in sources),
+    )

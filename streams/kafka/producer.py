@@ -11,6 +11,7 @@ from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
 from streams.kafka import KafkaAdapterError
 from streams.kafka.partitioner import PRODUCER_PARTITIONER
+from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
 from streams.settings import Settings
 
@@ -52,13 +53,23 @@ class DeclarationProducer:
         self.delivered = 0
         self.failed: list[str] = []
 
-    def send(self, schema_name: str, record: Mapping[str, Any], key: str | None) -> None:
+    def send(
+        self, schema_name: str, record: Mapping[str, Any], key: str | None, *, as_actor: str | None = None
+    ) -> None:
+        """Produce ``record`` sealed as ``as_actor`` (default: the sender its envelope names, see
+        streams.kafka.sealing)."""
         value = self._codec.encode(schema_name, dict(record))
         topic = intake_topic(self._settings, schema_name)
+        actor = as_actor if as_actor is not None else str((record.get("envelope") or {}).get("sender") or "")
+        headers = intake_headers(self._settings, actor, topic, value)
         while True:
             try:
                 self._producer.produce(
-                    topic, key=key.encode() if key else None, value=value, on_delivery=self._on_delivery
+                    topic,
+                    key=key.encode() if key else None,
+                    value=value,
+                    headers=headers,
+                    on_delivery=self._on_delivery,
                 )
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry

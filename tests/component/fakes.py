@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
 from streams.domain.audit import GENESIS
+from streams.kafka.sealing import Headers, intake_headers
+from streams.settings import Settings
 from topologies.audit_trail import Outgoing
 from topologies.publisher import RecordingPublisher
 
@@ -15,6 +18,13 @@ from topologies.publisher import RecordingPublisher
 # reached the audit topic, ("publish", topic, ticket, schema) for a published message, ("flush", acked) for a flush
 # with whether any watched message was already acked at that moment
 Log = list[tuple[Any, ...]]
+
+
+def sealed(settings: Settings, codec: AvroCodec, family: str, value: bytes) -> Headers:
+    """The headers of an intake record sealed by the sender its envelope names, as every platform producer
+    seals (streams.kafka.sealing): put them with the record, or the intake proves nobody produced it."""
+    sender = str(codec.decode(value).record["envelope"]["sender"])
+    return intake_headers(settings, sender, by_key(Area.INTAKE, family).topic(settings.topic_prefix), value)
 
 
 class FakeAuditTopic:

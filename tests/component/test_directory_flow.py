@@ -15,7 +15,7 @@ from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.audit import GENESIS
 from streams.network_files import load_network
 from streams.settings import Settings
-from tests.component.fakes import FakeAuditTopic
+from tests.component.fakes import FakeAuditTopic, sealed
 from topologies import directory, intake
 from topologies.app import create_app
 from topologies.deps import Deps
@@ -86,7 +86,8 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
             await agent.put(value=codec.encode("be.crossroads.directory.Integration", integration), key=PERSON.encode())
             # the intake's lookup, handed to the directory as the lookups topic would
             async with app.agents["intake-civil"].test_context() as routing:
-                await routing.put(value=codec.encode("be.crossroads.civil.AddressChange", address), key=PERSON.encode())
+                value = codec.encode("be.crossroads.civil.AddressChange", address)
+                await routing.put(value=value, key=PERSON.encode(), headers=sealed(settings, codec, "civil", value))
             lookups = publisher.on(f"{settings.topic_prefix}.directory.lookups.v1")
             assert len(lookups) == 1
             await agent.put(value=lookups[0][1], key=lookups[0][0])

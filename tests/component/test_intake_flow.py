@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from streams.catalog import Area, by_key, mailbox
 from streams.codecs import AvroCodec, SchemaRegistry
-from streams.domain.samples import sample_dimona_in
+from streams.domain.samples import sample, sample_dimona_in
+from streams.kafka.sealing import Headers, intake_headers
 from streams.network_files import load_network
 from streams.settings import Settings
+from tests.component.fakes import sealed
 from topologies import intake
 from topologies.app import create_app
 from topologies.deps import Deps
@@ -40,21 +43,27 @@ def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
     return app, publisher, codec, settings
 
 
-def _run(app: object, family: str, key: bytes, value: bytes) -> None:
+def _run(app: object, family: str, key: bytes, value: bytes, headers: Headers | None = None) -> None:
+    """Hand one record to the family's intake agent, with ``headers`` (default: none, as garbage comes)."""
     agent = app.agents[f"intake-{family}"]  # type: ignore[attr-defined]
 
     async def go() -> None:
         async with agent.test_context() as running:
-            await running.put(value=value, key=key)
+            await running.put(value=value, key=key, headers=headers or [])
 
     asyncio.run(go())
+
+
+def _send(app: object, settings: Settings, codec: AvroCodec, family: str, key: bytes, value: bytes) -> None:
+    """As a platform producer sends: sealed by the sender the envelope names."""
+    _run(app, family, key, value, sealed(settings, codec, family, value))
 
 
 def test_a_valid_dimona_becomes_a_ticketed_fact_keyed_by_the_worker(harness) -> None:  # type: ignore[no-untyped-def]
     app, publisher, codec, settings = harness
     record = sample_dimona_in()
 
-    _run(app, "dimona", b"whatever", codec.encode("be.crossroads.dimona.DimonaIn", record))
+    _send(app, settings, codec, "dimona", b"whatever", codec.encode("be.crossroads.dimona.DimonaIn", record))
 
     facts = publisher.on(f"{settings.topic_prefix}.facts.dimona.v1")
     assert len(publisher.sent) == 1 and len(facts) == 1
@@ -74,7 +83,7 @@ def test_an_invalid_dimona_is_rejected_with_every_violation_and_its_bytes(harnes
     record["employer"] = "0403170702"  # check digits wrong
     raw = codec.encode("be.crossroads.dimona.DimonaIn", record)
 
-    _run(app, "dimona", b"k", raw)
+    _send(app, settings, codec, "dimona", b"k", raw)
 
     rejections = publisher.on(f"{settings.topic_prefix}.outcomes.rejections.v1")
     # the sender is an employer: its acknowledgements go to the employers' shared mailbox, keyed by the employer
@@ -105,3 +114,82 @@ def test_undecodable_bytes_are_dead_lettered_whole(harness) -> None:  # type: ig
     assert letter["key"] == b"key-1"
     assert letter["reason"]
     assert letter["dead_lettered_at"] == NOW
+
+
+# -- senders proven at intake ------------------------------------------------------------------------------
+
+MUTUALITY = "0206731645"  # an institution of the network: it has a mailbox topic of its own
+DIMONA_IN = "be.crossroads.dimona.DimonaIn"
+
+
+def _sealed_as(settings: Settings, actor: str, family: str, value: bytes) -> Headers:
+    return intake_headers(settings, actor, by_key(Area.INTAKE, family).topic(settings.topic_prefix), value)
+
+
+def test_a_declaration_forged_in_another_senders_name_is_refused_to_its_real_producer_and_audited(harness) -> None:  # type: ignore[no-untyped-def]
+    app, publisher, codec, settings = harness
+    record = sample_dimona_in()  # the employer's name in the envelope, produced (and sealed) by the mutuality
+    raw = codec.encode(DIMONA_IN, record)
+
+    _run(app, "dimona", b"k", raw, _sealed_as(settings, MUTUALITY, "dimona", raw))
+
+    prefix = settings.topic_prefix
+    assert publisher.on(f"{prefix}.facts.dimona.v1") == []
+    assert publisher.on(f"{prefix}.mailbox.employers.v1") == []  # the named employer hears nothing of it
+    [(_, ack_bytes)] = publisher.on(mailbox(MUTUALITY).topic(prefix))
+    ack = codec.decode(ack_bytes).record
+    assert (ack["status"], ack["recipient"]) == ("REJECTED", MUTUALITY)
+    assert [v["code"] for v in ack["violations"]] == ["envelope.sender_not_authenticated"]
+    [(_, rejection_bytes)] = publisher.on(f"{prefix}.outcomes.rejections.v1")
+    rejection = codec.decode(rejection_bytes).record
+    assert rejection["sender"] == MUTUALITY and rejection["declaration"] == raw
+    [(audit_key, audit_bytes)] = publisher.on(f"{prefix}.audit.pending.v1")
+    audit = codec.decode(audit_bytes).record
+    assert audit_key == record["worker"].encode()
+    assert (audit["kind"], audit["actor"], audit["person"], audit["ticket"]) == (
+        "REFUSAL",
+        MUTUALITY,
+        record["worker"],
+        str(TICKET),
+    )
+    assert audit["reason"].startswith("envelope.sender_not_authenticated")
+
+
+def test_an_unsealed_declaration_has_nobody_to_tell_it_is_dead_lettered_whole_and_audited(harness) -> None:  # type: ignore[no-untyped-def]
+    app, publisher, codec, settings = harness
+    raw = codec.encode(DIMONA_IN, sample_dimona_in())
+
+    _run(app, "dimona", b"k", raw)  # no headers at all
+
+    prefix = settings.topic_prefix
+    [(_, letter_bytes)] = publisher.on(f"{prefix}.outcomes.dead-letters.v1")
+    letter = codec.decode(letter_bytes).record
+    assert letter["raw"] == raw and letter["error_type"] == "SenderNotAuthenticated"
+    assert letter["reason"].startswith("envelope.sender_not_authenticated")
+    [(_, audit_bytes)] = publisher.on(f"{prefix}.audit.pending.v1")
+    assert codec.decode(audit_bytes).record["actor"] == ""
+    assert len(publisher.sent) == 2  # no rejection, no acknowledgement: nobody is proven
+
+
+def test_a_death_declared_by_an_institution_is_not_from_the_authentic_source(harness) -> None:  # type: ignore[no-untyped-def]
+    app, publisher, codec, settings = harness
+    death = sample("be.crossroads.civil.Death")
+    death["envelope"] = {**death["envelope"], "sender": MUTUALITY}
+    raw = codec.encode("be.crossroads.civil.Death", death)
+
+    _send(app, settings, codec, "civil", b"k", raw)  # sealed by the mutuality: authenticated, not authentic
+
+    prefix = settings.topic_prefix
+    assert publisher.on(f"{prefix}.facts.civil.v1") == [] and publisher.on(f"{prefix}.directory.lookups.v1") == []
+    [(_, ack_bytes)] = publisher.on(mailbox(MUTUALITY).topic(prefix))
+    assert [v["code"] for v in codec.decode(ack_bytes).record["violations"]] == ["envelope.not_authentic_source"]
+    assert len(publisher.on(f"{prefix}.audit.pending.v1")) == 1
+
+
+def test_a_mandated_secretariats_dimona_is_admitted(harness) -> None:  # type: ignore[no-untyped-def]
+    app, publisher, codec, settings = harness
+    record = sample_dimona_in()
+    record["envelope"] = {**record["envelope"], "sender": "0448123469"}  # SD Worx, mandated since 2020
+    _send(app, settings, codec, "dimona", b"k", codec.encode(DIMONA_IN, record))
+
+    assert len(publisher.on(f"{settings.topic_prefix}.facts.dimona.v1")) == 1 and len(publisher.sent) == 1

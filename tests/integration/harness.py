@@ -137,6 +137,13 @@ class Platform:
         self._producer.flush()
         return str(record["envelope"]["sender_reference"])
 
+    def send_as(self, actor: str, schema: str, record: dict[str, Any]) -> str:
+        """Produce one declaration sealed as ``actor``, whatever sender its envelope names (a forgery when they
+        differ); returns its sender reference."""
+        self._producer.send(schema, record, subject_key(schema, record), as_actor=actor)
+        self._producer.flush()
+        return str(record["envelope"]["sender_reference"])
+
     def send_many(self, declarations: list[tuple[str, dict[str, Any]]]) -> None:
         for schema, record in declarations:
             self._producer.send(schema, record, subject_key(schema, record))

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer
 from connectors.clickhouse import connect
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
+from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
 from streams.settings import Settings
 
@@ -34,10 +35,13 @@ def test_a_dimona_in_becomes_a_fact_then_a_warehouse_row(platform: Settings) -> 
     consumer.subscribe([facts_topic])
 
     producer = Producer({**client_config(settings)})
+    intake = f"{settings.topic_prefix}.intake.dimona.v1"
+    value = codec.encode("be.crossroads.dimona.DimonaIn", record)
     producer.produce(
-        f"{settings.topic_prefix}.intake.dimona.v1",
+        intake,
         key=record["worker"].encode(),
-        value=codec.encode("be.crossroads.dimona.DimonaIn", record),
+        value=value,
+        headers=intake_headers(settings, record["envelope"]["sender"], intake, value),  # sealed by its employer
     )
     assert producer.flush(10) == 0
 

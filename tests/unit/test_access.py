@@ -81,3 +81,26 @@ def test_credentials_are_derived_per_actor_and_per_use() -> None:
     assert derived_password("s", A) != derived_password("s", B)
     assert derived_password("s", A) != derived_password("t", A)
     assert derived_seal_key("s", A).hex() != derived_password("s", A)
+
+
+NR, SDWORX = "0367302178", "0448123469"
+WITH_DECLARERS = access_plan("crossroads", "crossroads", [A], {NR: ["civil"]}, [SDWORX])
+
+
+def test_the_authentic_source_writes_its_intake_and_a_secretariat_dimona_and_dmfa_reading_no_mailbox() -> None:
+    nr, sd = find(WITH_DECLARERS, NR), find(WITH_DECLARERS, SDWORX)
+    assert nr is not None and sd is not None
+    writes = {p.name: {g.name for g in p.grants if g.operation is Operation.WRITE} for p in (nr, sd)}
+    assert writes[NR] == {"crossroads.intake.civil.v1"}
+    assert writes[SDWORX] == {"crossroads.intake.dimona.v1", "crossroads.intake.dmfa.v1"}
+    for principal in (nr, sd):
+        assert not any(g.operation is Operation.READ for g in principal.grants)
+
+
+def test_the_deployment_plan_has_the_networks_authentic_source_and_secretariats() -> None:
+    from streams.deployment import deployment_plan
+    from streams.settings import Settings
+
+    plan = deployment_plan(Settings())
+    assert {p.role for p in plan} == {"service", "institution", "authentic source", "secretariat"}
+    assert find(plan, NR) is not None and find(plan, SDWORX) is not None

@@ -61,6 +61,27 @@ def documents() -> dict[str, Any]:
                 grant_entry(sector="UNEMPLOYMENT", capacity="BENEFICIARY", data_types=[D.DIMONA_IN.value]),
             ],
         },
+        "secretariats": {
+            "version": "t1",
+            "secretariats": [{"enterprise_number": "0448.123.469", "name": "Secrétariat S"}],
+        },
+        "mandates": {
+            "version": "t1",
+            "mandates": [
+                {
+                    "secretariat": "0448.123.469",
+                    "employer": "0403.170.701",
+                    "valid_from": dt.date(2020, 1, 1),
+                    "valid_to": None,
+                }
+            ],
+        },
+        "authentic_sources": {
+            "version": "t1",
+            "authentic_sources": [
+                {"declarations": "be.crossroads.civil", "enterprise_number": "0367302178", "name": "Registre national"}
+            ],
+        },
     }
 
 
@@ -617,6 +638,7 @@ def test_check_accepts_the_sample() -> None:
     result = runner.invoke(app, ["check", str(SAMPLE_DIR)])
     assert result.exit_code == 0, result.output
     assert "valid network 2025.1" in result.output
+    assert "2 secretariats, 2 mandates, 1 authentic sources" in result.output
 
 
 def test_check_prints_every_problem_and_fails(tmp_path: Path) -> None:
@@ -650,3 +672,110 @@ def test_a_missing_sectors_document_is_one_problem_not_one_per_reference() -> No
     docs = documents()
     del docs["sectors"]
     assert the_problem(docs) == "sectors: the sectors document is missing [network.document_missing]"
+
+
+# -- the senders register: secretariats, mandates, authentic sources ---------------------------------------
+
+
+def mandate_entry(**changes: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "secretariat": "0448.123.469",
+        "employer": "0403.170.701",
+        "valid_from": dt.date(2020, 1, 1),
+        "valid_to": None,
+    }
+    return {**entry, **changes}
+
+
+def test_the_sample_register_holds_a_current_and_an_ended_mandate(sample: Network) -> None:
+    assert sample.mandate("0448123469", "0403170701", dt.date(2026, 1, 1)) is not None
+    assert sample.mandate("0459246894", "0403170701", dt.date(2026, 1, 1)) is None
+    assert sample.mandate("0459246894", "0403170701", dt.date(2019, 12, 31)) is not None
+    source = sample.authentic_source("be.crossroads.civil.Death")
+    assert source is not None and source.enterprise_number == "0367302178"
+    assert sample.authentic_source("be.crossroads.dimona.DimonaIn") is None
+
+
+def test_a_mandate_of_an_undeclared_secretariat() -> None:
+    docs = documents()
+    entries(docs, "mandates").append(mandate_entry(secretariat="0459.246.894"))
+    problem = the_problem(docs)
+    assert "mandates[1]" in problem and "0459.246.894 is not declared in secretariats" in problem
+    assert problem.endswith("[network.unknown_secretariat]")
+
+
+def test_a_mandate_for_an_employer_that_is_no_enterprise_number() -> None:
+    docs = documents()
+    entries(docs, "mandates")[0]["employer"] = "0403.170.702"
+    problem = the_problem(docs)
+    assert "mandates[0]" in problem and "employer: invalid enterprise number" in problem
+
+
+def test_an_inverted_mandate_period() -> None:
+    docs = documents()
+    entries(docs, "mandates")[0]["valid_to"] = dt.date(2019, 1, 1)
+    assert the_problem(docs).endswith("valid_to 2019-01-01 is before valid_from 2020-01-01 [network.period]")
+
+
+def test_overlapping_mandates_of_one_secretariat_for_one_employer() -> None:
+    docs = documents()
+    entries(docs, "mandates")[0]["valid_to"] = dt.date(2030, 12, 31)
+    entries(docs, "mandates").extend(
+        [
+            mandate_entry(valid_from=dt.date(2021, 1, 1), valid_to=dt.date(2021, 12, 31)),
+            mandate_entry(valid_from=dt.date(2025, 1, 1), valid_to=None),  # overlaps the first, not the second
+            mandate_entry(valid_from=dt.date(2031, 1, 1), valid_to=None),  # after the first, but the third is open
+        ]
+    )
+    problems = problems_of(docs)
+    assert [p.split(":")[0] for p in problems] == [
+        "mandates[1] 0448.123.469 for 0403.170.701",
+        "mandates[2] 0448.123.469 for 0403.170.701",
+        "mandates[3] 0448.123.469 for 0403.170.701",
+    ]
+    assert all(p.endswith("[network.overlap]") for p in problems)
+
+
+def test_successive_mandates_and_other_employers_do_not_overlap() -> None:
+    docs = documents()
+    entries(docs, "mandates")[0]["valid_to"] = dt.date(2020, 12, 31)
+    entries(docs, "mandates").extend(
+        [mandate_entry(valid_from=dt.date(2021, 1, 1)), mandate_entry(employer="0477.472.701")]
+    )
+    assert len(parse_network(docs, "t1").mandates) == 3
+
+
+def test_a_secretariat_declared_twice_or_mandated_by_itself() -> None:
+    docs = documents()
+    entries(docs, "secretariats").append({"enterprise_number": "0448123469", "name": "Again"})
+    entries(docs, "mandates").append(mandate_entry(employer="0448.123.469"))
+    codes = sorted(p.rsplit("[", 1)[1] for p in problems_of(docs))
+    assert codes == ["network.duplicate_secretariat]", "network.mandate_self]"]
+
+
+def test_two_authentic_sources_for_one_kind_of_declaration() -> None:
+    docs = documents()
+    entries(docs, "authentic_sources").append(
+        {"declarations": "be.crossroads.civil.Death", "enterprise_number": "0206731645", "name": "Another"}
+    )
+    problem = the_problem(docs)
+    assert "authentic_sources[1]" in problem and problem.endswith("[network.duplicate_authentic_source]")
+
+
+def test_an_authentic_source_for_something_that_is_no_declaration_kind() -> None:
+    docs = documents()
+    entries(docs, "authentic_sources")[0]["declarations"] = "civil"
+    assert the_problem(docs).endswith("[network.declarations]")
+
+
+def test_the_register_files_are_required_and_located(tmp_path: Path) -> None:
+    docs = documents()
+    entries(docs, "mandates")[0]["valid_to"] = dt.date(2019, 1, 1)
+    directory = write_network(tmp_path / "v1", docs)
+    with pytest.raises(NetworkError) as caught:
+        load_network(directory)
+    (problem,) = caught.value.details
+    assert (Path(problem.file or "").name, problem.line) == ("mandates.yaml", 3)
+    (directory / "authentic_sources.yaml").unlink()
+    with pytest.raises(NetworkError, match=r"authentic_sources.yaml: authentic_sources: file not found"):
+        load_network(directory)

@@ -111,7 +111,15 @@ _STATE: tuple[tuple[str, str], ...] = (
     ("consultation.no_file", "the requester holds no file on the person as of the date asked"),
     ("consultation.not_authorized", "no deliberation authorizes (sector, capacity) to receive that data type"),
     ("envelope.duplicate_reference", "the sender already used that sender_reference"),
-    ("envelope.sender_not_mandated", "the sender is neither the employer nor mandated by it"),
+    (
+        "envelope.sender_not_authenticated",
+        "the record carries no valid seal, or its envelope names a sender other than the producer the seal proves",
+    ),
+    ("envelope.not_authentic_source", "the declaration comes from another sender than its authentic source"),
+    (
+        "envelope.sender_not_mandated",
+        "a DIMONA or DmfA sender is neither the employer nor a secretariat it mandated on the day received",
+    ),
 )
 
 RULES: dict[str, Rule] = {
