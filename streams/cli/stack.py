@@ -1,8 +1,11 @@
-"""`crossroads stack up | down | status`: the local Kafka (one node or a cluster) and ClickHouse, without Docker."""
+"""`crossroads stack up | down | status`: the local Kafka (one node or a cluster) and ClickHouse, without Docker.
+`crossroads stack certificates | credentials`: the same TLS material and super users' credentials for a broker
+this project does not start (docker-compose.yml's one-shot `kafka-secrets`)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +26,13 @@ BROKERS = typer.Option(
     "--brokers",
     min=1,
     help="Kafka nodes (each broker+controller, node i on the ports + 2(i-1)); default CROSSROADS_KAFKA_BROKERS, 1",
+)
+DIRECTORY = typer.Option(..., "--dir", file_okay=False, help="where to write the files (made if missing)")
+GROUP_READABLE = typer.Option(
+    False,
+    "--group-readable",
+    help="let the directory's group read what the broker needs (a broker container running as another user of"
+    " that group); the CA key stays private",
 )
 BROKERS_FOUND = typer.Option(
     None,
@@ -114,3 +124,47 @@ def status(only: list[str] | None = ONLY, brokers: int | None = BROKERS_FOUND) -
     console.print(table)
     if not all(s.running for s in statuses):
         raise typer.Exit(3)
+
+
+@app.command()
+def certificates(
+    directory: Path = DIRECTORY,
+    hosts: list[str] = typer.Option(
+        ..., "--host", help="a name clients reach the broker by (repeatable); localhost and 127.0.0.1 always"
+    ),
+    group_readable: bool = GROUP_READABLE,
+) -> None:
+    """A CA (ca.crt, ca.key) and a broker certificate signed by it naming every HOST (broker.pem: key and chain,
+    PEM), as `stack up` makes them. Idempotent: kept while the hosts are the same; the CA is always kept."""
+    from streams.stack.tls import ensure_certificates, share_with_group
+
+    files = ensure_certificates(directory, hosts)
+    if group_readable:
+        share_with_group(files)
+    names = " ".join(files.broker_hosts.read_text().split())
+    console.print(f"CA {files.ca_cert}, broker certificate {files.broker_pem} for {names}")
+
+
+@app.command()
+def credentials(
+    directory: Path = DIRECTORY,
+    truststore: Path | None = typer.Option(
+        None, "--truststore", help="the CA certificate the operator's client trusts; default DIR/ca.crt"
+    ),
+    group_readable: bool = GROUP_READABLE,
+) -> None:
+    """The super users' SCRAM passwords (broker.password, operator.password: derived from
+    CROSSROADS_ACCESS_SECRET) for the broker's `kafka-storage format --add-scram`, and the operator's Java client
+    properties (operator.properties, for kafka-*.sh --command-config)."""
+    from streams.stack.superusers import SUPER_USERS, write_superuser_files
+
+    settings = Settings()
+    files = write_superuser_files(
+        directory,
+        settings.access_secret.get_secret_value(),
+        truststore=truststore or directory / "ca.crt",
+        group_readable=group_readable,
+    )
+    console.print(
+        f"SCRAM passwords of {', '.join(SUPER_USERS)} and the operator's client properties in {files.directory}"
+    )

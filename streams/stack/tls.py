@@ -88,6 +88,17 @@ _PEM = serialization.Encoding.PEM
 _CLEAR = serialization.NoEncryption()
 
 
+def share_with_group(files: TlsFiles) -> None:
+    """Let the directory's group read what a broker needs (its key and chain, the CA certificate), for a broker
+    that runs as another user of that group (docker-compose.yml's apache/kafka container); the CA key stays the
+    owner's only."""
+    os.chmod(files.directory, 0o750)
+    os.chmod(files.broker_pem, 0o640)
+    for public in (files.ca_cert, files.broker_hosts):
+        os.chmod(public, 0o644)
+    os.chmod(files.ca_key, 0o600)
+
+
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:
     path.write_bytes(data)
     os.chmod(path, 0o600 if private else 0o644)
