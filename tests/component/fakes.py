@@ -14,6 +14,10 @@ from streams.settings import Settings
 from topologies.audit_trail import Outgoing
 from topologies.publisher import RecordingPublisher
 
+# Component tests drive the agents through faust's test harness, with no broker at all: no login to make. The
+# secured transport (TLS, SCRAM) is exercised by the integration tests on the real broker.
+COMPONENT_TRANSPORT = "plaintext"
+
 # what happened, in order, across the fakes that share one log: ("audit", partition, ticket) for a record that
 # reached the audit topic, ("publish", topic, ticket, schema) for a published message, ("flush", acked) for a flush
 # with whether any watched message was already acked at that moment

@@ -30,7 +30,7 @@ from streams.domain.fanout import route
 from streams.domain.network import Network
 from streams.network_files import load_network
 from streams.settings import Settings
-from tests.component.fakes import FakeAuditTopic, Log, LoggingPublisher
+from tests.component.fakes import COMPONENT_TRANSPORT, FakeAuditTopic, Log, LoggingPublisher
 from topologies import directory
 from topologies.app import create_app, source_topics
 from topologies.deps import Deps
@@ -66,7 +66,13 @@ def _harness(
     **settings: Any,
 ) -> Harness:
     """A directory-only app whose audit trail writes to ``fake``; ``settings`` override the batching."""
-    config = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store="memory://", state_dir=tmp_path, **settings)
+    config = Settings(
+        app_id=f"component-{uuid.uuid4().hex[:6]}",
+        store="memory://",
+        state_dir=tmp_path,
+        **settings,
+        kafka_security=COMPONENT_TRANSPORT,
+    )
     codec = AvroCodec(SchemaRegistry.from_directory(config.schema_dir))
     letters = letters if letters is not None else RecordingPublisher()
     if fake is None:

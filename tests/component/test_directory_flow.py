@@ -15,7 +15,7 @@ from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.audit import GENESIS
 from streams.network_files import load_network
 from streams.settings import Settings
-from tests.component.fakes import FakeAuditTopic, sealed
+from tests.component.fakes import COMPONENT_TRANSPORT, FakeAuditTopic, sealed
 from topologies import directory, intake
 from topologies.app import create_app
 from topologies.deps import Deps
@@ -39,7 +39,9 @@ def envelope(sender: str, ticket: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tmp_path: Path) -> None:
-    settings = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store=store, state_dir=tmp_path)
+    settings = Settings(
+        app_id=f"component-{uuid.uuid4().hex[:6]}", store=store, state_dir=tmp_path, kafka_security=COMPONENT_TRANSPORT
+    )
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     publisher = RecordingPublisher()
     trail = FakeAuditTopic()

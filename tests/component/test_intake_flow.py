@@ -14,7 +14,7 @@ from streams.domain.samples import sample, sample_dimona_in
 from streams.kafka.sealing import Headers, intake_headers
 from streams.network_files import load_network
 from streams.settings import Settings
-from tests.component.fakes import sealed
+from tests.component.fakes import COMPONENT_TRANSPORT, sealed
 from topologies import intake
 from topologies.app import create_app
 from topologies.deps import Deps
@@ -26,7 +26,9 @@ TICKET = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 @pytest.fixture
 def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
-    settings = Settings(app_id=f"component-{uuid.uuid4().hex[:6]}", store="memory://")
+    settings = Settings(
+        app_id=f"component-{uuid.uuid4().hex[:6]}", store="memory://", kafka_security=COMPONENT_TRANSPORT
+    )
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     publisher = RecordingPublisher()
     deps = Deps(
