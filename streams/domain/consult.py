@@ -51,8 +51,11 @@ def reply_ticket(request_ticket: str) -> str:
 
 def decide(file: PersonFile, network: Network, request: Record) -> Answer:
     """The answer to ``request``, naming the source of the data: of what is given when granted; of what the
-    file holds of that data type when refused, so that the citizen knows whose data was asked for."""
+    file holds of that data type when refused, so that the citizen knows whose data was asked for; none when
+    nothing was found to give."""
     answer = _decide(file, network, request)
+    if answer.status == "NOT_FOUND":
+        return answer
     employer = request["requester"] if answer.granted and network.institution(request["requester"]) is None else None
     source = provenance(file, request["requester"], request["data_type"], request["as_of"], employer=employer)
     return dataclasses.replace(answer, source=source)

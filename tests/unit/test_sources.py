@@ -162,7 +162,9 @@ def test_identity_wages_and_own_entries_name_their_sources() -> None:
         f"{EMPLOYER}/2026-Q1",
         1,
     )
-    file = exchange.on_lookup(file, NETWORK, wages, AT).file or file
+    death = Lookup(PERSON, PERSON, DataType.DEATH, b"d", "s3", dt.date(2026, 4, 1), False, True, DataType.DEATH, 0)
+    for kept in (wages, death):
+        file = exchange.on_lookup(file, NETWORK, kept, AT).file or file
     as_of = dt.date(2026, 6, 1)
 
     assert _consulted(file, MUTUALITY_A, "TITULAR", DataType.WAGES, as_of)["source"] == EMPLOYER
@@ -171,3 +173,11 @@ def test_identity_wages_and_own_entries_name_their_sources() -> None:
     assert (refused["kind"], refused["source"]) == ("CONSULTATION_REFUSED", NATIONAL_REGISTER)
     own = _consulted(file, MUTUALITY_A, "TITULAR", DataType.DIRECTORY_ENTRIES, as_of)
     assert own["source"] == MUTUALITY_A
+
+
+def test_a_consultation_that_found_nothing_names_no_source() -> None:
+    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))  # authorized for wages; none kept
+
+    nothing = _consulted(file, MUTUALITY_A, "TITULAR", DataType.WAGES, dt.date(2026, 6, 1))
+
+    assert (nothing["kind"], nothing["source"]) == ("CONSULTATION_GRANTED", None)  # allowed; nothing given
