@@ -1,9 +1,10 @@
 """Where the data about a person comes from: the source each audit record names (seed 6.7).
 
 A citizen must know not only who received their data and why, but "idéalement aussi les sources dans lesquelles
-ces données ont été puisées", or they no longer know whom to ask to correct wrong data.  So every audit record
+ces données ont été puisées", or they no longer know whom to ask to correct wrong data.  So an audit record
 names the source of the data exchanged (or asked for, when refused), decided here from the data type alone plus
-what the fact itself says:
+what the fact itself says (None when there is nothing to name: a consultation that found nothing; records
+written before AuditRecord v2 have no source either):
 
 * civil data (births, deaths, moves, civil status; an identity consultation): the **National Register**, the
   authentic source of civil data, whoever relayed it;
