@@ -20,6 +20,7 @@ from typing import Any
 from connectors.clickhouse.client import Executor, execute, quote_identifier
 from streams.domain.audit import AUDIT_SCHEMA, consultation_entry
 from streams.domain.pseudonyms import REIDENTIFICATION_DATA_TYPE, decide_reidentification
+from streams.domain.sources import source_of
 from streams.settings import Settings
 
 Publish = Callable[[list[dict[str, Any]]], None]
@@ -79,6 +80,7 @@ def reidentify(
                 actor=requester,
                 person=person or f"pseudonym:{value}",
                 data_type=REIDENTIFICATION_DATA_TYPE,
+                source=source_of(REIDENTIFICATION_DATA_TYPE),
                 at=at,
                 legal_basis=decision.legal_basis if granted else None,
                 reason=None if granted else f"{reason} (purpose {purpose})",

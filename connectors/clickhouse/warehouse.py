@@ -377,6 +377,7 @@ class AuditProjection:
         "actor",
         "person",
         "data_type",
+        "source",
         "legal_basis",
         "reason",
         "recorded_at",
@@ -401,6 +402,7 @@ class AuditProjection:
                 record["actor"],
                 record["person"],
                 record["data_type"],
+                record.get("source"),  # None for a record written with AuditRecord v1
                 record["legal_basis"],
                 record["reason"],
                 instant(record["recorded_at"]),

@@ -18,6 +18,7 @@ from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.domain.audit import (
     AUDIT_SCHEMA,
     PartitionVerdict,
+    Receipt,
     Seal,
     Unreadable,
     partition_gone,
@@ -27,6 +28,8 @@ from streams.domain.audit import (
 )
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import parse_niss
+from streams.domain.pseudonyms import REIDENTIFICATION_DATA_TYPE
+from streams.domain.sources import describe
 from streams.kafka import KafkaAdapterError
 from streams.kafka.audit_log import TopicMissingError, partition_count, read_partition, read_range, watermarks
 from streams.kafka.partitioner import partition_for
@@ -183,7 +186,12 @@ def who_received_(
         False, "--all-partitions", help="read every partition: needed if the topic's partition count ever changed"
     ),
 ) -> None:
-    """Which institutions received which data about NISS, when, and on which legal basis."""
+    """Which institutions received, or were refused, which data about NISS, from which source, when, and on
+    which legal basis or for which reason.
+
+    One line per audited exchange about the person: deliveries, consultations (re-identifications included)
+    granted or refused, and deliveries withheld from an unauthorized holder; a refusal says REFUSED and why.
+    """
     settings = Settings()
     try:
         person = parse_niss(niss).digits
@@ -203,16 +211,40 @@ def who_received_(
     # a day given on the command line is a UTC day, like the recorded times
     receipts = who_received(records, person, since=since.replace(tzinfo=UTC) if since else None)
     table = Table(
-        "when (UTC)", "institution", "data", "legal basis", "ticket", "how", title=f"who received data about {niss}"
+        "when (UTC)",
+        "outcome",
+        "institution",
+        "data",
+        "source",
+        "legal basis / reason",
+        "ticket",
+        "how",
+        title=f"who received (or was refused) data about {niss}",
     )
     for receipt in receipts:
         table.add_row(
             receipt.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            _outcome(receipt),
             receipt.institution,
             receipt.data_type,
-            receipt.legal_basis or "-",
+            escape(describe(receipt.source)),
+            escape((receipt.reason if receipt.refused else receipt.legal_basis) or "-"),
             receipt.ticket,
-            "consultation" if receipt.kind == "CONSULTATION_GRANTED" else "delivery",
+            _how(receipt),
         )
     console.print(table)
-    console.print(f"{len(receipts)} exchange(s)")
+    refused = sum(1 for r in receipts if r.refused)
+    console.print(f"{len(receipts)} exchange(s): {len(receipts) - refused} allowed, {refused} refused")
+
+
+def _outcome(receipt: Receipt) -> str:
+    if receipt.refused:
+        return "[red]REFUSED[/red]"
+    # a granted consultation may have found nothing to give (its reply said NOT_FOUND): "granted", not "received"
+    return "granted" if receipt.consultation else "received"
+
+
+def _how(receipt: Receipt) -> str:
+    if receipt.data_type == REIDENTIFICATION_DATA_TYPE:
+        return "re-identification"
+    return "consultation" if receipt.consultation else "delivery"

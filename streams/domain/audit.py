@@ -427,6 +427,7 @@ def _entry(
     actor: str,
     person: str,
     data_type: str,
+    source: str | None,
     legal_basis: str | None,
     reason: str | None,
     at: datetime,
@@ -439,6 +440,7 @@ def _entry(
         "actor": actor,
         "person": person,
         "data_type": data_type,
+        "source": source,
         "legal_basis": legal_basis,
         "reason": reason,
         "recorded_at": _to_millis(at),
@@ -456,8 +458,10 @@ def delivery_entry(
     legal_basis: str,
     at: datetime,
     source_ticket: str | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """``actor`` received ``data_type`` about ``person`` in notification ``ticket``, under ``legal_basis``."""
+    """``actor`` received ``data_type`` about ``person`` from ``source`` (streams.domain.sources) in notification
+    ``ticket``, under ``legal_basis``."""
     return _entry(
         AuditKind.DELIVERY,
         ticket=ticket,
@@ -465,6 +469,7 @@ def delivery_entry(
         actor=actor,
         person=person,
         data_type=data_type,
+        source=source,
         legal_basis=legal_basis,
         reason=None,
         at=at,
@@ -480,8 +485,10 @@ def refusal_entry(
     reason: str,
     at: datetime,
     source_ticket: str | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """``actor`` would have received ``data_type`` about ``person`` but was not entitled (``reason``)."""
+    """``actor`` would have received ``data_type`` about ``person`` from ``source`` but was not entitled
+    (``reason``)."""
     return _entry(
         AuditKind.REFUSAL,
         ticket=ticket,
@@ -489,6 +496,7 @@ def refusal_entry(
         actor=actor,
         person=person,
         data_type=data_type,
+        source=source,
         legal_basis=None,
         reason=reason,
         at=at,
@@ -506,9 +514,10 @@ def consultation_entry(
     legal_basis: str | None = None,
     reason: str | None = None,
     source_ticket: str | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """The reply ``ticket`` to ``actor``'s consultation of ``data_type`` about ``person``: granted under
-    ``legal_basis``, or refused for ``reason``."""
+    ``legal_basis``, or refused for ``reason``; ``source`` is where the data given (or refused) comes from."""
     if granted and not legal_basis:
         raise ValueError("a granted consultation needs its legal basis")
     if not granted and not reason:
@@ -521,6 +530,7 @@ def consultation_entry(
         actor=actor,
         person=person,
         data_type=data_type,
+        source=source,
         legal_basis=legal_basis if granted else None,
         reason=None if granted else reason,
         at=at,
@@ -530,7 +540,8 @@ def consultation_entry(
 # -- the citizen's question ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """One institution received one kind of data about the person."""
+    """One line of the citizen's answer: one institution received, or was refused, one kind of data about the
+    person, from ``source``, under ``legal_basis`` (received) or for ``reason`` (refused)."""
 
     institution: str
     data_type: str
@@ -539,17 +550,31 @@ class Receipt:
     ticket: str
     kind: AuditKind
     audit_id: str
+    source: str | None = None  # None on records written before the audit record carried it (AuditRecord v1)
+    reason: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.kind in _REFUSED
+
+    @property
+    def consultation(self) -> bool:
+        return self.kind in (AuditKind.CONSULTATION_GRANTED, AuditKind.CONSULTATION_REFUSED)
 
 
-_RECEIVED = frozenset({AuditKind.DELIVERY, AuditKind.CONSULTATION_GRANTED})
+_REFUSED = frozenset({AuditKind.REFUSAL, AuditKind.CONSULTATION_REFUSED})
 
 
 def who_received(records: Iterable[Mapping[str, Any]], person: str, *, since: datetime | None = None) -> list[Receipt]:
-    """Which institutions received which data about ``person``, when and why: deliveries and granted
-    consultations, once each (a record replayed after a crash has the same audit_id), oldest first."""
+    """Which institutions received, or were refused, which data about ``person``, from which source, when and
+    why: every delivery, withheld delivery (REFUSAL), granted and refused consultation (re-identifications
+    included), once each (a record replayed after a crash has the same audit_id), oldest first.
+
+    Refusals are part of the answer because the citizen is entitled to know who asked for their data, not only
+    who got it (seed 6.7)."""
     seen: dict[str, Receipt] = {}
     for record in records:
-        if record.get("person") != person or record.get("kind") not in _RECEIVED:
+        if record.get("person") != person:
             continue
         at = record["recorded_at"]
         if since is not None and _to_millis(at) < _to_millis(since):
@@ -564,5 +589,7 @@ def who_received(records: Iterable[Mapping[str, Any]], person: str, *, since: da
                 ticket=str(record["ticket"]),
                 kind=AuditKind(record["kind"]),
                 audit_id=identity,
+                source=record.get("source"),
+                reason=record.get("reason"),
             )
     return sorted(seen.values(), key=lambda r: (r.at, r.audit_id))

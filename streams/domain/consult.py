@@ -7,14 +7,16 @@ personnel — a worker with whom a DIMONA relation is active on that date — an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain.directory import Entry, PersonFile
+from streams.domain.directory import Entry, PersonFile, Relation
 from streams.domain.network import DataType, Network
+from streams.domain.sources import source_of, wage_employer
 
 Record = Mapping[str, Any]
 
@@ -36,6 +38,7 @@ class Answer:
     legal_basis: str | None
     payloads: tuple[bytes, ...] = ()
     entries: tuple[Entry, ...] = ()  # DirectoryEntries: the requester's own entries (encoded by the caller)
+    source: str | None = None  # where the data given, or refused, comes from (streams.domain.sources)
 
     @property
     def granted(self) -> bool:
@@ -47,6 +50,38 @@ def reply_ticket(request_ticket: str) -> str:
 
 
 def decide(file: PersonFile, network: Network, request: Record) -> Answer:
+    """The answer to ``request``, naming the source of the data: of what is given when granted; of what the
+    file holds of that data type when refused, so that the citizen knows whose data was asked for; none when
+    nothing was found to give."""
+    answer = _decide(file, network, request)
+    if answer.status == "NOT_FOUND":
+        return answer
+    employer = request["requester"] if answer.granted and network.institution(request["requester"]) is None else None
+    source = provenance(file, request["requester"], request["data_type"], request["as_of"], employer=employer)
+    return dataclasses.replace(answer, source=source)
+
+
+def provenance(file: PersonFile, requester: str, data_type: str, as_of: dt.date, employer: str | None) -> str | None:
+    """The source of ``data_type`` data in ``file`` as of ``as_of`` (an employer sees its own relations only)."""
+    if data_type == DataType.EMPLOYMENT:
+        employers = (r.employer for r in _relations(file, as_of, employer))
+        return source_of(data_type, providers=employers)
+    if data_type == DataType.WAGES:
+        return source_of(data_type, providers=(wage_employer(f.slot) for f in file.stored(DMFA_PREFIX, as_of)))
+    if data_type == DataType.DIRECTORY_ENTRIES:
+        return source_of(data_type, providers=(requester,))  # one's own entries: one declared them oneself
+    return source_of(data_type)
+
+
+def _relations(file: PersonFile, as_of: dt.date, employer: str | None) -> list[Relation]:
+    return [
+        r
+        for r in sorted(file.relations, key=lambda r: r.start)
+        if r.start <= as_of and (employer is None or r.employer == employer)
+    ]
+
+
+def _decide(file: PersonFile, network: Network, request: Record) -> Answer:
     requester, data_type, as_of = request["requester"], request["data_type"], request["as_of"]
     institution = network.institution(requester)
     if institution is None:
@@ -86,11 +121,7 @@ def _found(
     if data_type == DataType.IDENTITY:
         payloads = tuple(f.payload for f in file.stored(CIVIL_PREFIX, as_of))
     elif data_type == DataType.EMPLOYMENT:
-        payloads = tuple(
-            r.payload
-            for r in sorted(file.relations, key=lambda r: r.start)
-            if r.start <= as_of and (employer is None or r.employer == employer)
-        )
+        payloads = tuple(r.payload for r in _relations(file, as_of, employer))
     elif data_type == DataType.WAGES:
         payloads = tuple(f.payload for f in file.stored(DMFA_PREFIX, as_of))
     elif data_type == DataType.DIRECTORY_ENTRIES:

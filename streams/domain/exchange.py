@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain import admission, audit, consult, directory, fanout
+from streams.domain import admission, audit, consult, directory, fanout, sources
 from streams.domain.directory import Changed, Entry, PersonFile, Refusal
 from streams.domain.network import Network
 from streams.domain.validation import Violation
@@ -86,7 +86,9 @@ def _rejection(
     )
 
 
-def _deliver(file: PersonFile, network: Network, lookup: fanout.Lookup, at: dt.datetime) -> tuple[Outcome, ...]:
+def _deliver(
+    file: PersonFile, network: Network, lookup: fanout.Lookup, source: str | None, at: dt.datetime
+) -> tuple[Outcome, ...]:
     plan = fanout.plan(file, network, lookup.schema_name, lookup.effective, lookup.source_ticket)
     outcomes: list[Outcome] = []
     for d in plan.deliveries:
@@ -117,6 +119,7 @@ def _deliver(file: PersonFile, network: Network, lookup: fanout.Lookup, at: dt.d
                     legal_basis=d.legal_basis,
                     at=at,
                     source_ticket=lookup.source_ticket,
+                    source=source,
                 )
             )
         )
@@ -131,6 +134,7 @@ def _deliver(file: PersonFile, network: Network, lookup: fanout.Lookup, at: dt.d
                     reason=w.reason,
                     at=at,
                     source_ticket=lookup.source_ticket,
+                    source=source,
                 )
             )
         )
@@ -176,14 +180,16 @@ def on_dimona(
         slot=schema_name,
         version=0,
     )
-    delivered = _deliver(outcome.file, network, lookup, at)
+    source = sources.source_of(schema_name, providers=(record["employer"],))
+    delivered = _deliver(outcome.file, network, lookup, source, at)
     return Decision(outcome.file, (acknowledgement(record, schema_name, ticket, at), *delivered))
 
 
 def on_lookup(file: PersonFile, network: Network, lookup: fanout.Lookup, at: dt.datetime) -> Decision:
     """A routed civil or DmfA fact: keep it in the subject's file and/or deliver it to the file's holders."""
     updated = directory.store_fact(file, fanout.kept(lookup)) if lookup.keep else None
-    delivered = _deliver(file, network, lookup, at) if lookup.notify else ()
+    source = sources.kept_fact_source(lookup.schema_name, lookup.slot)
+    delivered = _deliver(file, network, lookup, source, at) if lookup.notify else ()
     return Decision(updated if updated is not file else None, delivered)
 
 
@@ -225,6 +231,7 @@ def on_consultation(
         legal_basis=answer.legal_basis,
         reason=answer.reason or "",
         source_ticket=ticket,
+        source=answer.source,
     )
     return Decision(None, (reply, ToAudit(entry)))
 

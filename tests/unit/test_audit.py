@@ -49,6 +49,7 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
         "data_type": draw(_text),
         "at": draw(_times),
         "source_ticket": draw(st.none() | _text),
+        "source": draw(st.none() | _text),
     }
     if kind is AuditKind.DELIVERY:
         return delivery_entry(legal_basis=draw(_text), **common)
@@ -270,7 +271,7 @@ def test_a_chain_may_continue_from_a_known_head() -> None:
 
 
 # -- who received ----------------------------------------------------------------------------------------------
-def test_who_received_lists_deliveries_and_granted_consultations_once_oldest_first() -> None:
+def test_who_received_lists_every_exchange_refusals_included_with_source_once_oldest_first() -> None:
     delivery = delivery_entry(
         ticket="n1",
         actor="0212344876",
@@ -279,6 +280,7 @@ def test_who_received_lists_deliveries_and_granted_consultations_once_oldest_fir
         legal_basis="CSSS/11/042",
         at=T0 + timedelta(hours=2),
         source_ticket="f1",
+        source="0403170701",
     )
     consultation = consultation_entry(
         granted=True,
@@ -288,10 +290,20 @@ def test_who_received_lists_deliveries_and_granted_consultations_once_oldest_fir
         data_type="be.crossroads.civil.Birth",
         legal_basis="CSSS/09/001",
         at=T0,
+        source="0367302178",
     )
-    refusal = refusal_entry(ticket="n2", actor="0999999999", person=ANNA, data_type=DATA, reason="no", at=T0)
+    refusal = refusal_entry(
+        ticket="n2", actor="0999999999", person=ANNA, data_type=DATA, reason="no", at=T0, source="0403170701"
+    )
     refused_consultation = consultation_entry(
-        granted=False, ticket="r2", actor="0206731645", person=ANNA, data_type=DATA, reason="no file", at=T0
+        granted=False,
+        ticket="r2",
+        actor="0206731645",
+        person=ANNA,
+        data_type=DATA,
+        reason="no file",
+        at=T0 + timedelta(minutes=1),
+        source="0403170701",
     )
     someone_else = delivery_entry(
         ticket="n3", actor="0212344876", person=BRAM, data_type=DATA, legal_basis="CSSS/11/042", at=T0
@@ -300,22 +312,46 @@ def test_who_received_lists_deliveries_and_granted_consultations_once_oldest_fir
 
     receipts = who_received(records, ANNA)
 
-    assert [(r.institution, r.data_type, r.legal_basis, r.ticket, r.kind) for r in receipts] == [
-        ("0206731645", "be.crossroads.civil.Birth", "CSSS/09/001", "r1", AuditKind.CONSULTATION_GRANTED),
-        ("0212344876", DATA, "CSSS/11/042", "n1", AuditKind.DELIVERY),
-    ]
-    assert receipts[1].at == T0 + timedelta(hours=2)
+    assert sorted(
+        (r.ticket, r.institution, r.data_type, r.source, r.legal_basis, r.reason, r.kind, r.refused)
+        for r in receipts
+    ) == [
+        ("n1", "0212344876", DATA, "0403170701", "CSSS/11/042", None, AuditKind.DELIVERY, False),
+        ("n2", "0999999999", DATA, "0403170701", None, "no", AuditKind.REFUSAL, True),
+        ("r1", "0206731645", "be.crossroads.civil.Birth", "0367302178", "CSSS/09/001", None,
+         AuditKind.CONSULTATION_GRANTED, False),
+        ("r2", "0206731645", DATA, "0403170701", None, "no file", AuditKind.CONSULTATION_REFUSED, True),
+    ]  # fmt: skip
+    assert [r.at for r in receipts] == [T0, T0, T0 + timedelta(minutes=1), T0 + timedelta(hours=2)]
+    assert {r.ticket: r.consultation for r in receipts} == {"n1": False, "n2": False, "r1": True, "r2": True}
     assert [r.ticket for r in who_received(records, ANNA, since=T0 + timedelta(hours=1))] == ["n1"]
     assert [r.ticket for r in who_received(records, BRAM)] == ["n3"]
 
 
+def test_a_record_without_a_source_keeps_its_hash_and_reads_as_unknown_source() -> None:
+    # AuditRecord v1 had no source: its records decode with source None, hash as before, and still verify
+    old = build([_fixed()])
+    assert "source" in old[0] and old[0]["source"] is None
+    written_by_v1 = {k: v for k, v in old[0].items() if k != "source"}
+    assert audit_hash(GENESIS, written_by_v1) == old[0]["hash"]
+    assert verify_chain(positioned([written_by_v1])).ok
+    (receipt,) = who_received([written_by_v1], ANNA)
+    assert receipt.source is None
+
+
+def test_the_source_is_hashed_when_there_is_one() -> None:
+    (record,) = build([{**_fixed(), "source": "0367302178"}])
+    assert b'"source":"0367302178"' in canonical(record)
+    assert verify_chain(positioned([{**record, "source": "0403170701"}])).failure is not None
+
+
 @given(chains, st.sampled_from([ANNA, BRAM]))
-def test_who_received_is_the_distinct_received_records_of_the_person(
+def test_who_received_is_the_distinct_records_of_the_person_refusals_included(
     records: list[dict[str, Any]], person: str
 ) -> None:
     receipts = who_received([*records, *records], person)
-    expected = {
-        r["audit_id"] for r in records if r["person"] == person and r["kind"] in ("DELIVERY", "CONSULTATION_GRANTED")
-    }
+    expected = {r["audit_id"] for r in records if r["person"] == person}
+    refused = {r["audit_id"] for r in records if r["person"] == person and r["kind"].endswith(("REFUSAL", "REFUSED"))}
+    assert {r.audit_id for r in receipts if r.refused} == refused
     assert sorted(r.audit_id for r in receipts) == sorted(expected)
     assert [r.at for r in receipts] == sorted(r.at for r in receipts)
