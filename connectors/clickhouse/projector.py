@@ -29,7 +29,7 @@ from connectors.clickhouse.client import WarehouseUnavailable, connect, quote_id
 from streams.codecs import AvroCodec, CodecError, Decoded
 from streams.dead_letters import dead_letter
 from streams.kafka.consumer_errors import ErrorThrottle, is_transient
-from streams.settings import Settings
+from streams.settings import ClickHouseAddress, Settings
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class Projector:
         flush_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
         crash_after_inserts: int | None = None,
+        clickhouse: ClickHouseAddress | None = None,
     ) -> None:
         self._settings = settings
         self._codec = codec
@@ -110,7 +111,9 @@ class Projector:
                 self._by_topic.setdefault(f"{settings.topic_prefix}.{name}.v1", []).append(projection)
         self._columns = {p.table: p.columns for p in projections}
         self._distinct = {p.table for p in projections if getattr(p, "distinct_rows", False)}
-        self._client = connect(settings)
+        # `crossroads projector` passes the projector's own user (settings.clickhouse_projector); in-process
+        # benchmarks keep the URL's
+        self._client = connect(settings, address=clickhouse)
         self._database = quote_identifier(settings.clickhouse.database)
         # test hook (CROSSROADS_PROJECTOR_CRASH_AFTER_INSERTS): die like a SIGKILL between insert and commit
         self._crash_after = crash_after_inserts or settings.projector_crash_after_inserts

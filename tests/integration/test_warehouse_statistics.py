@@ -20,7 +20,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -43,6 +43,9 @@ from tests.unit.test_warehouse_dataset import (
     oracle_population,
     relations,
 )
+
+if TYPE_CHECKING:
+    from tests.conftest import WarehouseRoles
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +71,7 @@ def _drop_orphans(client: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def wh(stack_settings: Settings) -> Iterator[Settings]:
+def wh(stack_settings: Settings, warehouse_roles: WarehouseRoles) -> Iterator[Settings]:
     address = stack_settings.clickhouse
     database = f"{address.database}_wh"
     settings = stack_settings.model_copy(
@@ -81,6 +84,7 @@ def wh(stack_settings: Settings) -> Iterator[Settings]:
     from connectors.clickhouse import connect, migrate
     from streams.kafka.admin import TopicAdmin
 
+    settings = warehouse_roles.grant(settings)  # its projector writes as the projector's user
     admin = _client(settings)
     _drop_orphans(admin)
     TopicAdmin(settings).apply(CATALOG)
@@ -89,6 +93,7 @@ def wh(stack_settings: Settings) -> Iterator[Settings]:
     for name in (database, f"{database}_audit", f"{database}_reid"):
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.disconnect()
+    warehouse_roles.revoke(settings)
     from confluent_kafka.admin import AdminClient
 
     kafka = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
