@@ -143,11 +143,9 @@ class ClickHouseService:
         file of its own in users.d/, so concurrent sessions never rewrite each other's."""
         target = self.grant_file(database)
         self.grants_dir.mkdir(parents=True, exist_ok=True)
-        text = resources.files("streams.stack").joinpath("templates", "clickhouse-warehouse-grants.xml").read_text()
-        rendered = text.format(database=quote_identifier(database), projector_user=self._projector_user())
         # the server reads users.d/*.xml only: a half-written file under that name would fail its reload
         scratch = self.grants_dir / f".{target.name}.tmp"
-        scratch.write_text(rendered)
+        scratch.write_text(self.grants_xml(database))
         os.replace(scratch, target)
         wait_until(
             lambda: self._projector_may_use(database),
@@ -155,6 +153,11 @@ class ClickHouseService:
             what=f"ClickHouse to reload {target}",
             process=self.process,
         )
+
+    def grants_xml(self, database: str) -> str:
+        """The users.d file that grants the roles `database` and its siblings."""
+        text = resources.files("streams.stack").joinpath("templates", "clickhouse-warehouse-grants.xml").read_text()
+        return text.format(database=quote_identifier(database), projector_user=self._projector_user())
 
     def revoke(self, database: str) -> None:
         """Take the roles' rights on `database` back (the server reloads within seconds; nothing waits)."""
