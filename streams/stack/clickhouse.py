@@ -40,6 +40,8 @@ UNKNOWN_TABLE = 60
 UNKNOWN_DATABASE = 81
 MAX_MEMORY_PER_QUERY = 4 * 1024**3
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_NETWORKS = ("::1", "127.0.0.1")
+ANY_NETWORK = ("::/0", "0.0.0.0/0")
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _STACK_FRAME = re.compile(r"^\s*\d+\. ")
 
@@ -57,6 +59,7 @@ class ClickHouseService:
         self.users_file = self.home / "users.xml"
         # the server merges <users_config stem>.d/*.xml into users.xml (ClickHouse's ConfigProcessor)
         self.grants_dir = self.home / "users.d"
+        self.roles_file = self.grants_dir / "roles.xml"
         self.server_log = self.log_dir / "clickhouse-server.log"
         self.error_log = self.log_dir / "clickhouse-server.err.log"
         # stdout/stderr only carry what happens before the server's own logger is set up (config errors)
@@ -110,11 +113,18 @@ class ClickHouseService:
             user=self._user(),
             password_sha256=hashlib.sha256(self._address.password.encode()).hexdigest(),
             max_memory_usage=MAX_MEMORY_PER_QUERY,
-            database=quote_identifier(self._address.database),
-            projector_user=self._projector_user(),
-            projector_password_sha256=hashlib.sha256(self._projector_password().encode()).hexdigest(),
         )
-        # the password hash is in there: keep it to ourselves
+        self.grants_dir.mkdir(exist_ok=True)
+        self.roles_file.write_text(
+            roles_xml(
+                database=self._address.database,
+                projector_user=self._projector_user(),
+                projector_password=self._projector_password(),
+                networks=LOOPBACK_NETWORKS,
+            )
+        )
+        self.roles_file.chmod(0o600)
+        # the password hashes are in there: keep them to ourselves
         self.users_file.chmod(0o600)
         return self.config_file
 
@@ -156,8 +166,8 @@ class ClickHouseService:
 
     def grants_xml(self, database: str) -> str:
         """The users.d file that grants the roles `database` and its siblings."""
-        text = resources.files("streams.stack").joinpath("templates", "clickhouse-warehouse-grants.xml").read_text()
-        return text.format(database=quote_identifier(database), projector_user=self._projector_user())
+        grants = "clickhouse-warehouse-grants.xml"
+        return _rendered(grants, database=quote_identifier(database), projector_user=self._projector_user())
 
     def revoke(self, database: str) -> None:
         """Take the roles' rights on `database` back (the server reloads within seconds; nothing waits)."""
@@ -192,8 +202,7 @@ class ClickHouseService:
         return True
 
     def _render(self, template: str, target: Path, **values: object) -> None:
-        text = resources.files("streams.stack").joinpath("templates", template).read_text()
-        target.write_text(text.format(**{key: escape(str(value)) for key, value in values.items()}))
+        target.write_text(_rendered(template, **values))
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -276,6 +285,43 @@ class ClickHouseService:
             # something answering on our port without our pid file is not ours
             ours=pid is not None or not port_open(self._address.host, self._address.port),
         )
+
+
+def _rendered(template: str, **values: object) -> str:
+    text = resources.files("streams.stack").joinpath("templates", template).read_text()
+    return text.format(**{key: escape(str(value)) for key, value in values.items()})
+
+
+def roles_xml(*, database: str, projector_user: str, projector_password: str, networks: tuple[str, str]) -> str:
+    """The roles' users.d file (templates/clickhouse-roles.xml) for the warehouse `database`, the roles logging in
+    from `networks` (an IPv6 and an IPv4 network)."""
+    network_v6, network_v4 = networks
+    return _rendered(
+        "clickhouse-roles.xml",
+        database=quote_identifier(database),
+        projector_user=_element_name(projector_user),
+        projector_password_sha256=hashlib.sha256(projector_password.encode()).hexdigest(),
+        max_memory_usage=MAX_MEMORY_PER_QUERY,
+        network_v6=network_v6,
+        network_v4=network_v4,
+    )
+
+
+def compose_roles_xml() -> str:
+    """deploy/clickhouse/users.d/crossroads-roles.xml, mounted by docker-compose.yml: the roles on the compose's
+    warehouse (`crossroads`), with the development passwords, from any address of the compose network (the
+    workers run in other containers; the server's ports are published on the host's loopback only).
+
+    Regenerate: .venv/bin/python -c 'from streams.stack.clickhouse import compose_roles_xml as x; print(x(), end="")'
+    > deploy/clickhouse/users.d/crossroads-roles.xml"""
+    fields = Settings.model_fields
+    password = fields["clickhouse_projector_password"].default
+    return roles_xml(
+        database="crossroads",
+        projector_user=fields["clickhouse_projector_user"].default,
+        projector_password=password.get_secret_value(),
+        networks=ANY_NETWORK,
+    )
 
 
 def _element_name(user: str) -> str:

@@ -188,7 +188,7 @@ def test_the_local_server_has_a_read_only_auditor_on_the_audit_database(tmp_path
     from streams.stack.clickhouse import ClickHouseService
 
     ClickHouseService(Settings(state_dir=tmp_path)).configure()
-    users = ET.parse(tmp_path / "clickhouse" / "users.xml").getroot()
+    users = ET.parse(tmp_path / "clickhouse" / "users.d" / "roles.xml").getroot()
     auditor = users.find("users/auditor")
     assert auditor is not None
     assert auditor.findtext("profile") == "readonly"
@@ -214,19 +214,35 @@ def test_the_local_server_has_least_privilege_roles_on_its_warehouse(tmp_path: P
     )
     ClickHouseService(settings).configure()
     users = ET.parse(tmp_path / "clickhouse" / "users.xml").getroot()
+    # the server merges users.d/*.xml into users.xml
+    roles = ET.parse(tmp_path / "clickhouse" / "users.d" / "roles.xml").getroot()
 
-    analyst, auditor, projector = (users.find(f"users/{name}") for name in ("analyst", "auditor", "projector"))
+    analyst, auditor, projector = (roles.find(f"users/{name}") for name in ("analyst", "auditor", "projector"))
     assert analyst is not None and auditor is not None and projector is not None
     assert (analyst.findtext("profile"), _databases(analyst)) == ("readonly", ["stats"])
     assert (auditor.findtext("profile"), _databases(auditor)) == ("readonly", ["stats_audit"])
     assert _databases(projector) == ["stats", "stats_audit", "stats_reid"]
     assert projector.findtext("password_sha256_hex") == hashlib.sha256(b"s3cret").hexdigest()
     assert analyst.findtext("password_sha256_hex") == hashlib.sha256(b"analyst").hexdigest()
-    writer = users.find(f"profiles/{projector.findtext('profile')}")
+    assert [ip.text for ip in analyst.findall("networks/ip")] == ["::1", "127.0.0.1"]
+    writer = roles.find(f"profiles/{projector.findtext('profile')}")
     assert writer is not None and writer.findtext("allow_ddl") == "0" and writer.findtext("readonly") is None
     # the administrator keeps every database: no allow_databases
     admin = users.find("users/default")
     assert admin is not None and admin.find("allow_databases") is None
+    assert users.find("users/analyst") is None
+
+
+def test_docker_compose_mounts_the_same_roles_for_its_warehouse() -> None:
+    from streams.settings import PROJECT_ROOT
+    from streams.stack.clickhouse import compose_roles_xml
+
+    mounted = PROJECT_ROOT / "deploy" / "clickhouse" / "users.d" / "crossroads-roles.xml"
+    assert mounted.read_text() == compose_roles_xml(), f"regenerate {mounted}: see compose_roles_xml's docstring"
+    projector = ET.fromstring(compose_roles_xml()).find("users/projector")
+    assert projector is not None
+    assert _databases(projector) == ["crossroads", "crossroads_audit", "crossroads_reid"]
+    assert [ip.text for ip in projector.findall("networks/ip")] == ["::/0", "0.0.0.0/0"]
 
 
 def test_a_further_warehouse_is_granted_by_a_file_whose_entries_cannot_replace_another_files(tmp_path: Path) -> None:
