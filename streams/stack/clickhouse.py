@@ -12,6 +12,7 @@ import re
 import shutil
 from importlib import resources
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from connectors.clickhouse.client import (
@@ -149,8 +150,10 @@ class ClickHouseService:
         """Give the roles (analyst, auditor, projector) their rights on the warehouse `database` (its `_audit`
         and `_reid` siblings included) on this running server, and wait until the server applies them.
 
-        users.xml names the warehouse it was rendered for; any other (a test session's, a chaos run's) gets a
-        file of its own in users.d/, so concurrent sessions never rewrite each other's."""
+        users.d/roles.xml names the warehouse it was rendered for; any other (a test session's, a chaos run's)
+        gets a file of its own beside it, so concurrent sessions never rewrite each other's."""
+        if database == self._roles_database():
+            return
         target = self.grant_file(database)
         self.grants_dir.mkdir(parents=True, exist_ok=True)
         # the server reads users.d/*.xml only: a half-written file under that name would fail its reload
@@ -163,6 +166,14 @@ class ClickHouseService:
             what=f"ClickHouse to reload {target}",
             process=self.process,
         )
+
+    def _roles_database(self) -> str | None:
+        """The warehouse users.d/roles.xml was rendered for, if it was."""
+        try:
+            roles = ElementTree.parse(self.roles_file).getroot()
+        except (OSError, ElementTree.ParseError):
+            return None
+        return roles.findtext("users/analyst/allow_databases/database")
 
     def grants_xml(self, database: str) -> str:
         """The users.d file that grants the roles `database` and its siblings."""
@@ -190,10 +201,10 @@ class ClickHouseService:
                 return False
             if exc.code in (UNKNOWN_DATABASE, UNKNOWN_TABLE):
                 return True
-            # most likely a server started before the roles existed: its users.xml is rewritten on start only
+            # most likely a server started before the roles existed: its users files are rewritten on start only
             raise StartError(
                 f"the projector's user ({self._projector_user()}) cannot use the local ClickHouse: {exc}; "
-                "restart the stack (`crossroads stack down`, `crossroads stack up`) to rewrite its users.xml"
+                "restart the stack (`crossroads stack down`, `crossroads stack up`) to rewrite its users files"
             ) from exc
         except WarehouseUnavailable:
             return False
@@ -209,7 +220,7 @@ class ClickHouseService:
     def up(self) -> bool:
         if self.process.pid() is not None:
             self._wait_ready()
-            # started for another warehouse, maybe: the roles get this one too (its users.xml names the other)
+            # started for another warehouse, maybe: the roles get this one too (its roles.xml names the other)
             self.grant(self._address.database)
             return False
         if port_open(self._address.host, self._address.port):

@@ -231,6 +231,9 @@ def test_the_local_server_has_least_privilege_roles_on_its_warehouse(tmp_path: P
     admin = users.find("users/default")
     assert admin is not None and admin.find("allow_databases") is None
     assert users.find("users/analyst") is None
+    # roles.xml has the stack's own warehouse already: granting it again writes nothing (and asks no server)
+    ClickHouseService(settings).grant("stats")
+    assert sorted(p.name for p in (tmp_path / "clickhouse" / "users.d").iterdir()) == ["roles.xml"]
 
 
 def test_docker_compose_mounts_the_same_roles_for_its_warehouse() -> None:
