@@ -70,6 +70,16 @@ class Settings(BaseSettings):
         description="native-protocol URL of the warehouse (clickhouse://user:password@host:port/database)",
     )
     clickhouse_http_port: int = Field(8123, description="HTTP port of the local ClickHouse server")
+    # The projector writes with a user of its own (docs/warehouse.md, "Access"); the host, port and database are
+    # the ones of clickhouse_url, so the two cannot point at different warehouses.
+    clickhouse_projector_user: str = Field(
+        "projector", description="ClickHouse user `crossroads projector` writes the warehouse with"
+    )
+    clickhouse_projector_password: SecretStr = Field(
+        # DEVELOPMENT DEFAULT ONLY: public in the source. Production sets CROSSROADS_CLICKHOUSE_PROJECTOR_PASSWORD.
+        SecretStr("projector"),
+        description="its password; the local stack puts its sha256 in users.xml",
+    )
 
     # Faust
     app_id: str = Field("crossroads", description="faust application id (consumer group, changelog prefix)")
@@ -238,6 +248,11 @@ class Settings(BaseSettings):
     def _password_in_clear(self, password: SecretStr | None) -> str | None:
         return None if password is None else password.get_secret_value()
 
+    @field_serializer("clickhouse_projector_password")
+    def _projector_password_in_clear(self, secret: SecretStr) -> str:
+        # as_env() hands it to the projector process, which logs in with it
+        return secret.get_secret_value()
+
     @field_serializer("reidentification_grants")
     def _grants_as_json(self, grants: dict[str, dict[str, str]]) -> str:
         return json.dumps(grants)
@@ -289,6 +304,11 @@ class Settings(BaseSettings):
     def clickhouse(self) -> ClickHouseAddress:
         return ClickHouseAddress.parse(self.clickhouse_url)
 
+    @property
+    def clickhouse_projector(self) -> ClickHouseAddress:
+        """The warehouse of `clickhouse_url`, as the projector's user."""
+        return self.clickhouse.as_user(self.clickhouse_projector_user, self.clickhouse_projector_password)
+
 
 def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
@@ -315,3 +335,7 @@ class ClickHouseAddress:
             password=unquote(parts.password or ""),
             database=(parts.path or "/").lstrip("/") or "crossroads",
         )
+
+    def as_user(self, user: str, password: SecretStr) -> ClickHouseAddress:
+        """The same server and database, logged in as another user."""
+        return ClickHouseAddress(self.host, self.port, user, password.get_secret_value(), self.database)

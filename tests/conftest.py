@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from pydantic import SecretStr
 
 from streams.settings import Settings
 
@@ -85,9 +86,48 @@ def clickhouse_url() -> Iterator[str]:
             service.down()
 
 
+class WarehouseRoles:
+    """The local server's roles (analyst, auditor, projector) on a test warehouse: `users.xml` names only the
+    stack's own warehouse, so each test database is granted by a file of its own (ClickHouseService.grant)."""
+
+    def __init__(self, stack: Settings) -> None:
+        from streams.stack.clickhouse import ClickHouseService
+
+        self._stack = stack
+        # the project started the server from this state dir, so its users.d/ is ours to write
+        self.available = ClickHouseService(stack).process.pid() is not None
+
+    def grant(self, settings: Settings) -> Settings:
+        """`settings` once the roles may use its warehouse; on a server without our roles (testcontainers,
+        someone else's), `settings` with the projector writing as the URL's user, the only one there is."""
+        if self.available:
+            from streams.stack.clickhouse import grant_roles
+
+            grant_roles(self._stack, settings.clickhouse.database)
+            return settings
+        address = settings.clickhouse
+        as_admin = {
+            "clickhouse_projector_user": address.user,
+            "clickhouse_projector_password": SecretStr(address.password),
+        }
+        return settings.model_copy(update=as_admin)
+
+    def revoke(self, settings: Settings) -> None:
+        if self.available:
+            from streams.stack.clickhouse import revoke_roles
+
+            revoke_roles(self._stack, settings.clickhouse.database)
+
+
 @pytest.fixture(scope="session")
-def stack_settings(kafka_bootstrap: str, clickhouse_url: str) -> Iterator[Settings]:
-    """Settings for this test session: the live services, a private topic prefix and database."""
+def warehouse_roles(kafka_bootstrap: str, clickhouse_url: str) -> WarehouseRoles:
+    return WarehouseRoles(Settings(kafka_bootstrap=kafka_bootstrap, clickhouse_url=clickhouse_url))
+
+
+@pytest.fixture(scope="session")
+def stack_settings(kafka_bootstrap: str, clickhouse_url: str, warehouse_roles: WarehouseRoles) -> Iterator[Settings]:
+    """Settings for this test session: the live services, a private topic prefix and database (and the
+    roles' rights on it)."""
     base = Settings(kafka_bootstrap=kafka_bootstrap, clickhouse_url=clickhouse_url)
     address = base.clickhouse
     database = f"crossroads_test_{SESSION_TAG}"
@@ -101,6 +141,7 @@ def stack_settings(kafka_bootstrap: str, clickhouse_url: str) -> Iterator[Settin
             "state_dir": base.state_dir / "test-sessions" / SESSION_TAG,
         }
     )
+    settings = warehouse_roles.grant(settings)
     yield settings
     if os.environ.get("CROSSROADS_KEEP_TEST_DATA"):  # to look at what a failed run left (topics, warehouse)
         return
@@ -108,6 +149,7 @@ def stack_settings(kafka_bootstrap: str, clickhouse_url: str) -> Iterator[Settin
 
     drop_topics(settings)
     _drop_database(settings)
+    warehouse_roles.revoke(settings)
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,7 @@ from streams.codecs import AvroCodec, CodecError
 from streams.domain.admission import subject_key
 from streams.kafka.security import client_config
 from streams.settings import Settings
-from streams.stack.clickhouse import ClickHouseService
+from streams.stack.clickhouse import ClickHouseService, grant_roles, revoke_roles
 from streams.stack.kafka import KafkaCluster
 from streams.stack.process import ManagedProcess
 from streams.stack.workers import crossroads_argv
@@ -180,6 +180,9 @@ class Run:
 
     def setup(self) -> None:
         prepare(self.settings)
+        # the run's own warehouse: the projector's user gets its rights (users.xml names the stack's only)
+        if not grant_roles(self.stack, self.settings.clickhouse.database):
+            raise RuntimeError("the chaos stack's ClickHouse is not the project's: its roles cannot be granted")
         self.worker_topics = worker_sources(self.settings)
         self.projector_topics = projector_sources(self.settings)
         self._supervise(WORKER, "worker", self.settings, fatal=True)
@@ -364,6 +367,7 @@ class Run:
         self.probe.close()
         if not keep:
             cleanup(self.settings)
+            revoke_roles(self.stack, self.settings.clickhouse.database)
         return stopped
 
 

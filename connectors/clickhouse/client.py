@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
-from streams.settings import Settings
+from streams.settings import ClickHouseAddress, Settings
 
 # Exists on every server, so it is where we connect before our own database has been created.
 SERVER_DATABASE = "default"
@@ -51,13 +51,15 @@ def connect(
     *,
     connect_timeout: float = 10.0,
     send_receive_timeout: float = 300.0,
+    address: ClickHouseAddress | None = None,
 ) -> Client:
     """A native-protocol client for `settings.clickhouse_url`.
 
     `database` defaults to the settings' database; pass `SERVER_DATABASE` to work before that one exists
-    (migrations create it). The driver connects lazily, on the first query.
+    (migrations create it). `address` logs in as another user than the URL's (the projector's:
+    `settings.clickhouse_projector`). The driver connects lazily, on the first query.
     """
-    address = settings.clickhouse
+    address = address or settings.clickhouse
     return Client(
         host=address.host,
         port=address.port,

@@ -30,7 +30,7 @@ from streams.codecs import AvroCodec, CodecError, Decoded
 from streams.dead_letters import dead_letter
 from streams.kafka.consumer_errors import ErrorThrottle, is_transient
 from streams.kafka.security import client_config
-from streams.settings import Settings
+from streams.settings import ClickHouseAddress, Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class Projector:
         flush_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
         crash_after_inserts: int | None = None,
+        clickhouse: ClickHouseAddress | None = None,
     ) -> None:
         self._settings = settings
         self._codec = codec
@@ -111,7 +112,9 @@ class Projector:
                 self._by_topic.setdefault(f"{settings.topic_prefix}.{name}.v1", []).append(projection)
         self._columns = {p.table: p.columns for p in projections}
         self._distinct = {p.table for p in projections if getattr(p, "distinct_rows", False)}
-        self._client = connect(settings)
+        # `crossroads projector` passes the projector's own user (settings.clickhouse_projector); in-process
+        # benchmarks keep the URL's
+        self._client = connect(settings, address=clickhouse)
         self._database = quote_identifier(settings.clickhouse.database)
         # test hook (CROSSROADS_PROJECTOR_CRASH_AFTER_INSERTS): die like a SIGKILL between insert and commit
         self._crash_after = crash_after_inserts or settings.projector_crash_after_inserts

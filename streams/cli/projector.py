@@ -39,7 +39,14 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         projections: list[Projection] = [JourneyProjection(), *warehouse_projections(settings)]
         runner = Projector(
-            settings, projections, codec, group_id=group_id, flush_rows=flush_rows, flush_seconds=flush_seconds
+            settings,
+            projections,
+            codec,
+            group_id=group_id,
+            flush_rows=flush_rows,
+            flush_seconds=flush_seconds,
+            # least privilege: its own user, who may write the warehouse's three databases and administer nothing
+            clickhouse=settings.clickhouse_projector,
         )
         stats = runner.run(stop, idle_exit_s=idle_exit)
         typer.echo(f"projector stopped: {stats}")

@@ -7,13 +7,23 @@ The server gets its own config, data, logs and pid file under `<state_dir>/click
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from importlib import resources
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from connectors.clickhouse.client import SERVER_DATABASE, WarehouseError, connect, execute
+from connectors.clickhouse.client import (
+    SERVER_DATABASE,
+    WarehouseError,
+    WarehouseQueryError,
+    WarehouseUnavailable,
+    connect,
+    execute,
+    quote_identifier,
+)
 from streams.settings import Settings
 from streams.stack.errors import InstallError, StartError
 from streams.stack.packages import apt_install
@@ -24,8 +34,15 @@ PACKAGES = ("clickhouse-server", "clickhouse-client")
 # Debian puts the server in /usr/sbin, which is not on a non-root PATH; upstream packages use /usr/bin
 BINARY_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/bin")
 READY_TIMEOUT_S = 60.0
+# the server looks at users.xml and users.d/ every 2 s; a loaded machine may take much longer to act on it
+GRANT_TIMEOUT_S = 60.0
+ACCESS_DENIED = 291
+UNKNOWN_TABLE = 60
+UNKNOWN_DATABASE = 81
 MAX_MEMORY_PER_QUERY = 4 * 1024**3
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_NETWORKS = ("::1", "127.0.0.1")
+ANY_NETWORK = ("::/0", "0.0.0.0/0")
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _STACK_FRAME = re.compile(r"^\s*\d+\. ")
 
@@ -41,6 +58,9 @@ class ClickHouseService:
         self.log_dir = self.home / "log"
         self.config_file = self.home / "config.xml"
         self.users_file = self.home / "users.xml"
+        # the server merges <users_config stem>.d/*.xml into users.xml (ClickHouse's ConfigProcessor)
+        self.grants_dir = self.home / "users.d"
+        self.roles_file = self.grants_dir / "roles.xml"
         self.server_log = self.log_dir / "clickhouse-server.log"
         self.error_log = self.log_dir / "clickhouse-server.err.log"
         # stdout/stderr only carry what happens before the server's own logger is set up (config errors)
@@ -95,7 +115,17 @@ class ClickHouseService:
             password_sha256=hashlib.sha256(self._address.password.encode()).hexdigest(),
             max_memory_usage=MAX_MEMORY_PER_QUERY,
         )
-        # the password hash is in there: keep it to ourselves
+        self.grants_dir.mkdir(exist_ok=True)
+        self.roles_file.write_text(
+            roles_xml(
+                database=self._address.database,
+                projector_user=self._projector_user(),
+                projector_password=self._projector_password(),
+                networks=LOOPBACK_NETWORKS,
+            )
+        )
+        self.roles_file.chmod(0o600)
+        # the password hashes are in there: keep them to ourselves
         self.users_file.chmod(0o600)
         return self.config_file
 
@@ -103,20 +133,95 @@ class ClickHouseService:
         return (self.home / "tmp", self.home / "user_files", self.home / "format_schemas")
 
     def _user(self) -> str:
-        # the user name becomes an XML element name, so it has to be one
-        if not _USER_NAME.match(self._address.user):
-            raise StartError(f"user {self._address.user!r} cannot be configured on the local ClickHouse")
-        return self._address.user
+        return _element_name(self._address.user)
+
+    def _projector_user(self) -> str:
+        return _element_name(self._settings.clickhouse_projector_user)
+
+    def _projector_password(self) -> str:
+        return self._settings.clickhouse_projector_password.get_secret_value()
+
+    # -- the roles' rights on further warehouses -----------------------------------------------------------
+
+    def grant_file(self, database: str) -> Path:
+        return self.grants_dir / f"warehouse-{quote_identifier(database)}.xml"
+
+    def grant(self, database: str) -> None:
+        """Give the roles (analyst, auditor, projector) their rights on the warehouse `database` (its `_audit`
+        and `_reid` siblings included) on this running server, and wait until the server applies them.
+
+        users.d/roles.xml names the warehouse it was rendered for; any other (a test session's, a chaos run's)
+        gets a file of its own beside it, so concurrent sessions never rewrite each other's."""
+        if database == self._roles_database():
+            return
+        target = self.grant_file(database)
+        self.grants_dir.mkdir(parents=True, exist_ok=True)
+        # the server reads users.d/*.xml only: a half-written file under that name would fail its reload
+        scratch = self.grants_dir / f".{target.name}.tmp"
+        scratch.write_text(self.grants_xml(database))
+        os.replace(scratch, target)
+        wait_until(
+            lambda: self._projector_may_use(database),
+            timeout=GRANT_TIMEOUT_S,
+            what=f"ClickHouse to reload {target}",
+            process=self.process,
+        )
+
+    def _roles_database(self) -> str | None:
+        """The warehouse users.d/roles.xml was rendered for, if it was."""
+        try:
+            roles = ElementTree.parse(self.roles_file).getroot()
+        except (OSError, ElementTree.ParseError):
+            return None
+        return roles.findtext("users/analyst/allow_databases/database")
+
+    def grants_xml(self, database: str) -> str:
+        """The users.d file that grants the roles `database` and its siblings."""
+        grants = "clickhouse-warehouse-grants.xml"
+        return _rendered(grants, database=quote_identifier(database), projector_user=self._projector_user())
+
+    def revoke(self, database: str) -> None:
+        """Take the roles' rights on `database` back (the server reloads within seconds; nothing waits)."""
+        self.grant_file(database).unlink(missing_ok=True)
+
+    def _projector_may_use(self, database: str) -> bool:
+        """Whether the server lets the projector's user at `database` yet. The probe table does not exist:
+        the server checks the access right before it looks for the database or the table."""
+        client = connect(
+            self._settings,
+            "system",  # every user may use it; a refused default database would only close the connection
+            connect_timeout=2.0,
+            send_receive_timeout=10.0,
+            address=self._settings.clickhouse_projector,
+        )
+        try:
+            execute(client, f"SELECT 1 FROM {quote_identifier(database)}.crossroads_grant_probe")
+        except WarehouseQueryError as exc:
+            if exc.code == ACCESS_DENIED:
+                return False
+            if exc.code in (UNKNOWN_DATABASE, UNKNOWN_TABLE):
+                return True
+            # most likely a server started before the roles existed: its users files are rewritten on start only
+            raise StartError(
+                f"the projector's user ({self._projector_user()}) cannot use the local ClickHouse: {exc}; "
+                "restart the stack (`crossroads stack down`, `crossroads stack up`) to rewrite its users files"
+            ) from exc
+        except WarehouseUnavailable:
+            return False
+        finally:
+            client.disconnect()
+        return True
 
     def _render(self, template: str, target: Path, **values: object) -> None:
-        text = resources.files("streams.stack").joinpath("templates", template).read_text()
-        target.write_text(text.format(**{key: escape(str(value)) for key, value in values.items()}))
+        target.write_text(_rendered(template, **values))
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     def up(self) -> bool:
         if self.process.pid() is not None:
             self._wait_ready()
+            # started for another warehouse, maybe: the roles get this one too (its roles.xml names the other)
+            self.grant(self._address.database)
             return False
         if port_open(self._address.host, self._address.port):
             # somebody else's server (system service, other checkout, CI service): use it, never fight it
@@ -191,3 +296,61 @@ class ClickHouseService:
             # something answering on our port without our pid file is not ours
             ours=pid is not None or not port_open(self._address.host, self._address.port),
         )
+
+
+def _rendered(template: str, **values: object) -> str:
+    text = resources.files("streams.stack").joinpath("templates", template).read_text()
+    return text.format(**{key: escape(str(value)) for key, value in values.items()})
+
+
+def roles_xml(*, database: str, projector_user: str, projector_password: str, networks: tuple[str, str]) -> str:
+    """The roles' users.d file (templates/clickhouse-roles.xml) for the warehouse `database`, the roles logging in
+    from `networks` (an IPv6 and an IPv4 network)."""
+    network_v6, network_v4 = networks
+    return _rendered(
+        "clickhouse-roles.xml",
+        database=quote_identifier(database),
+        projector_user=_element_name(projector_user),
+        projector_password_sha256=hashlib.sha256(projector_password.encode()).hexdigest(),
+        max_memory_usage=MAX_MEMORY_PER_QUERY,
+        network_v6=network_v6,
+        network_v4=network_v4,
+    )
+
+
+def compose_roles_xml() -> str:
+    """deploy/clickhouse/users.d/crossroads-roles.xml, mounted by docker-compose.yml: the roles on the compose's
+    warehouse (`crossroads`), with the development passwords, from any address of the compose network (the
+    workers run in other containers; the server's ports are published on the host's loopback only).
+
+    Regenerate: .venv/bin/python -c 'from streams.stack.clickhouse import compose_roles_xml as x; print(x(), end="")'
+    > deploy/clickhouse/users.d/crossroads-roles.xml"""
+    fields = Settings.model_fields
+    password = fields["clickhouse_projector_password"].default
+    return roles_xml(
+        database="crossroads",
+        projector_user=fields["clickhouse_projector_user"].default,
+        projector_password=password.get_secret_value(),
+        networks=ANY_NETWORK,
+    )
+
+
+def _element_name(user: str) -> str:
+    # a user name becomes an XML element name in users.xml, so it has to be one
+    if not _USER_NAME.match(user):
+        raise StartError(f"user {user!r} cannot be configured on the local ClickHouse")
+    return user
+
+
+def grant_roles(settings: Settings, database: str) -> bool:
+    """`ClickHouseService.grant` on the local stack's server, when that is the server `settings` point at (the
+    project started it from `settings.state_dir`); False, and nothing done, otherwise."""
+    service = ClickHouseService(settings)
+    if service.process.pid() is None:
+        return False
+    service.grant(database)
+    return True
+
+
+def revoke_roles(settings: Settings, database: str) -> None:
+    ClickHouseService(settings).revoke(database)

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from clickhouse_driver import Client
@@ -24,11 +25,14 @@ from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers, crossroads_argv
 from streams.topics import needed_topics
 
+if TYPE_CHECKING:
+    from tests.conftest import WarehouseRoles
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def own_settings(stack_settings: Settings) -> Iterator[Settings]:
+def own_settings(stack_settings: Settings, warehouse_roles: WarehouseRoles) -> Iterator[Settings]:
     """The session's services under a topic prefix, app id and database of their own: the demo starts a worker
     of its own, which must not share its inputs with the session's platform."""
     tag = uuid.uuid4().hex[:6]
@@ -41,12 +45,14 @@ def own_settings(stack_settings: Settings) -> Iterator[Settings]:
             "clickhouse_url": f"clickhouse://{address.user}:{address.password}@{address.host}:{address.port}/{database}",
         }
     )
+    settings = warehouse_roles.grant(settings)  # the projectors write as the projector's user
     TopicAdmin(settings).apply(needed_topics(settings))
     grant_deployment(settings)
     migrate(connect(settings, database="default"), settings)
     yield settings
     PlatformWorkers(settings).stop()
     _drop(settings)
+    warehouse_roles.revoke(settings)
 
 
 @pytest.mark.parametrize(

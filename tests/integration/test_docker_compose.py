@@ -33,6 +33,8 @@ def test_docker_compose_accepts_the_file_with_the_stack_and_the_workers() -> Non
         services.keys()
     )
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    mounts = [str(volume) for volume in services["clickhouse"]["volumes"]]
+    assert any("crossroads-roles.xml" in mount and "/etc/clickhouse-server/users.d/" in mount for mount in mounts)
     build = services["kafka-secrets"]["build"]
     assert (Path(build["context"]) / build["dockerfile"]).is_file()
 

@@ -20,7 +20,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -44,6 +44,9 @@ from tests.unit.test_warehouse_dataset import (
     oracle_population,
     relations,
 )
+
+if TYPE_CHECKING:
+    from tests.conftest import WarehouseRoles
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +72,7 @@ def _drop_orphans(client: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def wh(stack_settings: Settings) -> Iterator[Settings]:
+def wh(stack_settings: Settings, warehouse_roles: WarehouseRoles) -> Iterator[Settings]:
     address = stack_settings.clickhouse
     database = f"{address.database}_wh"
     settings = stack_settings.model_copy(
@@ -83,6 +86,7 @@ def wh(stack_settings: Settings) -> Iterator[Settings]:
     from streams.deployment import grant_deployment
     from streams.kafka.admin import TopicAdmin
 
+    settings = warehouse_roles.grant(settings)  # its projector writes as the projector's user
     admin = _client(settings)
     _drop_orphans(admin)
     TopicAdmin(settings).apply(CATALOG)
@@ -92,6 +96,7 @@ def wh(stack_settings: Settings) -> Iterator[Settings]:
     for name in (database, f"{database}_audit", f"{database}_reid"):
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.disconnect()
+    warehouse_roles.revoke(settings)
     from streams.kafka.admin import delete_run_topics
 
     delete_run_topics(settings)  # and its grants

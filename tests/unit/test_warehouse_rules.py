@@ -188,9 +188,80 @@ def test_the_local_server_has_a_read_only_auditor_on_the_audit_database(tmp_path
     from streams.stack.clickhouse import ClickHouseService
 
     ClickHouseService(Settings(state_dir=tmp_path)).configure()
-    users = ET.parse(tmp_path / "clickhouse" / "users.xml").getroot()
+    users = ET.parse(tmp_path / "clickhouse" / "users.d" / "roles.xml").getroot()
     auditor = users.find("users/auditor")
     assert auditor is not None
     assert auditor.findtext("profile") == "readonly"
     assert [d.text for d in auditor.findall("allow_databases/database")] == ["crossroads_audit"]
     assert users.findtext("profiles/readonly/readonly") == "1"
+
+
+def _databases(user: ET.Element) -> list[str | None]:
+    return [d.text for d in user.findall("allow_databases/database")]
+
+
+def test_the_local_server_has_least_privilege_roles_on_its_warehouse(tmp_path: Path) -> None:
+    import hashlib
+
+    from pydantic import SecretStr
+
+    from streams.stack.clickhouse import ClickHouseService
+
+    settings = Settings(
+        state_dir=tmp_path,
+        clickhouse_url="clickhouse://default:@127.0.0.1:9000/stats",
+        clickhouse_projector_password=SecretStr("s3cret"),
+    )
+    ClickHouseService(settings).configure()
+    users = ET.parse(tmp_path / "clickhouse" / "users.xml").getroot()
+    # the server merges users.d/*.xml into users.xml
+    roles = ET.parse(tmp_path / "clickhouse" / "users.d" / "roles.xml").getroot()
+
+    analyst, auditor, projector = (roles.find(f"users/{name}") for name in ("analyst", "auditor", "projector"))
+    assert analyst is not None and auditor is not None and projector is not None
+    assert (analyst.findtext("profile"), _databases(analyst)) == ("readonly", ["stats"])
+    assert (auditor.findtext("profile"), _databases(auditor)) == ("readonly", ["stats_audit"])
+    assert _databases(projector) == ["stats", "stats_audit", "stats_reid"]
+    assert projector.findtext("password_sha256_hex") == hashlib.sha256(b"s3cret").hexdigest()
+    assert analyst.findtext("password_sha256_hex") == hashlib.sha256(b"analyst").hexdigest()
+    assert [ip.text for ip in analyst.findall("networks/ip")] == ["::1", "127.0.0.1"]
+    writer = roles.find(f"profiles/{projector.findtext('profile')}")
+    assert writer is not None and writer.findtext("allow_ddl") == "0" and writer.findtext("readonly") is None
+    # the administrator keeps every database: no allow_databases
+    admin = users.find("users/default")
+    assert admin is not None and admin.find("allow_databases") is None
+    assert users.find("users/analyst") is None
+    # roles.xml has the stack's own warehouse already: granting it again writes nothing (and asks no server)
+    ClickHouseService(settings).grant("stats")
+    assert sorted(p.name for p in (tmp_path / "clickhouse" / "users.d").iterdir()) == ["roles.xml"]
+
+
+def test_docker_compose_mounts_the_same_roles_for_its_warehouse() -> None:
+    from streams.settings import PROJECT_ROOT
+    from streams.stack.clickhouse import compose_roles_xml
+
+    mounted = PROJECT_ROOT / "deploy" / "clickhouse" / "users.d" / "crossroads-roles.xml"
+    assert mounted.read_text() == compose_roles_xml(), f"regenerate {mounted}: see compose_roles_xml's docstring"
+    projector = ET.fromstring(compose_roles_xml()).find("users/projector")
+    assert projector is not None
+    assert _databases(projector) == ["crossroads", "crossroads_audit", "crossroads_reid"]
+    assert [ip.text for ip in projector.findall("networks/ip")] == ["::/0", "0.0.0.0/0"]
+
+
+def test_a_further_warehouse_is_granted_by_a_file_whose_entries_cannot_replace_another_files(tmp_path: Path) -> None:
+    from streams.stack.clickhouse import ClickHouseService
+
+    service = ClickHouseService(Settings(state_dir=tmp_path))
+    path = service.grant_file("crossroads_test_x")
+    assert path.parent == tmp_path / "clickhouse" / "users.d" and path.suffix == ".xml"
+
+    grants = ET.fromstring(service.grants_xml("crossroads_test_x"))
+    analyst, auditor, projector = (grants.find(f"users/{name}") for name in ("analyst", "auditor", "projector"))
+    assert analyst is not None and auditor is not None and projector is not None
+    assert _databases(analyst) == ["crossroads_test_x"]
+    assert _databases(auditor) == ["crossroads_test_x_audit"]
+    assert _databases(projector) == ["crossroads_test_x", "crossroads_test_x_audit", "crossroads_test_x_reid"]
+    # ClickHouse merges users.d/ elements by name and attributes: the attribute keeps two warehouses apart
+    assert {d.get("warehouse") for d in grants.iter("database")} == {"crossroads_test_x"}
+    with pytest.raises(Exception, match="identifier"):
+        service.grant_file("x; DROP")
