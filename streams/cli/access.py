@@ -9,7 +9,7 @@ from streams.access import find
 from streams.deployment import deployment_plan
 from streams.domain.seal import seal_key_hex
 from streams.kafka import KafkaAdapterError
-from streams.kafka.security import security_config
+from streams.kafka.security import client_config
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -76,7 +76,7 @@ def client_config_(
     if principal is None:
         console.print(f"[red]{actor} is no principal of this deployment[/red] (a service or an institution)")
         raise typer.Exit(2)
-    config = {"bootstrap.servers": settings.kafka_bootstrap, **security_config(settings.as_principal(actor))}
+    config = client_config(settings.as_principal(actor))
     print(f"# Kafka client of User:{actor}: pass these to confluent_kafka.Producer/Consumer (librdkafka names)")
     if principal.role == "institution":
         from streams.access import consumer_group_prefix

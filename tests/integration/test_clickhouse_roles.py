@@ -28,6 +28,7 @@ from connectors.clickhouse import connect, migrate
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
 from streams.kafka.admin import TopicAdmin
+from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
 from streams.topics import needed_topics
@@ -210,7 +211,7 @@ def _produce_fact(settings: Settings) -> str:
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     ticket = str(uuid.uuid4())
     record = sample_dimona_in(ticket)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(client_config(settings))  # the operator stands in for the worker
     value = codec.encode("be.crossroads.dimona.DimonaIn", record)
     producer.produce(f"{settings.topic_prefix}.facts.dimona.v1", key=record["worker"].encode(), value=value)
     assert producer.flush(10) == 0

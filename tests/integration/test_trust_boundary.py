@@ -87,7 +87,7 @@ def _delivery_error(config: dict[str, Any], topic: str) -> Any:
 
 
 def test_a_client_without_credentials_cannot_list_topics(trust: Settings) -> None:
-    anonymous = AdminClient({"bootstrap.servers": trust.kafka_bootstrap, "log_level": 0})
+    anonymous = AdminClient({"bootstrap.servers": trust.kafka_bootstrap, "log_level": 0})  # no login, on purpose
     with pytest.raises(KafkaException):
         anonymous.list_topics(timeout=5)
     wrong = AdminClient(client_config(trust.as_principal(A, password="not-the-password"), log_level=0))
