@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +17,11 @@ from topologies.publisher import Publisher
 
 
 def dead_letter_of(event: EventT[bytes], error: CodecError, deps: Deps) -> DeadLetter:
+    """The message whole (bytes, key, headers, origin) with why it could not be decoded."""
+    return message_dead_letter(event, reason=str(error), error_type=type(error).__name__, at=deps.clock())
+
+
+def message_dead_letter(event: EventT[bytes], *, reason: str, error_type: str, at: datetime) -> DeadLetter:
     """The message whole (bytes, key, headers, origin) with why it could not be handled."""
     message = event.message
     return dead_letter(
@@ -26,9 +32,9 @@ def dead_letter_of(event: EventT[bytes], error: CodecError, deps: Deps) -> DeadL
         key=message.key,
         headers=message.headers,
         raw=message.value,
-        reason=str(error),
-        error_type=type(error).__name__,
-        at=deps.clock(),
+        reason=reason,
+        error_type=error_type,
+        at=at,
     )
 
 

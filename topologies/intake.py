@@ -24,7 +24,6 @@ from typing import Any
 import faust
 from faust.types import EventT
 
-from streams.dead_letters import dead_letter
 from streams.domain.admission import (
     ACKNOWLEDGEMENT_SCHEMA,
     FINAL_AT_INTAKE,
@@ -45,7 +44,7 @@ from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
 from topologies.batches import handle_then_release
 from topologies.deps import Deps
-from topologies.edges import decode_or_dead_letter, mailbox_route
+from topologies.edges import decode_or_dead_letter, mailbox_route, message_dead_letter
 
 LOOKUP = "be.crossroads.internal.Lookup"
 
@@ -140,15 +139,8 @@ def _register_family(app: faust.App, deps: Deps, family: str, target: str, seal_
             await publisher.publish(*mailbox_route(deps, actor, key), value)
 
     async def _unproven(event: EventT[bytes], refused: Refused) -> None:
-        message = event.message
-        letter = dead_letter(
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-            key=message.key,
-            headers=message.headers,
-            raw=message.value,
+        letter = message_dead_letter(
+            event,
             reason="; ".join(f"{v.code}: {v.message}" for v in refused.violations),
             error_type="SenderNotAuthenticated",
             at=refused.received_at,

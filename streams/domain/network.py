@@ -195,21 +195,15 @@ class Institution:
     sector: str
 
     def __post_init__(self) -> None:
-        problems = []
-        try:
-            object.__setattr__(self, "enterprise_number", EnterpriseNumber.parse(self.enterprise_number).digits)
-        except InvalidIdentifierError as exc:
-            problems.append(
-                Problem("network.enterprise_number", f"invalid enterprise number ({exc.code}): {exc.message}")
-            )
+        problems: list[Problem] = []
+        _hold_digits(self, "enterprise_number", problems)
         if not self.name.strip():
             problems.append(Problem("network.empty_text", "the institution's name is empty"))
         _raise_if(problems)
 
     @property
     def formatted_number(self) -> str:
-        d = self.enterprise_number
-        return f"{d[:4]}.{d[4:7]}.{d[7:]}"
+        return _formatted(self.enterprise_number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,13 +276,8 @@ class Secretariat:
     name: str
 
     def __post_init__(self) -> None:
-        problems = []
-        try:
-            object.__setattr__(self, "enterprise_number", EnterpriseNumber.parse(self.enterprise_number).digits)
-        except InvalidIdentifierError as exc:
-            problems.append(
-                Problem("network.enterprise_number", f"invalid enterprise number ({exc.code}): {exc.message}")
-            )
+        problems: list[Problem] = []
+        _hold_digits(self, "enterprise_number", problems)
         if not self.name.strip():
             problems.append(Problem("network.empty_text", "the secretariat's name is empty"))
         _raise_if(problems)
@@ -309,16 +298,9 @@ class Mandate:
     valid_to: dt.date | None
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[Problem] = []
         for name in ("secretariat", "employer"):
-            try:
-                object.__setattr__(self, name, EnterpriseNumber.parse(getattr(self, name)).digits)
-            except InvalidIdentifierError as exc:
-                problems.append(
-                    Problem(
-                        "network.enterprise_number", f"{name}: invalid enterprise number ({exc.code}): {exc.message}"
-                    )
-                )
+            _hold_digits(self, name, problems, label=f"{name}: ")
         if not problems and self.secretariat == self.employer:
             problems.append(Problem("network.mandate_self", "an employer needs no mandate to declare for itself"))
         if self.valid_to is not None and self.valid_to < self.valid_from:
@@ -350,13 +332,8 @@ class AuthenticSource:
     name: str
 
     def __post_init__(self) -> None:
-        problems = []
-        try:
-            object.__setattr__(self, "enterprise_number", EnterpriseNumber.parse(self.enterprise_number).digits)
-        except InvalidIdentifierError as exc:
-            problems.append(
-                Problem("network.enterprise_number", f"invalid enterprise number ({exc.code}): {exc.message}")
-            )
+        problems: list[Problem] = []
+        _hold_digits(self, "enterprise_number", problems)
         if not _DECLARATIONS.fullmatch(self.declarations):
             problems.append(
                 Problem(
@@ -373,6 +350,16 @@ class AuthenticSource:
 
 
 _DECLARATIONS = re.compile(r"be\.crossroads(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _hold_digits(entry: object, name: str, problems: list[Problem], label: str = "") -> None:
+    """Hold the enterprise number in field `name` of a frozen entry as its 10 digits, or record why not."""
+    try:
+        object.__setattr__(entry, name, EnterpriseNumber.parse(getattr(entry, name)).digits)
+    except InvalidIdentifierError as exc:
+        problems.append(
+            Problem("network.enterprise_number", f"{label}invalid enterprise number ({exc.code}): {exc.message}")
+        )
 
 
 def _formatted(digits: str) -> str:
