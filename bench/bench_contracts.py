@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from streams.codecs import AvroCodec, InMemorySchemaRegistry, SchemaRegistry
+from streams.domain.kinds import validate
 from streams.domain.samples import sample_dimona_in, sample_dmfa
-from streams.domain.validation import validate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "contracts.json"
 

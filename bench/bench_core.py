@@ -73,8 +73,7 @@ sys.path.insert(0, str(CODE_ROOT))
 
 from streams.catalog import Area, by_key, mailbox, platform_topics  # noqa: E402
 from streams.codecs import AvroCodec, SchemaRegistry  # noqa: E402
-from streams.domain.admission import subject_key  # noqa: E402
-from streams.domain.validation import validate  # noqa: E402
+from streams.domain.kinds import subject_key, validate  # noqa: E402
 from streams.kafka.admin import TopicAdmin, delete_run_topics, wait_for_group  # noqa: E402
 from streams.kafka.producer import DeclarationProducer, producer_config  # noqa: E402
 from streams.network_files import load_network  # noqa: E402
@@ -323,8 +322,7 @@ class Stages:
                 by_key(Area.INTAKE, n).topic(p) for n in ("dimona", "dmfa", "civil", "integrations", "consultations")
             ],
             "directory": [
-                by_key(Area.FACTS, "dimona").topic(p),
-                by_key(Area.FACTS, "integrations").topic(p),
+                by_key(Area.DIRECTORY, "declarations").topic(p),
                 by_key(Area.DIRECTORY, "lookups").topic(p),
                 by_key(Area.CONSULTATIONS, "accepted").topic(p),
                 by_key(Area.AUDIT, "pending").topic(p),

@@ -59,7 +59,7 @@ from confluent_kafka.admin import AdminClient  # noqa: E402
 
 from streams.catalog import platform_topics  # noqa: E402
 from streams.codecs import AvroCodec, SchemaRegistry  # noqa: E402
-from streams.domain.admission import subject_key  # noqa: E402
+from streams.domain.kinds import subject_key  # noqa: E402
 from streams.kafka.admin import TopicAdmin  # noqa: E402
 from streams.kafka.producer import DeclarationProducer, intake_topic, producer_config  # noqa: E402
 from streams.kafka.sealing import intake_headers  # noqa: E402
@@ -123,13 +123,13 @@ def platform_rate(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- the measured replay ---------------------------------------------------------------------------------------------
 
-# source topics that carry the day's traffic only (the preload is integrations: intake.integrations, facts.integrations)
+# source topics that carry the day's traffic only (the preload is integrations: intake.integrations, then
+# directory.declarations, which carries the day's DIMONA too)
 DAY_ONLY_SOURCES = (
     ("intake", "dimona"),
     ("intake", "dmfa"),
     ("intake", "civil"),
     ("intake", "consultations"),
-    ("facts", "dimona"),
     ("directory", "lookups"),
     ("consultations", "accepted"),
 )
@@ -281,7 +281,7 @@ def measured_replay(
                 raise core.BenchError(f"the day not drained within {args.replay_timeout:.0f}s")
             return out
         out["drained_definition"] = (
-            "every source topic of the worker group (intake topics; facts.integrations, facts.dimona, "
+            "every source topic of the worker group (intake topics; directory.declarations, "
             "directory.lookups, consultations.accepted, audit.pending) has lag 0: committed == high watermark, "
             "two samples 0.5 s apart with unchanged high watermarks; wall_s = from worker start to the first sample "
             "of that state (committed offsets lag the work by up to faust's commit interval, ~3 s); last_output_s = "
@@ -296,12 +296,12 @@ def measured_replay(
         out["source_done_s"] = {t.removeprefix(p + "."): lag_zero_at(samples, t, start) for t in sources}
         day_topics = [by_key(Area(a), n).topic(p) for a, n in DAY_ONLY_SOURCES]
         day_done = [lag_zero_at(samples, t, start) for t in day_topics if last.high.get(t, 0) > 0]
-        preload_topics = [by_key(Area.INTAKE, "integrations").topic(p), by_key(Area.FACTS, "integrations").topic(p)]
+        preload_topics = [by_key(Area.INTAKE, "integrations").topic(p)]
         preload_done = [lag_zero_at(samples, t, start) for t in preload_topics]
         day_s = max((d for d in day_done if d is not None), default=None)
         out["day_part"] = {
             "definition": "from worker start until the last source topic carrying only the day's traffic (intake "
-            "dimona/dmfa/civil/consultations, facts.dimona, directory.lookups, consultations.accepted) reached lag 0 "
+            "dimona/dmfa/civil/consultations, directory.lookups, consultations.accepted) reached lag 0 "
             "for good; the worker interleaved these with the integrations, so this is the day's time while sharing "
             "the worker with the preload (an upper bound of the day alone; its rate a lower bound)",
             "day_done_s": day_s,

@@ -102,10 +102,10 @@ CATALOG: tuple[TopicSpec, ...] = (
     _spec(Area.INTAKE, "civil", "niss", "National Register civil events as sent", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "integrations", "niss", "institutions' directory (un)registrations", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "consultations", "niss", "institutions' consultation requests", retention_ms=7 * DAY_MS),
-    _spec(Area.FACTS, "dimona", "niss", "accepted DIMONA, ticketed"),
+    _spec(Area.FACTS, "dimona", "niss", "DIMONA the directory accepted, ticketed"),
     _spec(Area.FACTS, "dmfa", "employer", "accepted DmfA declarations, ticketed"),
     _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed"),
-    _spec(Area.FACTS, "integrations", "niss", "accepted directory integrations, ticketed"),
+    _spec(Area.FACTS, "integrations", "niss", "integrations the directory accepted, ticketed"),
     _spec(
         Area.OUTCOMES,
         "rejections",
@@ -133,6 +133,14 @@ CATALOG: tuple[TopicSpec, ...] = (
         "pending",
         "niss",
         "audit entries not yet chained: the directory appends them to the audit trail",
+        retention_ms=7 * DAY_MS,
+    ),
+    _spec(
+        Area.DIRECTORY,
+        "declarations",
+        "niss",
+        "DIMONA and integrations that passed intake, ticketed, for the directory to decide: the accepted ones "
+        "become facts",
         retention_ms=7 * DAY_MS,
     ),
     _spec(

@@ -1,9 +1,11 @@
 """The reference directory: one faust table keyed by NISS, and the step that reads and writes it.
 
-It consumes every topic keyed by person that needs the person's file — integrations, DIMONA, lookups of civil
-and DmfA facts, consultations — all co-partitioned (same key, same partition count, murmur2), so the file of the
-person an event is about is always in the partition being processed. The decision is `streams.domain.exchange`;
-this module decodes, loads the file, calls it, stores the file back and publishes the outcomes.
+It consumes every topic keyed by person that needs the person's file — the declarations it decides (integrations,
+DIMONA), lookups of civil and DmfA facts, consultations — all co-partitioned (same key, same partition count,
+murmur2), so the file of the person an event is about is always in the partition being processed. The decision
+is `streams.domain.exchange`; this module decodes, loads the file, calls it, stores the file back and publishes
+the outcomes (`topologies.outcomes`).  What it accepts becomes a fact only then: only accepted declarations
+reach the facts topics, hence the warehouse.
 
 It also keeps the audit trail of what it decides: the audit entries of a batch are chained and appended to the
 audit topic, in the partition with the number of the event's partition, by the directory itself (no pending
@@ -36,14 +38,15 @@ from streams.codecs.person_file import decode_person_file, encode_person_file
 from streams.domain import exchange
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
+from streams.domain.kinds import DIRECTORY_DECLARATIONS, INTEGRATION
 from streams.domain.network import Network
 from topologies.audit_trail import AuditTrail
 from topologies.batches import acting_for, handle_then_release
 from topologies.deps import Deps
-from topologies.edges import dead_letter_of, decode_or_dead_letter, mailbox_route
+from topologies.edges import dead_letter_of, decode_or_dead_letter
+from topologies.outcomes import publish_outcomes
 
 TABLE = "directory"
-INTEGRATION = "be.crossroads.directory.Integration"
 
 
 def register(app: faust.App, deps: Deps) -> None:
@@ -51,21 +54,20 @@ def register(app: faust.App, deps: Deps) -> None:
     changelog = app.topic(deps.topic("directory", "entries"), key_type=bytes, value_type=bytes, compacting=True)
     table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
     topics = [
-        deps.topic("facts", "integrations"),
-        deps.topic("facts", "dimona"),
+        deps.topic(*DIRECTORY_DECLARATIONS),
         deps.topic("directory", "lookups"),
         deps.topic("consultations", "accepted"),
         pending := deps.topic("audit", "pending"),
     ]
     sources = app.topic(*topics, key_type=bytes, value_type=bytes)
     codec, publisher, settings = deps.codec, deps.publisher_for(app), deps.settings
-    rejections, dead_letters = deps.topic("outcomes", "rejections"), deps.topic("outcomes", "dead-letters")
+    dead_letters = deps.topic("outcomes", "dead-letters")
     trail = AuditTrail.for_app(app, deps, deps.audit_publisher, deps.audit_heads)
 
     # what the events handled since the last release share: their decoded files, their audit entries
     files: dict[bytes, PersonFile] = {}
     audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
-    deliveries: list[tuple[str, bytes | None, bytes]] = []  # mailbox messages, held until their audit is written
+    deliveries: list[tuple[str, bytes | None, bytes]] = []  # every output, held until the batch's audit is written
     changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the file
 
     async def handle(event: EventT[bytes]) -> None:
@@ -93,14 +95,15 @@ def register(app: faust.App, deps: Deps) -> None:
         decision = exchange.decide(
             file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
         )
-        for outcome in decision.outcomes:
-            if isinstance(outcome, exchange.ToMailbox):
-                topic, mail_key = mailbox_route(deps, outcome.actor, key)
-                deliveries.append((topic, mail_key, codec.encode(outcome.schema, outcome.record)))
-            elif isinstance(outcome, exchange.ToRejections):
-                await publisher.publish(rejections, key, codec.encode(exchange.REJECTION, outcome.record))
-            else:
-                audits.append((partition, key, outcome.record))
+        await publish_outcomes(
+            decision.outcomes,
+            event=event,
+            key=key,
+            deps=deps,
+            publisher=publisher,
+            audit=lambda audit_key, entry: audits.append((partition, audit_key, entry)),
+            send=lambda topic, out_key, value: deliveries.append((topic, out_key, value)),
+        )
         if decision.file is not None:
             files[key] = decision.file
             changed[key] = event
@@ -139,6 +142,6 @@ def register(app: faust.App, deps: Deps) -> None:
 
 def _entry_encoder(codec: AvroCodec, person: str) -> Callable[[Entry], bytes]:
     def encode(entry: Entry) -> bytes:
-        return codec.encode(INTEGRATION, entry_as_integration(entry, person))
+        return codec.encode(INTEGRATION.schema, entry_as_integration(entry, person))
 
     return encode

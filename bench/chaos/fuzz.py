@@ -35,9 +35,9 @@ from typing import Any, NamedTuple
 from chaos.ids import Outputs
 from streams.codecs import AvroCodec, CodecError
 from streams.domain.admission import intake_ticket
+from streams.domain.kinds import validate
 from streams.domain.network import Network
 from streams.domain.senders import NOT_AUTHENTICATED, sender_violations
-from streams.domain.validation import validate
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.synthetic.numbers import break_enterprise, break_niss

@@ -2,9 +2,10 @@
 
 Phases. Tickets, notification tickets and audit ids are derived from intake positions, so the same records
 produced in the same order into fresh topics yield the same ids -- as long as every decision depends only on
-what came before it *on the same partition*. The directory reads several topics side by side (facts.integrations,
-facts.dimona, directory.lookups, consultations.accepted), so a decision that reads what another topic's records
-wrote would depend on timing. What reads what (streams/domain/exchange.py, fanout.py, consult.py):
+what came before it *on the same partition*. The directory reads several topics side by side
+(directory.declarations: integrations and DIMONA; directory.lookups, consultations.accepted), so a decision that
+reads what another topic's records wrote would depend on timing. What reads what (streams/domain/exchange.py,
+fanout.py, consult.py):
 
 * an integration changes the person's directory entries; it reads only entries (overlap rules), written by
   earlier integrations of the same person: same topic, same key, same partition;

@@ -48,7 +48,7 @@ from chaos.stack import (
 )
 from chaos.supervisor import Supervised, SupervisionFailed, Supervisor
 from streams.codecs import AvroCodec, CodecError
-from streams.domain.admission import subject_key
+from streams.domain.kinds import subject_key
 from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.clickhouse import ClickHouseService, grant_roles, revoke_roles

@@ -19,11 +19,12 @@ from typing import Any
 
 from connectors.clickhouse.projector import Origin, Projection
 from streams.codecs import Decoded
+from streams.domain.kinds import FAMILIES, KINDS
 from streams.domain.pseudonyms import key_for, normalise_person, person_traits, pseudonym
 from streams.domain.validation import parse_quarter
 from streams.settings import Settings
 
-FACT_TOPICS = ("facts.dimona", "facts.dmfa", "facts.civil", "facts.integrations")
+FACT_TOPICS = tuple(".".join(family.facts) for family in FAMILIES if family.facts is not None)
 AUDIT_TOPICS = ("audit.exchanges",)
 
 ACCIDENT_REASONS = frozenset({"WORK_ACCIDENT", "OCCUPATIONAL_DISEASE"})
@@ -90,20 +91,18 @@ def _ticket(record: Mapping[str, Any]) -> str:
 
 
 def persons_of(fact: Decoded) -> list[str]:
-    """Every person (NISS/BIS) a fact names, in order, once each."""
-    record, name = fact.record, _short(fact.schema_name)
-    found: list[str] = []
-    if name.startswith("Dimona"):
-        found = [record["worker"]]
-    elif name == "DmfaDeclaration":
-        found = [line["worker"] for line in record["worker_lines"]]
-    elif name == "Birth":
-        found = [record["child"], *record["parents"]]
-    elif name == "CivilStatusChange":
-        found = [record["person"], *([record["partner"]] if record.get("partner") else [])]
-    elif "person" in record:
-        found = [record["person"]]
-    return list(dict.fromkeys(found))
+    """Every person (NISS/BIS) a fact names, in order, once each (its kind says which: `streams.domain.kinds`)."""
+    kind = KINDS.get(fact.schema_name)
+    if kind is None:
+        person = fact.record.get("person")
+        return [person] if isinstance(person, str) else []
+    return list(kind.persons(fact.record))
+
+
+def projected_from(table: str) -> tuple[str, ...]:
+    """The facts topics ("facts.dimona") of the kinds projected to ``table``."""
+    topics = (k.family.facts for k in KINDS.values() if k.projection == table and k.family.facts is not None)
+    return tuple(dict.fromkeys(".".join(topic) for topic in topics))
 
 
 # -- projections ---------------------------------------------------------------------------------------------
@@ -125,7 +124,7 @@ class DimonaProjection:
         "recorded_at",
         "projected_at",
     )
-    topics = ("facts.dimona",)
+    topics = projected_from("dimona_events")
 
     def __init__(self, pseudonymize: Pseudonymizer) -> None:
         self._pseudonymize = pseudonymize
@@ -191,7 +190,7 @@ class DmfaProjection:
         "recorded_at",
         "projected_at",
     )
-    topics = ("facts.dmfa",)
+    topics = projected_from("dmfa_lines")
 
     def __init__(self, pseudonymize: Pseudonymizer) -> None:
         self._pseudonymize = pseudonymize
@@ -263,7 +262,7 @@ class CivilProjection:
         "recorded_at",
         "projected_at",
     )
-    topics = ("facts.civil",)
+    topics = projected_from("civil_events")
 
     def __init__(self, pseudonymize: Pseudonymizer) -> None:
         self._pseudonymize = pseudonymize
@@ -320,7 +319,7 @@ class DirectoryProjection:
         "recorded_at",
         "projected_at",
     )
-    topics = ("facts.integrations",)
+    topics = projected_from("directory_entries")
 
     def __init__(self, pseudonymize: Pseudonymizer) -> None:
         self._pseudonymize = pseudonymize

@@ -38,7 +38,7 @@ from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec, CodecError, SchemaRegistry
 from streams.codecs.conform import conform
 from streams.codecs.quality import FileFormat, read_records
-from streams.domain.admission import intake_ticket, subject_key
+from streams.domain.admission import intake_ticket
 from streams.domain.filedrop import (
     FILE_TYPES,
     DropKind,
@@ -56,8 +56,9 @@ from streams.domain.filedrop import (
     parse_drop_name,
     reply_name,
 )
+from streams.domain.kinds import subject_key, validate
 from streams.domain.senders import sender_violations
-from streams.domain.validation import Violation, validate
+from streams.domain.validation import Violation
 from streams.kafka.producer import producer_config
 from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config

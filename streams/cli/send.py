@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         from streams.codecs import AvroCodec, CodecError, SchemaRegistry
         from streams.codecs.conform import conform
         from streams.codecs.quality import detect_format, read_records
-        from streams.domain.admission import subject_key
+        from streams.domain.kinds import subject_key
         from streams.kafka import KafkaAdapterError
         from streams.kafka.producer import DeclarationProducer
 

@@ -29,7 +29,8 @@ from streams.codecs.codec import AvroCodec
 from streams.codecs.conform import conform
 from streams.codecs.errors import CodecError
 from streams.codecs.registry import SchemaRegistry
-from streams.domain.validation import Violation, validate
+from streams.domain.kinds import validate
+from streams.domain.validation import Violation
 
 __all__ = ["FileFormat", "RecordReport", "check_file", "check_record", "detect_format", "read_records"]
 

@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from streams.codecs import AvroCodec
-from streams.domain.admission import subject_key
+from streams.domain.kinds import subject_key
 from streams.kafka import KafkaAdapterError
 from streams.kafka.producer import DeclarationProducer
 from streams.kafka.security import client_config

@@ -1,6 +1,8 @@
 """Intake's decision for one decoded declaration: admitted as ticketed fact(s), or refused with every violation.
 
-Pure: the ticket and the time are given, so the same input always yields the same decision. A DIMONA batch
+Pure: the ticket, the time and the encoder are given, so the same input always yields the same decision.
+`admit` judges; `decide` turns the judgement into the outcomes the intake agent routes (`streams.domain.outcomes`):
+where each admitted record goes and who is told is read from its `streams.domain.kinds.Kind`.  A DIMONA batch
 (seed 4.13: up to 20 declarations in one message) is admitted or refused as a whole, and admitted as one fact
 per declaration, each with a ticket derived from the batch's.
 """
@@ -8,55 +10,30 @@ per declaration, each with a ticket derived from the batch's.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from streams.domain.audit import refusal_entry
+from streams.domain.kinds import BATCH_NAMESPACE, KINDS, Encode, kind_of, subject_key, validate
+from streams.domain.outcomes import (
+    ACKNOWLEDGEMENT,
+    LOOKUP,
+    Forward,
+    Outcome,
+    ToAudit,
+    ToDeadLetters,
+    ToMailbox,
+    ToRejections,
+)
 from streams.domain.quoting import quoted
 from streams.domain.senders import NOT_AUTHENTIC_SOURCE, NOT_AUTHENTICATED, NOT_MANDATED
-from streams.domain.validation import Violation, validate
+from streams.domain.validation import Violation
 
 Record = Mapping[str, Any]
 
-DIMONA_BATCH = "be.crossroads.dimona.DimonaBatch"
-REJECTION_SCHEMA = "be.crossroads.outputs.Rejection"
-ACKNOWLEDGEMENT_SCHEMA = "be.crossroads.outputs.Acknowledgement"
-
-# Families whose intake decision is final: their acknowledgement is sent at intake. DIMONA and integrations
-# are acknowledged by the directory, which may still refuse them (seed 4.14, a DIMONA OUT without IN).
-FINAL_AT_INTAKE = frozenset({"civil", "dmfa"})
-
 SENDER_CODES = frozenset({NOT_AUTHENTICATED, NOT_AUTHENTIC_SOURCE, NOT_MANDATED})
-
-
-def _field(name: str) -> Callable[[Record], str | None]:
-    def key(record: Record) -> str | None:
-        value = record.get(name)
-        return value if isinstance(value, str) else None
-
-    return key
-
-
-# Every fact is keyed by the person it is about, so all facts on one person stay ordered on one partition.
-# A DmfA declaration covers many workers: it is keyed by its employer; the intake routes it to each worker's directory.
-SUBJECT_KEY: dict[str, Callable[[Record], str | None]] = {
-    "be.crossroads.dimona.DimonaIn": _field("worker"),
-    "be.crossroads.dimona.DimonaOut": _field("worker"),
-    "be.crossroads.dimona.DimonaUpdate": _field("worker"),
-    "be.crossroads.dimona.DimonaCancel": _field("worker"),
-    DIMONA_BATCH: lambda record: None,
-    "be.crossroads.dmfa.DmfaDeclaration": _field("employer"),
-    "be.crossroads.civil.Birth": _field("child"),
-    "be.crossroads.civil.AddressChange": _field("person"),
-    "be.crossroads.civil.Death": _field("person"),
-    "be.crossroads.civil.CivilStatusChange": _field("person"),
-    "be.crossroads.directory.Integration": _field("person"),
-    "be.crossroads.consultation.ConsultationRequest": _field("person"),
-}
-
-BATCH_NAMESPACE = uuid.UUID("a7d4c0f2-5b8e-5f1a-9c3d-2e6b8f0a4d71")
 INTAKE_NAMESPACE = uuid.UUID("3c9e6d1a-0f4b-5e27-8a61-9d2f7b4c5e03")
 
 
@@ -104,10 +81,6 @@ class Refused:
 Admission = Admitted | Refused
 
 
-def subject_key(schema_name: str, record: Record) -> str | None:
-    return SUBJECT_KEY.get(schema_name, _field("person"))(record)
-
-
 def admit(
     schema_name: str,
     record: Record,
@@ -123,7 +96,7 @@ def admit(
     violations = [*senders, *validate(schema_name, dict(record))]
     if violations:
         return Refused(ticket, key, tuple(violations), received_at, producer)
-    if schema_name == DIMONA_BATCH:
+    if KINDS[schema_name].batch:
         return Admitted(ticket, key, tuple(_split(record, ticket)))
     return Admitted(ticket, key, (AdmittedFact(schema_name, key, ticket, _ticketed(record, ticket)),))
 
@@ -209,3 +182,77 @@ def refusal_audit(schema_name: str, refused: Refused) -> dict[str, Any]:
         reason=quoted(reason),
         at=refused.received_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeDecision:
+    ticket: uuid.UUID
+    key: str | None  # the declaration's subject: what its outcomes are keyed by
+    outcomes: tuple[Outcome, ...]
+
+
+def lookup_record(lookup: Any) -> dict[str, Any]:
+    return {name: getattr(lookup, name) for name in lookup.__slots__}
+
+
+def decide(
+    schema_name: str,
+    record: Record,
+    *,
+    ticket: uuid.UUID,
+    received_at: datetime,
+    raw: bytes,
+    encode: Encode,
+    senders: Sequence[Violation] = (),
+    producer: str | None = None,
+) -> IntakeDecision:
+    """Everything the intake publishes for one decoded declaration, as outcomes (`streams.domain.outcomes`).
+
+    Admitted: each fact goes where its family's admitted records go (facts when the intake's decision is final,
+    else the directory, which may still refuse it); a fact looked up in other persons' directories (civil,
+    DmfA) gets one lookup per person concerned; a final decision is acknowledged to the sender here.
+    Refused: the rejection with every violation and the declaration's bytes, and its acknowledgement; refused
+    for its sender: audited, acknowledged to the proven producer, or kept whole as a dead letter when nobody is
+    proven to have sent it.
+    """
+    decision = admit(schema_name, record, ticket=ticket, received_at=received_at, senders=senders, producer=producer)
+    key = quoted(decision.key) if decision.key else None
+    outcomes: list[Outcome] = []
+    if isinstance(decision, Admitted):
+        kind = kind_of(schema_name)
+        for fact in decision.facts:
+            fact_kind = kind_of(fact.schema_name)
+            value = encode(fact.schema_name, fact.record)
+            outcomes.append(Forward(*fact_kind.family.admitted_to, fact.key, value))
+            if fact_kind.route is not None:
+                for lookup in fact_kind.route(fact_kind, fact.record, str(fact.ticket), value, encode):
+                    outcomes.append(
+                        Forward("directory", "lookups", lookup.person, encode(LOOKUP, lookup_record(lookup)))
+                    )
+        if kind.final_at_intake:
+            ack = acknowledgement(schema_name, record, decision.ticket, received_at)
+            outcomes.extend(_to(_sender(record), ack))
+        return IntakeDecision(decision.ticket, key, tuple(outcomes))
+    if decision.sender_refused:
+        # audited: who tried to declare what about whom (the directory chains it into the trail)
+        outcomes.append(ToAudit(refusal_audit(schema_name, decision)))
+    recipient = acknowledged_to(record, decision)
+    if decision.sender_refused and recipient is None:
+        reason = "; ".join(f"{v.code}: {v.message}" for v in decision.violations)
+        outcomes.append(ToDeadLetters(reason, "SenderNotAuthenticated"))  # nobody to tell: kept for the operators
+        return IntakeDecision(decision.ticket, key, tuple(outcomes))
+    outcomes.append(ToRejections(rejection(schema_name, record, decision, raw=raw)))
+    ack = acknowledgement(schema_name, record, decision.ticket, received_at, decision.violations, recipient=recipient)
+    outcomes.extend(_to(recipient, ack))
+    return IntakeDecision(decision.ticket, key, tuple(outcomes))
+
+
+def _sender(record: Record) -> str | None:
+    envelope = record.get("envelope")
+    sender = envelope.get("sender") if isinstance(envelope, Mapping) else None
+    return sender if isinstance(sender, str) else None
+
+
+def _to(actor: str | None, ack: dict[str, Any]) -> tuple[Outcome, ...]:
+    """An acknowledgement to ``actor``'s mailbox; a sender we cannot name (not a number) has none."""
+    return (ToMailbox(actor, ACKNOWLEDGEMENT, ack),) if actor is not None and actor.isdigit() else ()

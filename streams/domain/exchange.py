@@ -1,7 +1,9 @@
 """The directory step's decision for one event: the person's new file and every outcome to route.
 
-One function per kind of event; each is pure (the time, tickets and payload bytes are given) and returns a
-`Decision`. The faust agent only decodes, calls one of these, writes the file back and publishes the outcomes.
+One function per directory rule (`streams.domain.kinds.Decider`), plus one for lookups; each is pure (the time,
+tickets and payload bytes are given) and returns a `Decision`. The faust agent only decodes, calls `decide`,
+writes the file back and publishes the outcomes.  A declaration the directory accepts becomes a fact here: it is
+forwarded to its family's facts topic (what the warehouse and the statistics read), and only then.
 """
 
 from __future__ import annotations
@@ -13,35 +15,22 @@ from typing import Any
 
 from streams.domain import admission, audit, consult, directory, fanout, sources
 from streams.domain.directory import Changed, Entry, PersonFile, Refusal
+from streams.domain.kinds import KINDS, Decider, Kind, Lookup
 from streams.domain.network import Network
+from streams.domain.outcomes import (
+    ACKNOWLEDGEMENT,
+    LOOKUP,
+    NOTIFICATION,
+    REPLY,
+    Forward,
+    Outcome,
+    ToAudit,
+    ToMailbox,
+    ToRejections,
+)
 from streams.domain.validation import Violation
 
 Record = Mapping[str, Any]
-
-NOTIFICATION = "be.crossroads.outputs.Notification"
-ACKNOWLEDGEMENT = "be.crossroads.outputs.Acknowledgement"
-REJECTION = "be.crossroads.outputs.Rejection"
-REPLY = "be.crossroads.consultation.ConsultationReply"
-
-
-@dataclass(frozen=True, slots=True)
-class ToMailbox:
-    actor: str
-    schema: str
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ToRejections:
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ToAudit:
-    record: dict[str, Any]
-
-
-Outcome = ToMailbox | ToRejections | ToAudit
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +76,7 @@ def _rejection(
 
 
 def _deliver(
-    file: PersonFile, network: Network, lookup: fanout.Lookup, source: str | None, at: dt.datetime
+    file: PersonFile, network: Network, lookup: Lookup, source: str | None, at: dt.datetime
 ) -> tuple[Outcome, ...]:
     plan = fanout.plan(file, network, lookup.schema_name, lookup.effective, lookup.source_ticket)
     outcomes: list[Outcome] = []
@@ -144,48 +133,47 @@ def _deliver(
 # -- the decisions --------------------------------------------------------------------------------------------
 
 
+def _accepted(kind: Kind, record: Record, ticket: str, payload: bytes, at: dt.datetime) -> tuple[Outcome, ...]:
+    """An accepted declaration: now a fact (its family's facts topic, the bytes as received), acknowledged."""
+    assert kind.family.facts is not None, f"{kind.schema} is not a fact"
+    return (Forward(*kind.family.facts, None, payload), acknowledgement(record, kind.schema, ticket, at))
+
+
 def on_integration(
-    file: PersonFile, network: Network, record: Record, ticket: str, payload: bytes, at: dt.datetime
+    file: PersonFile, network: Network, kind: Kind, record: Record, ticket: str, payload: bytes, at: dt.datetime
 ) -> Decision:
-    schema = "be.crossroads.directory.Integration"
     outcome = directory.apply_integration(file, record, ticket, network)
     if isinstance(outcome, Refusal):
-        return Decision(None, _rejection(record, schema, ticket, outcome, payload, record["person"], at))
-    return Decision(outcome.file, (acknowledgement(record, schema, ticket, at),))
+        return Decision(None, _rejection(record, kind.schema, ticket, outcome, payload, record["person"], at))
+    return Decision(outcome.file, _accepted(kind, record, ticket, payload, at))
 
 
 def on_dimona(
-    file: PersonFile,
-    network: Network,
-    schema_name: str,
-    record: Record,
-    ticket: str,
-    payload: bytes,
-    at: dt.datetime,
+    file: PersonFile, network: Network, kind: Kind, record: Record, ticket: str, payload: bytes, at: dt.datetime
 ) -> Decision:
     worker = record["worker"]
-    outcome = directory.apply_dimona(file, schema_name, record, ticket, payload)
+    outcome = directory.apply_dimona(file, kind.schema, record, ticket, payload)
     if isinstance(outcome, Refusal):
-        return Decision(None, _rejection(record, schema_name, ticket, outcome, payload, worker, at))
-    assert isinstance(outcome, Changed)
-    lookup = fanout.Lookup(
+        return Decision(None, _rejection(record, kind.schema, ticket, outcome, payload, worker, at))
+    assert isinstance(outcome, Changed) and kind.effective is not None
+    lookup = Lookup(
         worker,
         worker,
-        schema_name,
+        kind.schema,
         payload,
         ticket,
-        fanout.effective_date(schema_name, record),
+        kind.effective(record),
         notify=True,
         keep=False,
-        slot=schema_name,
+        slot=kind.schema,
         version=0,
     )
-    source = sources.source_of(schema_name, providers=(record["employer"],))
+    source = sources.source_of(kind.schema, providers=(record["employer"],))
     delivered = _deliver(outcome.file, network, lookup, source, at)
-    return Decision(outcome.file, (acknowledgement(record, schema_name, ticket, at), *delivered))
+    return Decision(outcome.file, (*_accepted(kind, record, ticket, payload, at), *delivered))
 
 
-def on_lookup(file: PersonFile, network: Network, lookup: fanout.Lookup, at: dt.datetime) -> Decision:
+def on_lookup(file: PersonFile, network: Network, lookup: Lookup, at: dt.datetime) -> Decision:
     """A routed civil or DmfA fact: keep it in the subject's file and/or deliver it to the file's holders."""
     updated = directory.store_fact(file, fanout.kept(lookup)) if lookup.keep else None
     source = sources.kept_fact_source(lookup.schema_name, lookup.slot)
@@ -236,11 +224,8 @@ def on_consultation(
     return Decision(None, (reply, ToAudit(entry)))
 
 
-LOOKUP = "be.crossroads.internal.Lookup"
-INTEGRATION = "be.crossroads.directory.Integration"
-CONSULTATION_REQUEST = "be.crossroads.consultation.ConsultationRequest"
-DIMONA = frozenset({directory.DIMONA_IN, directory.DIMONA_OUT, directory.DIMONA_UPDATE, directory.DIMONA_CANCEL})
-HANDLED = frozenset({LOOKUP, INTEGRATION, CONSULTATION_REQUEST, *DIMONA})  # what `decide` accepts
+#: what `decide` accepts: lookups, and every kind one of the directory's rules decides
+HANDLED = frozenset({LOOKUP, *(k.schema for k in KINDS.values() if k.decider is not None)})
 
 
 def decide(
@@ -252,14 +237,15 @@ def decide(
     at: dt.datetime,
     encode_entry: Callable[[Entry], bytes],
 ) -> Decision:
-    """The directory step's one entry point: which rule applies is told by the message's schema."""
+    """The directory step's one entry point: which rule applies is told by the message's kind."""
     if schema_name == LOOKUP:
-        return on_lookup(file, network, fanout.Lookup(**record), at)
+        return on_lookup(file, network, Lookup(**record), at)
+    kind = KINDS.get(schema_name)
+    if kind is None or kind.decider is None:
+        raise ValueError(f"the directory does not handle {schema_name}")
     ticket = record["envelope"]["ticket"]
-    if schema_name == INTEGRATION:
-        return on_integration(file, network, record, ticket, payload, at)
-    if schema_name in DIMONA:
-        return on_dimona(file, network, schema_name, record, ticket, payload, at)
-    if schema_name == CONSULTATION_REQUEST:
-        return on_consultation(file, network, record, ticket, at, encode_entry)
-    raise ValueError(f"the directory does not handle {schema_name}")
+    if kind.decider is Decider.INTEGRATION:
+        return on_integration(file, network, kind, record, ticket, payload, at)
+    if kind.decider is Decider.DIMONA:
+        return on_dimona(file, network, kind, record, ticket, payload, at)
+    return on_consultation(file, network, record, ticket, at, encode_entry)

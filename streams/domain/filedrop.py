@@ -27,6 +27,7 @@ from typing import Any
 
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import EnterpriseNumber
+from streams.domain.kinds import FAMILIES, kinds_of
 from streams.domain.validation import Violation
 
 __all__ = [
@@ -68,38 +69,12 @@ class FileType:
         return next(iter(self.schemas)) if len(self.schemas) == 1 else None
 
 
+# one file type per family of declarations (streams.domain.kinds): the schemas are the family's kinds
 FILE_TYPES: Mapping[str, FileType] = {
-    t.code: t
-    for t in (
-        FileType(
-            "DIMN",
-            "dimona",
-            frozenset(
-                f"be.crossroads.dimona.{n}"
-                for n in ("DimonaIn", "DimonaOut", "DimonaUpdate", "DimonaCancel", "DimonaBatch")
-            ),
-            "DIMONA declarations (IN, OUT, UPDATE, CANCEL, batches of up to 20)",
-        ),
-        FileType("DMFA", "dmfa", frozenset({"be.crossroads.dmfa.DmfaDeclaration"}), "quarterly DmfA declarations"),
-        FileType(
-            "INTG",
-            "integrations",
-            frozenset({"be.crossroads.directory.Integration"}),
-            "institutions' integrations in the reference directory (register / unregister a file on a person)",
-        ),
-        FileType(
-            "CIVL",
-            "civil",
-            frozenset(f"be.crossroads.civil.{n}" for n in ("Birth", "AddressChange", "Death", "CivilStatusChange")),
-            "National Register civil events",
-        ),
-        FileType(
-            "CONS",
-            "consultations",
-            frozenset({"be.crossroads.consultation.ConsultationRequest"}),
-            "institutions' consultation requests",
-        ),
+    family.file_type: FileType(
+        family.file_type, family.name, frozenset(k.schema for k in kinds_of(family)), family.description
     )
+    for family in FAMILIES
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import EnterpriseNumber
+from streams.domain.kinds import KINDS
 from streams.domain.network import Network
 from streams.domain.validation import Violation
 
@@ -33,17 +34,11 @@ NOT_AUTHENTICATED = "envelope.sender_not_authenticated"
 NOT_AUTHENTIC_SOURCE = "envelope.not_authentic_source"
 NOT_MANDATED = "envelope.sender_not_mandated"
 
-DIMONA_BATCH = "be.crossroads.dimona.DimonaBatch"
-# the declarations an employer makes about its own workers: by itself, or through a mandated secretariat
-_EMPLOYER_DECLARATIONS = frozenset(
-    {
-        "be.crossroads.dimona.DimonaIn",
-        "be.crossroads.dimona.DimonaOut",
-        "be.crossroads.dimona.DimonaUpdate",
-        "be.crossroads.dimona.DimonaCancel",
-        "be.crossroads.dmfa.DmfaDeclaration",
-    }
-)
+
+def _by_employer(schema_name: object) -> bool:
+    """A declaration an employer makes about its own workers: by itself, or through a mandated secretariat."""
+    kind = KINDS.get(schema_name) if isinstance(schema_name, str) else None
+    return kind is not None and kind.by_employer
 
 
 def _sender(record: Mapping[str, Any]) -> str | None:
@@ -96,13 +91,14 @@ def _employers(schema_name: str, record: Mapping[str, Any]) -> Iterator[tuple[st
     """(field, employer's 10 digits) of each employer the declaration is made for.  An employer number that
     is no enterprise number is left out: the content rules refuse it already (``enterprise.*``), and no
     mandate can name it."""
-    if schema_name == DIMONA_BATCH:
+    kind = KINDS.get(schema_name)
+    if kind is not None and kind.batch:
         for index, item in enumerate(record.get("declarations") or ()):
-            if isinstance(item, tuple | list) and len(item) == 2 and item[0] in _EMPLOYER_DECLARATIONS:
+            if isinstance(item, tuple | list) and len(item) == 2 and _by_employer(item[0]):
                 digits = _digits(item[1].get("employer") if isinstance(item[1], Mapping) else None)
                 if digits is not None:
                     yield f"declarations[{index}].employer", digits
-    elif schema_name in _EMPLOYER_DECLARATIONS:
+    elif _by_employer(schema_name):
         digits = _digits(record.get("employer"))
         if digits is not None:
             yield "employer", digits

@@ -25,16 +25,17 @@ from faust.types import TP
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.admission import lookup_record
 from streams.domain.audit import AUDIT_SCHEMA, GENESIS, delivery_entry, refusal_entry, verify_chain
-from streams.domain.fanout import route
+from streams.domain.kinds import lookups as route
 from streams.domain.network import Network
+from streams.domain.outcomes import LOOKUP
 from streams.network_files import load_network
 from streams.settings import Settings
 from tests.component.fakes import COMPONENT_TRANSPORT, FakeAuditTopic, Log, LoggingPublisher
 from topologies import directory
 from topologies.app import create_app, source_topics
 from topologies.deps import Deps
-from topologies.intake import LOOKUP, lookup_record
 from topologies.publisher import RecordingPublisher
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -517,8 +518,9 @@ def test_every_notification_is_published_after_its_audit_record_was_written(tmp_
     assert log[flush] == ("flush", False), "nothing acked before the batch's messages are flushed"
     assert ANNA.encode() in h.app.tables["directory"].data, "the registration's file is written"
     assert all(m.acked for m in messages), "then the batch is acked"
-    # the acknowledgement of the registration waited for the batch's audit records too
-    assert [e[3].rpartition(".")[2] for _, e in published] == ["Acknowledgement", "Notification", "Notification"]
+    # the accepted registration (now a fact) and its acknowledgement waited for the batch's audit records too
+    kinds = [e[3].rpartition(".")[2] for _, e in published]
+    assert kinds == ["Integration", "Acknowledgement", "Notification", "Notification"]
     assert max(written.values()) < min(i for i, _ in published)
 
 

@@ -67,7 +67,7 @@ def test_a_valid_dimona_becomes_a_ticketed_fact_keyed_by_the_worker(harness) -> 
 
     _send(app, settings, codec, "dimona", b"whatever", codec.encode("be.crossroads.dimona.DimonaIn", record))
 
-    facts = publisher.on(f"{settings.topic_prefix}.facts.dimona.v1")
+    facts = publisher.on(f"{settings.topic_prefix}.directory.declarations.v1")
     assert len(publisher.sent) == 1 and len(facts) == 1
     key, value = facts[0]
     assert key == record["worker"].encode()
@@ -136,7 +136,7 @@ def test_a_declaration_forged_in_another_senders_name_is_refused_to_its_real_pro
     _run(app, "dimona", b"k", raw, _sealed_as(settings, MUTUALITY, "dimona", raw))
 
     prefix = settings.topic_prefix
-    assert publisher.on(f"{prefix}.facts.dimona.v1") == []
+    assert publisher.on(f"{prefix}.directory.declarations.v1") == []
     assert publisher.on(f"{prefix}.mailbox.employers.v1") == []  # the named employer hears nothing of it
     [(_, ack_bytes)] = publisher.on(mailbox(MUTUALITY).topic(prefix))
     ack = codec.decode(ack_bytes).record
@@ -194,4 +194,4 @@ def test_a_mandated_secretariats_dimona_is_admitted(harness) -> None:  # type: i
     record["envelope"] = {**record["envelope"], "sender": "0448123469"}  # SD Worx, mandated since 2020
     _send(app, settings, codec, "dimona", b"k", codec.encode(DIMONA_IN, record))
 
-    assert len(publisher.on(f"{settings.topic_prefix}.facts.dimona.v1")) == 1 and len(publisher.sent) == 1
+    assert len(publisher.on(f"{settings.topic_prefix}.directory.declarations.v1")) == 1 and len(publisher.sent) == 1

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.deployment import grant_deployment
-from streams.domain.admission import subject_key
+from streams.domain.kinds import subject_key
 from streams.kafka.admin import delete_run_topics
 from streams.kafka.producer import DeclarationProducer
 from streams.kafka.security import client_config

@@ -26,7 +26,7 @@ from connectors.files.outbound import OutboundConnector
 from connectors.files.samples import dimona_records, write_jsonl
 from streams.catalog import EMPLOYERS_MAILBOX, mailbox, mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
-from streams.domain.admission import ACKNOWLEDGEMENT_SCHEMA
+from streams.domain.outcomes import ACKNOWLEDGEMENT as ACKNOWLEDGEMENT_SCHEMA
 from streams.kafka.admin import TopicAdmin
 from streams.kafka.partitioner import partition_for
 from streams.kafka.producer import producer_config

@@ -27,10 +27,10 @@ from confluent_kafka import Consumer, Producer
 
 from streams.catalog import CATALOG
 from streams.codecs import AvroCodec, SchemaRegistry
-from streams.domain.admission import subject_key
 from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain, delivery_entry
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import parse_niss
+from streams.domain.kinds import subject_key
 from streams.kafka.producer import producer_config
 from streams.kafka.security import client_config
 from streams.settings import Settings

@@ -18,7 +18,8 @@ from chaos import fuzz
 from chaos.ids import Ack, DeadLetter, Fact, Outputs, Rejection
 
 from streams.codecs import AvroCodec, SchemaRegistry
-from streams.domain.admission import intake_ticket, subject_key
+from streams.domain.admission import intake_ticket
+from streams.domain.kinds import subject_key
 from streams.domain.samples import sample
 from streams.settings import PROJECT_ROOT
 

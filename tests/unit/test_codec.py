@@ -29,8 +29,8 @@ from streams.codecs import (
     UnknownSchemaError,
 )
 from streams.codecs.registry import fingerprint_of
+from streams.domain.kinds import DECLARATION_TYPES
 from streams.domain.samples import sample, sample_dimona_in
-from streams.domain.validation import DECLARATION_TYPES
 
 REGISTRY = SchemaRegistry.from_directory()
 RECORDS = REGISTRY.records()

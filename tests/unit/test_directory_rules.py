@@ -9,7 +9,9 @@ import pytest
 
 from streams.domain import exchange
 from streams.domain.directory import Changed, PersonFile, Refusal, apply_dimona, apply_integration
-from streams.domain.fanout import Lookup, notification_ticket, plan, route
+from streams.domain.fanout import notification_ticket, plan
+from streams.domain.kinds import Lookup
+from streams.domain.kinds import lookups as route
 from streams.domain.network import Authorization, DataType, Institution, Network, Sector
 
 MUTUALITY_A = "0206731645"

@@ -7,13 +7,13 @@ import datetime as dt
 
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.admission import (
-    ACKNOWLEDGEMENT_SCHEMA,
-    REJECTION_SCHEMA,
     Refused,
     acknowledgement,
     admit,
     rejection,
 )
+from streams.domain.outcomes import ACKNOWLEDGEMENT as ACKNOWLEDGEMENT_SCHEMA
+from streams.domain.outcomes import REJECTION as REJECTION_SCHEMA
 from streams.domain.quoting import QUOTE_LIMIT, quoted
 from streams.domain.samples import sample
 

@@ -9,8 +9,9 @@ import pytest
 
 from streams.domain import exchange
 from streams.domain.directory import Changed, PersonFile, apply_dimona
-from streams.domain.fanout import Lookup
+from streams.domain.kinds import Lookup, kind_of
 from streams.domain.network import DataType
+from streams.domain.outcomes import ToAudit
 from streams.domain.pseudonyms import REIDENTIFICATION_DATA_TYPE
 from streams.domain.sources import (
     NATIONAL_REGISTER,
@@ -80,7 +81,7 @@ def test_a_source_reads_with_the_names_everyone_knows() -> None:
 
 # -- where the directory step makes audit records ----------------------------------------------------------------
 def _audits(decision: exchange.Decision) -> list[dict[str, Any]]:
-    return [o.record for o in decision.outcomes if isinstance(o, exchange.ToAudit)]
+    return [o.record for o in decision.outcomes if isinstance(o, ToAudit)]
 
 
 def test_a_dimona_delivered_and_withheld_names_the_employer_not_the_secretariat_that_sent_it() -> None:
@@ -91,7 +92,7 @@ def test_a_dimona_delivered_and_withheld_names_the_employer_not_the_secretariat_
     schema, record = dimona_in_of_5_january()
     record = {**record, "envelope": {**record["envelope"], "sender": SECRETARIAT}}
 
-    audits = _audits(exchange.on_dimona(file, NETWORK, schema, record, "t-in", b"dimona", AT))
+    audits = _audits(exchange.on_dimona(file, NETWORK, kind_of(schema), record, "t-in", b"dimona", AT))
 
     assert sorted((a["actor"], a["kind"], a["source"]) for a in audits) == [
         (MUTUALITY_A, "REFUSAL", EMPLOYER),

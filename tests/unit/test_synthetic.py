@@ -20,8 +20,8 @@ from streams.cli import generate as generate_cli
 from streams.domain.consult import decide
 from streams.domain.directory import PersonFile, Refusal, apply_integration
 from streams.domain.identifiers import EnterpriseNumber, NationalNumber, Sex, parse_niss
+from streams.domain.kinds import validate
 from streams.domain.network import Network
-from streams.domain.validation import validate
 from streams.synthetic import (
     NATIONAL_REGISTER,
     Generated,

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from streams.codecs import default_schema_dir
+from streams.domain.kinds import DECLARATION_TYPES, validate
 from streams.domain.samples import SAMPLE_NISS, sample, sample_dimona_in, sample_dmfa
-from streams.domain.validation import DECLARATION_TYPES, RULES, parse_quarter, validate
+from streams.domain.validation import RULES, parse_quarter
 
 DOCS = (default_schema_dir().parent / "docs" / "contracts.md").read_text(encoding="utf-8")
 

@@ -517,7 +517,7 @@ def oracle_oasis(data: Dataset, quarter: str, t: Thresholds = Thresholds()) -> d
 def test_the_data_set_is_deterministic_and_valid() -> None:
     first, second = generate(), generate()
     assert [r["envelope"]["ticket"] for _, r in first.facts] == [r["envelope"]["ticket"] for _, r in second.facts]
-    from streams.domain.validation import validate
+    from streams.domain.kinds import validate
 
     for schema, record in first.facts:
         assert validate(schema, dict(record)) == [], (schema, record)

@@ -1,0 +1,53 @@
+"""One `Kind` per declaration type: everything else reads it, and what must agree with it does."""
+
+from __future__ import annotations
+
+from streams.codecs import SchemaRegistry, default_schema_dir
+from streams.codecs.packed import FACT_SCHEMAS
+from streams.domain.filedrop import FILE_TYPES
+from streams.domain.kinds import FAMILIES, KINDS, Decider, kinds_of
+from streams.domain.network import DataType
+from streams.domain.samples import sample
+
+
+def test_every_kind_has_its_schema_and_a_sample_its_own_validator_accepts() -> None:
+    registry = SchemaRegistry.from_directory(default_schema_dir())
+    for name, kind in KINDS.items():
+        assert registry.get(name) is not None, name
+        assert kind.validate(sample(name)) == [], name
+
+
+def test_every_pushed_data_type_is_some_kinds_and_each_kind_says_how_it_is_decided() -> None:
+    pushed = {k.data_type for k in KINDS.values() if k.data_type is not None}
+    consultation = {m for m in DataType if m.value.startswith("be.crossroads.consultation.")}
+    assert pushed == set(DataType) - consultation
+    for kind in KINDS.values():
+        if kind.batch:
+            continue
+        # decided by the directory, or final at intake and then routed to the directories concerned
+        assert (kind.decider is not None) != kind.final_at_intake, kind.schema
+        if kind.final_at_intake:
+            assert kind.route is not None and kind.effective is not None, kind.schema
+        if kind.decider is Decider.DIMONA:
+            assert kind.effective is not None and kind.data_type is not None, kind.schema
+
+
+def test_the_file_types_and_families_are_the_kinds() -> None:
+    assert {t.family for t in FILE_TYPES.values()} == {f.name for f in FAMILIES}
+    for family in FAMILIES:
+        assert FILE_TYPES[family.file_type].schemas == {k.schema for k in kinds_of(family)}
+
+
+def test_every_fact_a_person_file_keeps_has_a_code_in_the_packed_format() -> None:
+    # the packed format's code table is a wire format (appended to, never reordered): it must know each kept kind
+    kept = {k.schema for k in KINDS.values() if k.route is not None}
+    assert kept <= set(FACT_SCHEMAS)
+
+
+def test_facts_topics_hold_only_what_was_accepted() -> None:
+    for kind in KINDS.values():
+        family = kind.family
+        if kind.final_at_intake:
+            assert family.admitted_to == family.facts
+        elif family.facts is not None:  # decided by the directory: admitted to it, made a fact by it
+            assert family.admitted_to == ("directory", "declarations"), kind.schema
