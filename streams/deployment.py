@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from streams.access import Principal, Service, access_plan
-from streams.network_files import load_network
+from streams.composition import network_for
 from streams.settings import Settings
 
 
 def deployment_plan(settings: Settings) -> tuple[Principal, ...]:
     """The access plan of the deployment the settings describe (topic prefix, app id, network)."""
-    network = load_network(settings.network_dir)
+    network = network_for(settings)
     sources: dict[str, list[str]] = {}
     for source in network.authentic_sources:
         # a namespace (be.crossroads.civil) or a schema (be.crossroads.civil.Death): its family is the third part

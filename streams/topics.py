@@ -7,12 +7,12 @@ run on fewer topics than an operator would create.
 from __future__ import annotations
 
 from streams.catalog import TopicSpec, platform_topics
+from streams.composition import network_for
 from streams.settings import Settings
 
 
 def needed_topics(settings: Settings) -> tuple[TopicSpec, ...]:
     """The catalog plus a mailbox per institution of the network in `settings.network_dir` (loaded and
     validated: a broken network raises `NetworkError`)."""
-    from streams.network_files import load_network
 
-    return platform_topics(load_network(settings.network_dir).institutions)
+    return platform_topics(network_for(settings).institutions)

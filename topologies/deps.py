@@ -11,7 +11,8 @@ from typing import Any
 import faust
 
 from streams.catalog import Area, by_key
-from streams.codecs import AvroCodec, SchemaRegistry
+from streams.codecs import AvroCodec
+from streams.composition import codec_for, network_for, registry_for
 from streams.domain.admission import intake_ticket
 from streams.domain.network import Network
 from streams.settings import Settings
@@ -37,13 +38,12 @@ class Deps:
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
         """Everything loaded and validated now, at start-up: a bad schema or network file stops the worker."""
-        from streams.network_files import load_network
 
-        registry = SchemaRegistry.from_directory(settings.schema_dir)
+        registry = registry_for(settings)
         return cls(
             settings=settings,
-            codec=AvroCodec(registry, settings.schema_registry_url),
-            loaded_network=load_network(settings.network_dir),
+            codec=codec_for(settings, registry),
+            loaded_network=network_for(settings),
         )
 
     def network(self) -> Network:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.clickhouse.client import Executor, execute, quote_identifier
+from streams.composition import codec_for
 from streams.domain.audit import AUDIT_SCHEMA, consultation_entry
 from streams.domain.pseudonyms import REIDENTIFICATION_DATA_TYPE, decide_reidentification
 from streams.domain.sources import source_of
@@ -96,10 +97,9 @@ def kafka_publisher(settings: Settings) -> Publish:
     from confluent_kafka import Producer
 
     from streams.catalog import Area, by_key
-    from streams.codecs import AvroCodec, SchemaRegistry
     from streams.kafka.producer import producer_config
 
-    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
+    codec = codec_for(settings)
     topic = by_key(Area.AUDIT, "pending").topic(settings.topic_prefix)
 
     def publish(entries: list[dict[str, Any]]) -> None:

@@ -35,9 +35,10 @@ from connectors.files.fsio import atomic_write, exclusive, json_line, json_lines
 from connectors.files.journal import Journal
 from connectors.files.scan import Scanned, content_hash, scan_file
 from streams.catalog import Area, by_key
-from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+from streams.codecs import CodecError
 from streams.codecs.conform import conform
 from streams.codecs.quality import FileFormat, read_records
+from streams.composition import codec_for, network_for, registry_for
 from streams.domain.admission import intake_ticket
 from streams.domain.filedrop import (
     FILE_TYPES,
@@ -62,7 +63,6 @@ from streams.domain.validation import Violation
 from streams.kafka.producer import producer_config
 from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
-from streams.network_files import load_network
 from streams.settings import Settings
 
 log = logging.getLogger("crossroads.connectors.inbound")
@@ -150,10 +150,10 @@ class InboundConnector:
         self.chunk = max(1, chunk)
         self.progress = progress
         self.go_grace_seconds = go_grace_seconds
-        self.registry = SchemaRegistry.from_directory(settings.schema_dir)
-        self.codec = AvroCodec(self.registry, settings.schema_registry_url)
+        self.registry = registry_for(settings)
+        self.codec = codec_for(settings, self.registry)
         # the senders register, to judge a partner's declarations as the intake will (mandates, sources)
-        self.network = load_network(settings.network_dir)
+        self.network = network_for(settings)
         self._producer: Producer | None = None
         self._meta: Consumer | None = None
         self._deliveries: list[tuple[int, int, int]] = []

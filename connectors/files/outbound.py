@@ -25,7 +25,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from connectors.files.fsio import atomic_write, exclusive, json_lines, watermarks
 from streams.catalog import mailbox_of
-from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+from streams.codecs import CodecError
+from streams.composition import codec_for, network_for
 from streams.domain.filedrop import PLATFORM_ENVIRONMENT
 from streams.kafka.partitioner import partition_for
 from streams.kafka.security import client_config
@@ -54,12 +55,10 @@ class OutboundConnector:
         self.per_file = max(1, per_file)
         self.written = written
         if institutions is None:
-            from streams.network_files import load_network
-
-            institutions = load_network(settings.network_dir).institutions
+            institutions = network_for(settings).institutions
         spec, self.key = mailbox_of(actor, institutions)  # key: None for a topic of its own
         self.topic = spec.topic(settings.topic_prefix)
-        self.codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+        self.codec = codec_for(settings)
         self.environment = PLATFORM_ENVIRONMENT[settings.environment]
         self._consumer: Consumer | None = None
 

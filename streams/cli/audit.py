@@ -14,7 +14,8 @@ from rich.table import Table
 
 from streams.audit_seal import SealFileError, load_seals, save_seals, seal_file
 from streams.catalog import FOREVER, Area, by_key
-from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+from streams.codecs import AvroCodec, CodecError
+from streams.composition import codec_for
 from streams.domain.audit import (
     AUDIT_SCHEMA,
     PartitionVerdict,
@@ -48,7 +49,7 @@ def _topic(settings: Settings, topic: str | None) -> str:
 
 
 def _codec(settings: Settings) -> AvroCodec:
-    return AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
+    return codec_for(settings)
 
 
 def _records(

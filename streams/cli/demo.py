@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from streams.composition import codec_for
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ def register(app: typer.Typer) -> None:
         """Bring everything up, follow one DIMONA declaration from intake to a ClickHouse row, then stream a
         synthetic Belgium (a bounded sample of it) through the platform and report what came out."""
         from connectors.clickhouse import connect, migrate
-        from streams.codecs import AvroCodec, SchemaRegistry
         from streams.demo.journey import JourneyTimeout, trace
         from streams.demo.run import OutcomesMissing
         from streams.domain.network import NetworkError
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
             for group in (settings.app_id, f"{settings.app_id}-projector"):
                 wait_for_group(settings, group, timeout, check=workers.check)
             step("workers: consumer groups stable")
-            codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
+            codec = codec_for(settings)
             record = sample_dimona_in()
             record["envelope"]["sender_reference"] = f"demo-{uuid.uuid4().hex[:12]}"
             journey = trace(settings, codec, record, timeout=timeout, check=workers.check)

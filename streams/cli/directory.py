@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from streams.composition import codec_for, network_for
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -27,13 +28,11 @@ def show(
     as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD: only the files active on that date"),
 ) -> None:
     """The person's directory entries (history included) and employment relations."""
-    from streams.codecs import AvroCodec, SchemaRegistry
     from streams.codecs.person_file import decode_person_file
     from streams.domain.errors import InvalidIdentifierError
     from streams.domain.identifiers import parse_niss
     from streams.kafka.audit_log import partition_count, read_partition
     from streams.kafka.partitioner import partition_for
-    from streams.network_files import load_network
 
     settings = Settings()
     try:
@@ -48,9 +47,9 @@ def show(
     for record in read_partition(settings, topic, partition_for(key, partition_count(settings, topic))):
         if record.key == key:
             value = record.value
-    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
+    codec = codec_for(settings)
     file = decode_person_file(codec, value)
-    network = load_network(settings.network_dir)
+    network = network_for(settings)
     entries = file.holders(day) if day else list(file.entries)
     title = f"Directory of {person}" + (f" as of {day}" if day else " (all periods)")
     table = Table("institution", "name", "sector", "capacity", "from", "to", "status", "ticket", title=title)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from streams.access import consumer_group_prefix
+from streams.composition import codec_for, network_for
 from streams.kafka.security import client_config
 from streams.settings import Settings
 
@@ -34,13 +35,12 @@ def tail(
     from confluent_kafka import Consumer, TopicPartition
 
     from streams.catalog import mailbox_of
-    from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+    from streams.codecs import CodecError
     from streams.kafka.partitioner import partition_for
-    from streams.network_files import load_network
 
     settings = Settings()
-    codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
-    spec, key = mailbox_of(actor, load_network(settings.network_dir).institutions)
+    codec = codec_for(settings)
+    spec, key = mailbox_of(actor, network_for(settings).institutions)
     topic = spec.topic(settings.topic_prefix)
     group = f"tail-{actor}-{time.time_ns()}"
     if key is None and settings.kafka_security != "plaintext":

@@ -13,6 +13,7 @@ import threading
 import typer
 
 from streams.access import Service
+from streams.composition import codec_for
 from streams.deployment import as_service
 from streams.settings import Settings
 
@@ -29,11 +30,10 @@ def register(app: typer.Typer) -> None:
         from connectors.clickhouse.journey import JourneyProjection
         from connectors.clickhouse.projector import Projection, Projector
         from connectors.clickhouse.warehouse import warehouse_projections
-        from streams.codecs import AvroCodec, SchemaRegistry
 
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
         settings = as_service(Settings(), Service.PROJECTOR)
-        codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir), settings.schema_registry_url)
+        codec = codec_for(settings)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from streams.composition import codec_for, registry_for
 from streams.settings import Settings
 
 console = Console()
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
         """Send every record to its intake topic as ACTOR (the envelope's sender), sealed as ACTOR (the intake
         believes the seal, docs/security.md). Acknowledgements arrive in ACTOR's mailbox
         (`crossroads mailbox tail ACTOR`)."""
-        from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+        from streams.codecs import CodecError
         from streams.codecs.conform import conform
         from streams.codecs.quality import detect_format, read_records
         from streams.domain.kinds import subject_key
@@ -38,8 +39,8 @@ def register(app: typer.Typer) -> None:
             console.print("[red]say who sends: --as ACTOR, or --keep-senders to use each record's own sender[/red]")
             raise typer.Exit(2)
         settings = Settings()
-        registry = SchemaRegistry.from_directory(settings.schema_dir)
-        producer = DeclarationProducer(settings, AvroCodec(registry, settings.schema_registry_url))
+        registry = registry_for(settings)
+        producer = DeclarationProducer(settings, codec_for(settings, registry))
         skipped = 0
         for raw in read_records(path, detect_format(path)):
             name = type_name or raw.type_name

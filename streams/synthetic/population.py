@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from streams.composition import network_for
 from streams.domain.network import Network
 from streams.synthetic import figures
 from streams.synthetic.economy import Employer, generate_employers
@@ -328,10 +329,9 @@ def address_of(citizen: Citizen) -> dict[str, object]:
 
 def sample_network() -> Network:
     """The network the platform runs with by default (``CROSSROADS_NETWORK_DIR``, else deploy/network/v1)."""
-    from streams.network_files import load_network
     from streams.settings import Settings
 
-    return load_network(Settings().network_dir)
+    return network_for(Settings())
 
 
 # -- generation -----------------------------------------------------------------------------------------------
