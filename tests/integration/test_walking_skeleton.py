@@ -14,6 +14,7 @@ from streams.domain.samples import sample_dimona_in
 from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
 from streams.settings import Settings
+from tests.integration.harness import niss
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.integration
 def test_a_dimona_in_becomes_a_fact_then_a_warehouse_row(platform: Settings) -> None:
     settings = platform
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
-    record = sample_dimona_in()
+    # a worker of its own: the sample's worker may already hold this relation (a second IN is refused, no fact)
+    record = {**sample_dimona_in(), "worker": niss()}
     reference = f"skeleton-{uuid.uuid4().hex[:10]}"
     record["envelope"]["sender_reference"] = reference
     facts_topic = f"{settings.topic_prefix}.facts.dimona.v1"
