@@ -98,7 +98,9 @@ class Changed:
     file: PersonFile
 
 
-Outcome = Changed | Refusal
+# A refused declaration is told every rule it breaks, as intake tells every violation: never empty.
+Refusals = tuple[Refusal, ...]
+Outcome = Changed | Refusals
 
 
 def _overlap(a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: dt.date | None) -> bool:
@@ -109,28 +111,40 @@ def _overlap(a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: d
 
 
 def apply_integration(file: PersonFile, integration: Record, ticket: str, network: Network) -> Outcome:
-    """REGISTER or UNREGISTER one institution's file on the person, with the network's and the anti-fraud rules."""
+    """REGISTER or UNREGISTER one institution's file on the person, with the network's and the anti-fraud rules.
+
+    Every rule is checked, so that the sender learns all that is wrong at once: the network's rules (each on
+    the fields it can judge), then the rules of the action on the person's file."""
     institution, sector, capacity = integration["institution"], integration["sector"], integration["capacity"]
+    refusals: list[Refusal] = []
     known = network.institution(institution)
     if known is None:
-        return Refusal("directory.unknown_institution", "institution", f"{institution} is not in the network")
-    if known.sector != sector:
-        return Refusal(
-            "directory.sector_mismatch", "sector", f"{institution} belongs to sector {known.sector}, not {sector}"
+        refusals.append(Refusal("directory.unknown_institution", "institution", f"{institution} is not in the network"))
+    elif known.sector != sector:
+        refusals.append(
+            Refusal(
+                "directory.sector_mismatch", "sector", f"{institution} belongs to sector {known.sector}, not {sector}"
+            )
         )
     if not network.is_capacity(sector, capacity):
-        return Refusal("directory.unknown_capacity", "capacity", f"sector {sector} has no capacity {capacity!r}")
+        refusals.append(
+            Refusal("directory.unknown_capacity", "capacity", f"sector {sector} has no capacity {capacity!r}")
+        )
     if integration["envelope"]["sender"] != institution:
-        return Refusal(
-            "directory.not_own_file", "institution", "an institution registers and unregisters only its own files"
+        refusals.append(
+            Refusal(
+                "directory.not_own_file", "institution", "an institution registers and unregisters only its own files"
+            )
         )
     period = integration["period"]
     if integration["action"] == "UNREGISTER":
-        return _unregister(file, institution, capacity, period["start"], period["end"])
-    return _register(
-        file,
-        Entry(institution, sector, capacity, period["start"], period["end"], integration["status"], ticket),
-    )
+        outcome = _unregister(file, institution, capacity, period["start"], period["end"])
+    else:
+        entry = Entry(institution, sector, capacity, period["start"], period["end"], integration["status"], ticket)
+        outcome = _register(file, entry)
+    if isinstance(outcome, tuple):
+        return (*refusals, *outcome)
+    return tuple(refusals) or outcome
 
 
 def _register(file: PersonFile, new: Entry) -> Outcome:
@@ -138,43 +152,62 @@ def _register(file: PersonFile, new: Entry) -> Outcome:
         e for e in file.entries if (e.institution, e.capacity, e.start) == (new.institution, new.capacity, new.start)
     ]
     others = [e for e in file.entries if e not in same_file]
+    refusals: list[Refusal] = []
     for e in others:
         if e.sector == new.sector and e.capacity == new.capacity and e.overlaps(new.start, new.end):
             if e.institution == new.institution:
-                return Refusal(
-                    "directory.overlap_same_institution",
-                    "period",
-                    f"{new.institution} already holds a file in capacity {new.capacity} from {e.start}"
-                    f" to {e.end or 'open end'}",
+                refusals.append(
+                    Refusal(
+                        "directory.overlap_same_institution",
+                        "period",
+                        f"{new.institution} already holds a file in capacity {new.capacity} from {e.start}"
+                        f" to {e.end or 'open end'}",
+                    )
                 )
+                continue
             # seed 4.14: one person, one capacity, one period, one institution of the sector
-            return Refusal(
-                "directory.overlap",
-                "period",
-                f"already registered in capacity {new.capacity} of sector {new.sector} at {e.institution} "
-                f"from {e.start} to {e.end or 'open end'}: the same person cannot be registered in the same "
-                "capacity for an overlapping period at two institutions of the same sector",
+            refusals.append(
+                Refusal(
+                    "directory.overlap",
+                    "period",
+                    f"already registered in capacity {new.capacity} of sector {new.sector} at {e.institution} "
+                    f"from {e.start} to {e.end or 'open end'}: the same person cannot be registered in the same "
+                    "capacity for an overlapping period at two institutions of the same sector",
+                )
             )
+    if refusals:
+        return tuple(refusals)
     # re-registering the same file (same institution, capacity and start) updates its status and period
     return Changed(replace(file, entries=(*others, new)))
 
 
 def _unregister(file: PersonFile, institution: str, capacity: str, start: dt.date, end: dt.date | None) -> Outcome:
+    refusals: list[Refusal] = []
     if end is None:
-        return Refusal(
-            "directory.unregister_without_end", "period.end", "an unregistration gives the last day the file was held"
+        refusals.append(
+            Refusal(
+                "directory.unregister_without_end",
+                "period.end",
+                "an unregistration gives the last day the file was held",
+            )
         )
     match = next(
         (e for e in file.entries if (e.institution, e.capacity, e.start) == (institution, capacity, start)), None
     )
     if match is None:
-        return Refusal(
-            "directory.not_registered",
-            "period.start",
-            f"{institution} holds no file in capacity {capacity} starting {start}",
+        refusals.append(
+            Refusal(
+                "directory.not_registered",
+                "period.start",
+                f"{institution} holds no file in capacity {capacity} starting {start}",
+            )
         )
-    if end < match.start:
-        return Refusal("directory.end_before_start", "period.end", f"{end} is before the file's start {match.start}")
+    elif end is not None and end < match.start:
+        refusals.append(
+            Refusal("directory.end_before_start", "period.end", f"{end} is before the file's start {match.start}")
+        )
+    if refusals or match is None or end is None:
+        return tuple(refusals)
     closed = replace(match, end=end if match.end is None else min(match.end, end))
     return Changed(replace(file, entries=tuple(closed if e is match else e for e in file.entries)))
 
@@ -194,7 +227,7 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
         if any(r.ticket == ticket for r in file.relations):
             return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
         if any(r.employer == employer and r.start == start for r in file.relations):
-            return Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists")
+            return (Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists"),)
         relation = Relation(
             employer,
             start,
@@ -209,15 +242,19 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
     match = next((r for r in file.relations if r.employer == employer and r.start == start), None)
     if match is None:
         kind = {DIMONA_OUT: "out", DIMONA_UPDATE: "update", DIMONA_CANCEL: "cancel"}.get(schema_name, "declaration")
-        return Refusal(
-            f"dimona.{kind}_without_in",
-            "relation_start_date",
-            f"no DIMONA IN of {employer} for this worker starting {start}",
+        return (
+            Refusal(
+                f"dimona.{kind}_without_in",
+                "relation_start_date",
+                f"no DIMONA IN of {employer} for this worker starting {start}",
+            ),
         )
     if schema_name == DIMONA_OUT:
         end = record["end_date"]
         if end < match.start:
-            return Refusal("dimona.end_before_start", "end_date", f"{end} is before the relation's start {match.start}")
+            return (
+                Refusal("dimona.end_before_start", "end_date", f"{end} is before the relation's start {match.start}"),
+            )
         return Changed(_swap(file, match, replace(match, end=end)))
     if schema_name == DIMONA_UPDATE:
         updated = replace(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.domain import admission, audit, consult, directory, fanout, sources
-from streams.domain.directory import Changed, Entry, PersonFile, Refusal
+from streams.domain.directory import Entry, PersonFile, Refusals
 from streams.domain.network import Network
 from streams.domain.validation import Violation
 
@@ -64,9 +64,16 @@ def acknowledgement(
 
 
 def _rejection(
-    record: Record, schema_name: str, ticket: str, refusal: Refusal, payload: bytes, person: str, at: dt.datetime
+    record: Record,
+    schema_name: str,
+    ticket: str,
+    refusals: Refusals,
+    payload: bytes,
+    person: str,
+    at: dt.datetime,
 ) -> tuple[Outcome, ...]:
-    violation = Violation(refusal.code, refusal.field, refusal.message)
+    """The rejection record and the REJECTED acknowledgement, both with every rule the declaration breaks."""
+    violations = tuple(Violation(r.code, r.field, r.message) for r in refusals)
     envelope = record["envelope"]
     return (
         ToRejections(
@@ -77,12 +84,12 @@ def _rejection(
                 "declaration_type": schema_name,
                 "stage": "directory",
                 "person": person,
-                "violations": [violation.as_dict()],
+                "violations": [v.as_dict() for v in violations],
                 "declaration": payload,
                 "rejected_at": at,
             }
         ),
-        acknowledgement(record, schema_name, ticket, at, (violation,)),
+        acknowledgement(record, schema_name, ticket, at, violations),
     )
 
 
@@ -149,7 +156,7 @@ def on_integration(
 ) -> Decision:
     schema = "be.crossroads.directory.Integration"
     outcome = directory.apply_integration(file, record, ticket, network)
-    if isinstance(outcome, Refusal):
+    if isinstance(outcome, tuple):
         return Decision(None, _rejection(record, schema, ticket, outcome, payload, record["person"], at))
     return Decision(outcome.file, (acknowledgement(record, schema, ticket, at),))
 
@@ -165,9 +172,8 @@ def on_dimona(
 ) -> Decision:
     worker = record["worker"]
     outcome = directory.apply_dimona(file, schema_name, record, ticket, payload)
-    if isinstance(outcome, Refusal):
+    if isinstance(outcome, tuple):
         return Decision(None, _rejection(record, schema_name, ticket, outcome, payload, worker, at))
-    assert isinstance(outcome, Changed)
     lookup = fanout.Lookup(
         worker,
         worker,

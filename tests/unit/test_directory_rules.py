@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streams.domain import exchange
-from streams.domain.directory import Changed, PersonFile, Refusal, apply_dimona, apply_integration
+from streams.domain.directory import Changed, PersonFile, apply_dimona, apply_integration
 from streams.domain.fanout import Lookup, notification_ticket, plan, route
 from streams.domain.network import Authorization, DataType, Institution, Network, Sector
 
@@ -95,6 +95,12 @@ def given(*integrations: dict[str, Any]) -> PersonFile:
     return file
 
 
+def codes(outcome: object) -> list[str]:
+    """The codes of a refusal (every broken rule, in the order the rules are checked)."""
+    assert isinstance(outcome, tuple), outcome
+    return [r.code for r in outcome]
+
+
 # -- integrations --------------------------------------------------------------------------------------------
 
 
@@ -114,9 +120,8 @@ def test_same_capacity_overlapping_period_at_two_institutions_of_a_sector_is_ref
 
     outcome = apply_integration(file, integration(MUTUALITY_B, "TITULAR", dt.date(2024, 1, 1)), "t-x", NETWORK)
 
-    assert isinstance(outcome, Refusal)
-    assert outcome.code == "directory.overlap"
-    assert MUTUALITY_A in outcome.message
+    assert codes(outcome) == ["directory.overlap"]
+    assert isinstance(outcome, tuple) and MUTUALITY_A in outcome[0].message
 
 
 def test_other_capacity_or_adjacent_period_is_not_an_overlap() -> None:
@@ -147,35 +152,98 @@ def test_unregister_closes_the_file_and_keeps_its_history() -> None:
 
 
 @pytest.mark.parametrize(
-    ("record", "code"),
+    ("record", "expected"),
     [
         (
             integration("0403170701", "TITULAR", dt.date(2020, 1, 1), sector="MUTUALITY"),
-            "directory.unknown_institution",
+            ["directory.unknown_institution"],
         ),
-        (integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), sector="CPAS"), "directory.sector_mismatch"),
-        (integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1)), "directory.unknown_capacity"),
+        (
+            integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), sector="CPAS"),
+            ["directory.sector_mismatch", "directory.unknown_capacity"],  # CPAS has no TITULAR either
+        ),
+        (integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1)), ["directory.unknown_capacity"]),
         (
             integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2021, 1, 1), action="UNREGISTER"),
-            "directory.not_registered",
+            ["directory.not_registered"],
         ),
         (
             integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER"),
-            "directory.unregister_without_end",
+            ["directory.unregister_without_end", "directory.not_registered"],
         ),
     ],
 )
-def test_refusals_have_stable_codes(record: dict[str, Any], code: str) -> None:
+def test_refusals_have_stable_codes(record: dict[str, Any], expected: list[str]) -> None:
     outcome = apply_integration(PersonFile(), record, "t", NETWORK)
-    assert isinstance(outcome, Refusal)
-    assert outcome.code == code
+    assert codes(outcome) == expected
+
+
+def test_an_unregistration_without_end_of_a_held_file_breaks_that_rule_only() -> None:
+    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER")
+    assert codes(apply_integration(file, record, "t", NETWORK)) == ["directory.unregister_without_end"]
 
 
 def test_an_institution_cannot_register_a_file_for_another() -> None:
     record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1))
     record["envelope"] = envelope(MUTUALITY_B)
     outcome = apply_integration(PersonFile(), record, "t", NETWORK)
-    assert isinstance(outcome, Refusal) and outcome.code == "directory.not_own_file"
+    assert codes(outcome) == ["directory.not_own_file"]
+
+
+def test_an_integration_is_refused_with_every_rule_it_breaks_not_only_the_first() -> None:
+    record = integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1))
+    record["envelope"] = envelope(MUTUALITY_B)  # and not its own file
+
+    outcome = apply_integration(PersonFile(), record, "t", NETWORK)
+
+    assert codes(outcome) == ["directory.unknown_capacity", "directory.not_own_file"]
+
+
+def test_not_own_file_and_the_anti_fraud_overlap_are_reported_together() -> None:
+    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    record = integration(MUTUALITY_B, "TITULAR", dt.date(2024, 1, 1))
+    record["envelope"] = envelope(JOB_OFFICE)
+
+    outcome = apply_integration(file, record, "t", NETWORK)
+
+    assert codes(outcome) == ["directory.not_own_file", "directory.overlap"]
+
+
+def test_every_overlapping_file_is_named() -> None:
+    file = given(
+        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2021, 12, 31)),
+        integration(MUTUALITY_B, "TITULAR", dt.date(2022, 1, 1)),
+    )
+    outcome = apply_integration(file, integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2019, 1, 1)), "t", NETWORK)
+    assert isinstance(outcome, Changed)  # another sector: no overlap
+
+    record = integration(MUTUALITY_A, "TITULAR", dt.date(2021, 6, 1))
+    refused = apply_integration(file, record, "t", NETWORK)
+    assert codes(refused) == ["directory.overlap_same_institution", "directory.overlap"]
+    assert isinstance(refused, tuple) and MUTUALITY_B in refused[1].message
+
+
+def test_an_unregistration_without_end_of_an_unknown_file_breaks_two_rules() -> None:
+    record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER")
+    outcome = apply_integration(PersonFile(), record, "t", NETWORK)
+    assert codes(outcome) == ["directory.unregister_without_end", "directory.not_registered"]
+
+
+def test_the_rejection_and_the_acknowledgement_carry_every_violation() -> None:
+    record = integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1))
+    record["envelope"] = envelope(MUTUALITY_B)
+
+    decision = exchange.on_integration(PersonFile(), NETWORK, record, "t", b"bytes", AT)
+
+    assert decision.file is None
+    rejection = next(o.record for o in decision.outcomes if isinstance(o, exchange.ToRejections))
+    ack = next(o for o in decision.outcomes if isinstance(o, exchange.ToMailbox))
+    expected = ["directory.unknown_capacity", "directory.not_own_file"]
+    assert [v["code"] for v in rejection["violations"]] == expected
+    assert (ack.actor, ack.record["status"]) == (MUTUALITY_B, "REJECTED")
+    assert [v["code"] for v in ack.record["violations"]] == expected
+    assert rejection["stage"] == "directory" and rejection["declaration"] == b"bytes"
 
 
 # -- DIMONA: the employment relation ------------------------------------------------------------------------
@@ -219,13 +287,13 @@ def test_a_dimona_in_delivered_again_is_recognised_by_its_ticket_not_refused_as_
     assert isinstance(again, Changed) and again.file == started.file
     # another declaration of the same relation is still refused
     other = apply_dimona(started.file, schema, record, "t-other", b"in")
-    assert isinstance(other, Refusal) and other.code == "dimona.duplicate_in"
+    assert codes(other) == ["dimona.duplicate_in"]
 
 
 def test_dimona_out_without_in_is_the_directorys_refusal() -> None:
     schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 2, 28))
     outcome = apply_dimona(PersonFile(), schema, out, "t", b"")
-    assert isinstance(outcome, Refusal) and outcome.code == "dimona.out_without_in"
+    assert codes(outcome) == ["dimona.out_without_in"]
 
 
 # -- fan-out ------------------------------------------------------------------------------------------------
