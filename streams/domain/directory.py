@@ -38,15 +38,20 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """An employment relation declared by DIMONA: its employer may consult its worker while it lasts."""
+    """An employment relation declared by DIMONA: its employer may consult its worker while it lasts.
+
+    Its identity is `(employer, declared_start)`: the start its DIMONA IN declared, which every later OUT,
+    UPDATE and CANCEL quotes (`relation_start_date`) and the warehouse names it by. An UPDATE may move `start`
+    (from then on, the relation runs from there), never `declared_start`."""
 
     employer: str
-    start: dt.date
+    start: dt.date  # the current start: the IN's, or the latest UPDATE's new start
     end: dt.date | None
     worker_type: str
     joint_committee: str
     ticket: str  # the DIMONA IN's platform ticket
     payload: bytes  # the DIMONA IN fact as received (what an employment consultation returns)
+    declared_start: dt.date  # the IN's start_date: the relation's name, whatever UPDATEs did to `start`
 
     def active_on(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
@@ -223,32 +228,15 @@ DIMONA_CANCEL = "be.crossroads.dimona.DimonaCancel"
 def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str, payload: bytes) -> Outcome:
     employer = record["employer"]
     if schema_name == DIMONA_IN:
-        start = record["start_date"]
-        if any(r.ticket == ticket for r in file.relations):
-            return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
-        if any(r.employer == employer and r.start == start for r in file.relations):
-            return (Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists"),)
-        relation = Relation(
-            employer,
-            start,
-            record["planned_end_date"],
-            record["worker_type"],
-            record["joint_committee"],
-            ticket,
-            payload,
-        )
-        return Changed(replace(file, relations=(*file.relations, relation)))
-    start = record["relation_start_date"]
-    match = next((r for r in file.relations if r.employer == employer and r.start == start), None)
+        return _hire(file, record, ticket, payload)
+    # OUT, UPDATE and CANCEL name the relation by the start it was declared with: only that start identifies
+    # it for good (an UPDATE may have moved its current start), and it is the start the warehouse groups the
+    # relation's events by, fact by fact, without the directory's state. A moved start is not accepted too:
+    # the warehouse would see those events as another relation.
+    declared = record["relation_start_date"]
+    match = next((r for r in file.relations if r.employer == employer and r.declared_start == declared), None)
     if match is None:
-        kind = {DIMONA_OUT: "out", DIMONA_UPDATE: "update", DIMONA_CANCEL: "cancel"}.get(schema_name, "declaration")
-        return (
-            Refusal(
-                f"dimona.{kind}_without_in",
-                "relation_start_date",
-                f"no DIMONA IN of {employer} for this worker starting {start}",
-            ),
-        )
+        return (_without_in(file, schema_name, employer, declared),)
     if schema_name == DIMONA_OUT:
         end = record["end_date"]
         if end < match.start:
@@ -267,6 +255,35 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
         return Changed(_swap(file, match, updated))
     # cancel: the relation never existed
     return Changed(replace(file, relations=tuple(r for r in file.relations if r is not match)))
+
+
+def _hire(file: PersonFile, record: Record, ticket: str, payload: bytes) -> Outcome:
+    employer, start = record["employer"], record["start_date"]
+    if any(r.ticket == ticket for r in file.relations):
+        return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
+    # a start that names a relation of this employer (declared from it, or moved to it) cannot name another
+    if any(r.employer == employer and start in (r.declared_start, r.start) for r in file.relations):
+        return (Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists"),)
+    relation = Relation(
+        employer,
+        start,
+        record["planned_end_date"],
+        record["worker_type"],
+        record["joint_committee"],
+        ticket,
+        payload,
+        declared_start=start,
+    )
+    return Changed(replace(file, relations=(*file.relations, relation)))
+
+
+def _without_in(file: PersonFile, schema_name: str, employer: str, declared: dt.date) -> Refusal:
+    kind = {DIMONA_OUT: "out", DIMONA_UPDATE: "update", DIMONA_CANCEL: "cancel"}.get(schema_name, "declaration")
+    message = f"no DIMONA IN of {employer} for this worker starting {declared}"
+    moved = next((r for r in file.relations if r.employer == employer and r.start == declared), None)
+    if moved is not None:  # the sender quoted the start an UPDATE moved the relation to: say which to quote
+        message += f"; the relation now starting {declared} was declared from {moved.declared_start}: quote that start"
+    return Refusal(f"dimona.{kind}_without_in", "relation_start_date", message)
 
 
 def _swap(file: PersonFile, old: Relation, new: Relation) -> PersonFile:

@@ -1,6 +1,8 @@
 """The reference directory's rules on the real pipeline: declarations sent like an institution or an employer
 would, through intake, the directory, the senders' mailboxes, the holders' notifications and the warehouse.
 
+* a DIMONA relation keeps its identity (employer + the start it was declared with) when an UPDATE moves its
+  start: later declarations quote that start, and the warehouse groups every event of the relation together;
 * a refused declaration is told every rule it breaks, in its acknowledgement and its rejection record;
 
 Each test uses fresh people, so tests never see each other's files.
@@ -15,13 +17,22 @@ from typing import Any
 
 import pytest
 
+from connectors.clickhouse import connect
+from connectors.clickhouse.statistics import relations_sql
+from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.settings import Settings
 from tests.integration.harness import Platform, envelope, integration, niss
 from tests.integration.test_scenarios import (
+    EMPLOYER,
     MUTUALITY_A,
     MUTUALITY_B,
     UNEMPLOYMENT_CSC,
+    accepted,
+    consultation,
+    dimona_in,
+    dimona_out,
     registered,
+    reply_to,
 )
 
 pytestmark = pytest.mark.integration
@@ -69,6 +80,70 @@ def rejected_with(p: Platform, reference: str) -> tuple[list[str], list[str]]:
     assert found, f"no rejection record for {reference}"
     assert found[0].record["stage"] == "directory"
     return [v["code"] for v in ack["violations"]], [v["code"] for v in found[0].record["violations"]]
+
+
+# -- D7: a relation keeps its identity when its start moves ---------------------------------------------------
+
+
+def test_a_relation_whose_start_moved_is_closed_by_quoting_its_declared_start_and_stays_one_in_the_warehouse(
+    p: Platform,
+) -> None:
+    worker, declared, moved, last_day = niss(), dt.date(2026, 1, 5), dt.date(2026, 2, 2), dt.date(2026, 4, 30)
+
+    hired = accepted(p, dimona_in(EMPLOYER, worker, declared))
+    updated = accepted(p, dimona_update(EMPLOYER, worker, declared, new_start_date=moved))
+    out = p.ack(p.send(*dimona_out(EMPLOYER, worker, declared, last_day)))  # quotes the start it was declared with
+
+    assert out["status"] == "ACCEPTED", out["violations"]
+    # the directory applied all three to one relation: employed from the moved start to the OUT's end
+    before = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, EMPLOYMENT, dt.date(2026, 1, 20)))
+    during = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, EMPLOYMENT, dt.date(2026, 3, 1)))
+    after = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, EMPLOYMENT, dt.date(2026, 5, 1)))
+    assert (before["status"], during["status"], after["status"]) == ("REFUSED", "GRANTED", "REFUSED")
+
+    # the warehouse names the relation by the same start in every event, so its statistics see one relation
+    settings = p.settings
+    client, database = connect(settings), settings.clickhouse.database
+    tickets = {hired, updated, str(out["ticket"])}
+    rows = _eventually(
+        "the three DIMONA events in the warehouse",
+        lambda: (
+            found
+            if len(
+                found := client.execute(
+                    f"SELECT DISTINCT event_id, kind, relation_start FROM {database}.dimona_events "
+                    "WHERE event_id IN %(tickets)s",
+                    {"tickets": tuple(tickets)},
+                )
+            )
+            == 3
+            else None
+        ),
+    )
+    assert sorted((kind, start) for _, kind, start in rows) == [
+        ("IN", declared),
+        ("OUT", declared),
+        ("UPDATE", declared),
+    ]
+    pseudonym = settings_pseudonymizer(settings)(worker)
+    relations = client.execute(
+        f"SELECT relation_start, declared, cancelled, began, has_end, ended FROM ({relations_sql(database)}) "
+        "WHERE employer = %(employer)s AND worker = %(worker)s",
+        {"employer": EMPLOYER, "worker": pseudonym},
+    )
+    assert relations == [(declared, 1, 0, moved, 1, last_day)]
+
+
+def test_a_declaration_quoting_the_moved_start_is_refused_and_told_the_start_to_quote(p: Platform) -> None:
+    worker, declared, moved = niss(), dt.date(2026, 1, 5), dt.date(2026, 2, 2)
+    accepted(p, dimona_in(EMPLOYER, worker, declared))
+    accepted(p, dimona_update(EMPLOYER, worker, declared, new_start_date=moved))
+
+    reference = p.send(*dimona_out(EMPLOYER, worker, moved, dt.date(2026, 4, 30)))
+
+    in_ack, in_rejection = rejected_with(p, reference)
+    assert in_ack == in_rejection == ["dimona.out_without_in"]
+    assert declared.isoformat() in p.ack(reference)["violations"][0]["message"]
 
 
 # -- D8: every refusal, not only the first --------------------------------------------------------------------

@@ -296,6 +296,96 @@ def test_dimona_out_without_in_is_the_directorys_refusal() -> None:
     assert codes(outcome) == ["dimona.out_without_in"]
 
 
+def moved_to_2_february() -> PersonFile:
+    """A relation declared from 5 January whose start an UPDATE then moved to 2 February."""
+    schema, record = dimona_in_of_5_january()
+    started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
+    assert isinstance(started, Changed)
+    schema, update = dimona(
+        "DimonaUpdate",
+        relation_start_date=dt.date(2026, 1, 5),
+        new_start_date=dt.date(2026, 2, 2),
+        new_end_date=None,
+        new_joint_committee=None,
+        new_worker_type=None,
+    )
+    moved = apply_dimona(started.file, schema, update, "t-update", b"update")
+    assert isinstance(moved, Changed), moved
+    return moved.file
+
+
+def test_an_update_moves_the_start_but_the_relation_keeps_the_start_it_was_declared_with() -> None:
+    file = moved_to_2_february()
+
+    assert file.relation(EMPLOYER, dt.date(2026, 1, 20)) is None  # no longer employed before the new start
+    relation = file.relation(EMPLOYER, dt.date(2026, 2, 2))
+    assert relation is not None and (relation.start, relation.declared_start) == (
+        dt.date(2026, 2, 2),
+        dt.date(2026, 1, 5),
+    )
+    # the OUT quotes the start the relation was declared with, as every later declaration does
+    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 4, 30))
+    ended = apply_dimona(file, schema, out, "t-out", b"out")
+    assert isinstance(ended, Changed), ended
+    assert ended.file.relation(EMPLOYER, dt.date(2026, 4, 30)) is not None
+    assert ended.file.relation(EMPLOYER, dt.date(2026, 5, 1)) is None
+
+
+def test_later_updates_and_the_cancel_quote_the_declared_start_too() -> None:
+    file = moved_to_2_february()
+    schema, update = dimona(
+        "DimonaUpdate",
+        relation_start_date=dt.date(2026, 1, 5),
+        new_start_date=dt.date(2026, 2, 9),
+        new_end_date=dt.date(2026, 6, 30),
+        new_joint_committee=None,
+        new_worker_type=None,
+    )
+    again = apply_dimona(file, schema, update, "t-update-2", b"update")
+    assert isinstance(again, Changed), again
+    relation = again.file.relations[0]
+    assert (relation.declared_start, relation.start, relation.end) == (
+        dt.date(2026, 1, 5),
+        dt.date(2026, 2, 9),
+        dt.date(2026, 6, 30),
+    )
+    schema, cancel = dimona("DimonaCancel", relation_start_date=dt.date(2026, 1, 5), cancelled_ticket=None, reason=None)
+    cancelled = apply_dimona(again.file, schema, cancel, "t-cancel", b"cancel")
+    assert isinstance(cancelled, Changed) and cancelled.file.relations == ()
+
+
+def test_quoting_the_moved_start_is_refused_and_names_the_start_to_quote() -> None:
+    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 2, 2), end_date=dt.date(2026, 4, 30))
+
+    outcome = apply_dimona(moved_to_2_february(), schema, out, "t-out", b"out")
+
+    assert codes(outcome) == ["dimona.out_without_in"]
+    assert isinstance(outcome, tuple) and "2026-01-05" in outcome[0].message
+
+
+def test_an_update_that_moved_the_start_delivered_again_changes_nothing() -> None:
+    file = moved_to_2_february()
+    schema, update = dimona(
+        "DimonaUpdate",
+        relation_start_date=dt.date(2026, 1, 5),
+        new_start_date=dt.date(2026, 2, 2),
+        new_end_date=None,
+        new_joint_committee=None,
+        new_worker_type=None,
+    )
+    # at-least-once: the same UPDATE replayed on the file it already changed
+    again = apply_dimona(file, schema, update, "t-update", b"update")
+    assert isinstance(again, Changed) and again.file == file
+
+
+def test_a_new_in_at_the_declared_start_of_a_moved_relation_is_a_duplicate() -> None:
+    """The declared start names the relation for good: another relation from that day would be ambiguous."""
+    schema, record = dimona_in_of_5_january()
+    record["planned_end_date"] = dt.date(2026, 1, 20)  # before the moved relation's new start: no overlap
+    outcome = apply_dimona(moved_to_2_february(), schema, record, "t-in-2", b"in")
+    assert codes(outcome) == ["dimona.duplicate_in"]
+
+
 # -- fan-out ------------------------------------------------------------------------------------------------
 
 
