@@ -258,16 +258,35 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
 
 
 def _hire(file: PersonFile, record: Record, ticket: str, payload: bytes) -> Outcome:
-    employer, start = record["employer"], record["start_date"]
+    employer, start, planned_end = record["employer"], record["start_date"], record["planned_end_date"]
     if any(r.ticket == ticket for r in file.relations):
         return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
-    # a start that names a relation of this employer (declared from it, or moved to it) cannot name another
-    if any(r.employer == employer and start in (r.declared_start, r.start) for r in file.relations):
-        return (Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists"),)
+    refusals: list[Refusal] = []
+    for r in file.relations:
+        if r.employer != employer:
+            continue  # a worker may have several employers at once
+        if start in (r.declared_start, r.start):
+            # that start names a relation of this employer (declared from it, or moved to it): not another one
+            refusals.append(
+                Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists")
+            )
+        elif _overlap(r.start, r.end, start, planned_end):
+            # one employer, one worker, one relation at a time: the period of an existing one is extended or
+            # moved by an UPDATE, or ended by an OUT, before another starts
+            refusals.append(
+                Refusal(
+                    "dimona.relation_overlap",
+                    "start_date",
+                    f"overlaps the relation with {employer} from {r.start} to {r.end or 'open end'}"
+                    f" (declared from {r.declared_start}): end it with a DIMONA OUT or correct it with an UPDATE",
+                )
+            )
+    if refusals:
+        return tuple(refusals)
     relation = Relation(
         employer,
         start,
-        record["planned_end_date"],
+        planned_end,
         record["worker_type"],
         record["joint_committee"],
         ticket,

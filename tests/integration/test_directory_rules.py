@@ -4,6 +4,7 @@ would, through intake, the directory, the senders' mailboxes, the holders' notif
 * a DIMONA relation keeps its identity (employer + the start it was declared with) when an UPDATE moves its
   start: later declarations quote that start, and the warehouse groups every event of the relation together;
 * a refused declaration is told every rule it breaks, in its acknowledgement and its rejection record;
+* a DIMONA IN that overlaps a relation of the same employer is refused (dimona.relation_overlap);
 
 Each test uses fresh people, so tests never see each other's files.
 """
@@ -171,3 +172,24 @@ def test_a_refused_unregistration_is_told_every_rule_it_breaks(p: Platform) -> N
     in_ack, in_rejection = rejected_with(p, reference)
     expected = ["directory.unknown_capacity", "directory.unregister_without_end", "directory.not_registered"]
     assert in_ack == in_rejection == expected
+
+
+# -- dimona.relation_overlap --------------------------------------------------------------------------------
+
+
+def test_a_dimona_in_overlapping_a_relation_of_the_same_employer_is_refused(p: Platform) -> None:
+    worker = niss()
+    registered(p, integration(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", worker, dt.date(2025, 6, 1)))
+    accepted(p, dimona_in(EMPLOYER, worker, dt.date(2026, 1, 5)))  # open-ended
+
+    overlapping = p.send(*dimona_in(EMPLOYER, worker, dt.date(2026, 3, 1)))
+    in_ack, in_rejection = rejected_with(p, overlapping)
+    assert in_ack == in_rejection == ["dimona.relation_overlap"]
+
+    # once the first relation has ended, the employer declares the next one
+    accepted(p, dimona_out(EMPLOYER, worker, dt.date(2026, 1, 5), dt.date(2026, 2, 28)))
+    rehired = accepted(p, dimona_in(EMPLOYER, worker, dt.date(2026, 3, 1)))
+    notified = p.wait(lambda s: s.schema.endswith("Notification") and s.record["source_ticket"] == rehired)
+    assert [n.record["recipient"] for n in notified] == [UNEMPLOYMENT_CSC]
+    # the refused IN was never delivered to the holder
+    assert p.notifications(str(p.ack(overlapping)["ticket"])) == []

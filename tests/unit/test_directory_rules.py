@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest
@@ -384,6 +385,60 @@ def test_a_new_in_at_the_declared_start_of_a_moved_relation_is_a_duplicate() -> 
     record["planned_end_date"] = dt.date(2026, 1, 20)  # before the moved relation's new start: no overlap
     outcome = apply_dimona(moved_to_2_february(), schema, record, "t-in-2", b"in")
     assert codes(outcome) == ["dimona.duplicate_in"]
+
+
+_tickets = itertools.count()
+
+
+def hired(file: PersonFile, start: dt.date, planned_end: dt.date | None = None, *, employer: str = EMPLOYER) -> object:
+    schema, record = dimona_in_of_5_january()
+    record.update(employer=employer, start_date=start, planned_end_date=planned_end)
+    record["envelope"] = envelope(employer)
+    return apply_dimona(file, schema, record, f"t-in-{next(_tickets)}", b"in")  # each IN a declaration of its own
+
+
+def employed(*periods: tuple[dt.date, dt.date | None]) -> PersonFile:
+    file = PersonFile()
+    for start, end in periods:
+        outcome = hired(file, start, end)
+        assert isinstance(outcome, Changed), outcome
+        file = outcome.file
+    return file
+
+
+def test_a_dimona_in_overlapping_an_open_relation_of_the_same_employer_is_refused() -> None:
+    outcome = hired(employed((dt.date(2026, 1, 5), None)), dt.date(2026, 3, 1))
+
+    assert codes(outcome) == ["dimona.relation_overlap"]
+    assert isinstance(outcome, tuple) and outcome[0].field == "start_date" and "2026-01-05" in outcome[0].message
+
+
+def test_a_dimona_in_overlapping_a_closed_relation_of_the_same_employer_is_refused() -> None:
+    file = employed((dt.date(2026, 1, 5), dt.date(2026, 2, 28)))
+    assert codes(hired(file, dt.date(2025, 12, 1))) == ["dimona.relation_overlap"]  # open: runs into it
+    assert codes(hired(file, dt.date(2026, 2, 28), dt.date(2026, 3, 31))) == ["dimona.relation_overlap"]  # last day
+
+
+def test_relations_that_do_not_overlap_or_are_with_another_employer_are_accepted() -> None:
+    file = employed((dt.date(2026, 1, 5), dt.date(2026, 2, 28)))
+    assert isinstance(hired(file, dt.date(2026, 3, 1)), Changed)  # the day after
+    assert isinstance(hired(file, dt.date(2025, 11, 1), dt.date(2026, 1, 4)), Changed)  # ends the day before
+    assert isinstance(hired(file, dt.date(2026, 2, 1), employer="0477472701"), Changed)  # two employers at once
+
+
+def test_the_overlap_is_judged_on_the_relations_current_period() -> None:
+    file = moved_to_2_february()  # declared from 5 January, now from 2 February
+    assert isinstance(hired(file, dt.date(2026, 1, 10), dt.date(2026, 2, 1)), Changed)
+    assert codes(hired(file, dt.date(2026, 1, 10))) == ["dimona.relation_overlap"]
+
+
+def test_a_dimona_in_is_told_both_a_duplicate_start_and_an_overlap_with_another_relation() -> None:
+    file = employed((dt.date(2026, 1, 5), dt.date(2026, 1, 31)), (dt.date(2026, 3, 1), None))
+
+    outcome = hired(file, dt.date(2026, 1, 5))  # the first one's start, open-ended: runs into the second
+
+    assert codes(outcome) == ["dimona.duplicate_in", "dimona.relation_overlap"]
+    assert isinstance(outcome, tuple) and "2026-03-01" in outcome[1].message
 
 
 # -- fan-out ------------------------------------------------------------------------------------------------
