@@ -10,6 +10,7 @@ byte length + UTF-8 with surrogatepass, ``bytes`` = varint length + raw bytes)::
 
     file      := 0xD2                       magic + version (never 0x00 nor 0xC3, the Avro framings)
                  varint n  entry{n}  varint n  relation{n}  varint n  fact{n}
+                 varint n  provisional{n}   (version 2)
     entry     := u8 head                    bits 0-5: ROLES index of (sector, capacity, status),
                                               63 = not in the table (three strs at the end of the entry)
                                             bit 6: end is None (open)    bit 7: ticket is not a canonical UUID
@@ -28,10 +29,14 @@ byte length + UTF-8 with surrogatepass, ``bytes`` = varint length + raw bytes)::
     fact      := u8 flags                   bit 0: ticket is a str   bit 1: slot == schema_name (not stored)
                  coded(schema_name, FACT_SCHEMAS)  [str slot]  zigzag version  date(effective)  ticket
                  bytes payload
+    provisional := varint i  zigzag until - start
+                                            entry i (increasing) is provisional until that day; the other
+                                            entries have no provisional period (definitive files, mostly)
     coded     := u8 < 0xFF: table index; 0xFF: str follows
 
-Version 1 (0xD1) is version 2 without relation flag bit 2: it did not know a relation's declared start, so
-`unpack` gives each of its relations ``declared_start = start``;
+Version 1 (0xD1) is version 2 without relation flag bit 2 and without the provisional section: it did not know
+a relation's declared start nor a provisional file's period, so `unpack` gives each of its relations
+``declared_start = start`` and each entry ``provisional_until = None``;
 :func:`streams.codecs.person_file.decode_person_file` then recovers the declared start from the DIMONA IN the
 relation keeps (its payload).
 
@@ -43,6 +48,7 @@ version kept readable.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import struct
 from typing import Final
@@ -317,6 +323,16 @@ def _pack(file: PersonFile) -> bytes:
         _put_date(out, f.effective)
         _put_ticket(out, f.ticket, raw)
         _put_bytes(out, f.payload)
+    # after everything else, so that a file without provisional entries (most) pays one byte for them
+    provisional = [
+        (i, e.provisional_until.toordinal() - e.start.toordinal())
+        for i, e in enumerate(file.entries)
+        if e.provisional_until is not None
+    ]
+    put_varint(out, len(provisional))
+    for i, days in provisional:
+        put_varint(out, i)
+        _put_zigzag(out, days)
     return bytes(out)
 
 
@@ -480,6 +496,15 @@ def _unpack(data: bytes) -> PersonFile:
         effective = r.date()
         ticket = r.ticket(bool(flags & _F_TICKET_STR))
         facts.append(StoredFact(schema_name, slot, version, effective, ticket, r.bytes_()))
+    if data[0] == MAGIC_V2:
+        previous = -1
+        for _ in range(r.count()):
+            i = r.varint()
+            if not previous < i < len(entries):
+                raise CorruptMessageError(f"packed person file: provisional entry {i} out of order or range")
+            previous, entry = i, entries[i]
+            until = fromordinal(entry.start.toordinal() + r.zigzag())
+            entries[i] = dataclasses.replace(entry, provisional_until=until)
     if r.pos != len(data):
         raise CorruptMessageError(f"packed person file: {len(data) - r.pos} trailing bytes")
     return PersonFile(tuple(entries), tuple(relations), tuple(facts))

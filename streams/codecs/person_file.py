@@ -20,7 +20,9 @@ from streams.domain.directory import Entry, PersonFile, Relation, StoredFact
 
 PERSON_FILE = "be.crossroads.internal.PersonFile"
 
-_ENTRY = Entry.__slots__
+# the fields of the Avro record be.crossroads.internal.DirectoryEntry (it has no provisional period: a value of
+# that format read back has none, as when it was written)
+_ENTRY = ("institution", "sector", "capacity", "start", "end", "status", "ticket")
 # the fields of the Avro record be.crossroads.internal.EmploymentRelation (it has no declared start)
 _RELATION = ("employer", "start", "end", "worker_type", "joint_committee", "ticket", "payload")
 _FACT = StoredFact.__slots__

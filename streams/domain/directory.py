@@ -16,10 +16,17 @@ from streams.domain.network import Network
 
 Record = Mapping[str, Any]
 
+PROVISIONAL = "PROVISIONAL"  # an entry's status while its institution examines the file; else DEFINITIVE
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One file an institution holds on the person: `(institution, sector, capacity, period, status)`."""
+    """One file an institution holds on the person: `(institution, sector, capacity, period, status)`.
+
+    A PROVISIONAL file (registered before the institution has decided, e.g. on an application) is held only
+    until `provisional_until`, its sector's provisional period counted from its start, unless the institution
+    confirms it by registering the same file DEFINITIVE; after that day it is not held: no fan-out, no
+    consultation, no anti-fraud overlap. The period is fixed when the file is registered."""
 
     institution: str
     sector: str
@@ -28,12 +35,21 @@ class Entry:
     end: dt.date | None
     status: str  # PROVISIONAL | DEFINITIVE
     ticket: str  # the integration's platform ticket
+    provisional_until: dt.date | None = None  # a provisional file's last day unless confirmed; None: definitive
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day the file is held: its end, or the end of its provisional period if that comes first."""
+        if self.provisional_until is None or (self.end is not None and self.end <= self.provisional_until):
+            return self.end
+        return self.provisional_until
 
     def active_on(self, day: dt.date) -> bool:
-        return self.start <= day and (self.end is None or day <= self.end)
+        last = self.last_day
+        return self.start <= day and (last is None or day <= last)
 
     def overlaps(self, start: dt.date, end: dt.date | None) -> bool:
-        return _overlap(self.start, self.end, start, end)
+        return _overlap(self.start, self.last_day, start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +92,8 @@ class PersonFile:
     facts: tuple[StoredFact, ...] = ()
 
     def holders(self, day: dt.date) -> list[Entry]:
-        """The files active on `day` (as-of query)."""
+        """The files active on `day` (as-of query): within their period, and a provisional one within its
+        provisional period."""
         return [e for e in self.entries if e.active_on(day)]
 
     def relation(self, employer: str, day: dt.date) -> Relation | None:
@@ -145,11 +162,20 @@ def apply_integration(file: PersonFile, integration: Record, ticket: str, networ
     if integration["action"] == "UNREGISTER":
         outcome = _unregister(file, institution, capacity, period["start"], period["end"])
     else:
-        entry = Entry(institution, sector, capacity, period["start"], period["end"], integration["status"], ticket)
-        outcome = _register(file, entry)
+        start, status = period["start"], integration["status"]
+        until = _provisional_until(start, network.provisional_days(sector)) if status == PROVISIONAL else None
+        outcome = _register(file, Entry(institution, sector, capacity, start, period["end"], status, ticket, until))
     if isinstance(outcome, tuple):
         return (*refusals, *outcome)
     return tuple(refusals) or outcome
+
+
+def _provisional_until(start: dt.date, days: int) -> dt.date | None:
+    """The last of `days` days from `start` (None past the calendar's end: held as long as dates go)."""
+    try:
+        return start + dt.timedelta(days=days - 1)
+    except OverflowError:
+        return None
 
 
 def _register(file: PersonFile, new: Entry) -> Outcome:
@@ -159,14 +185,15 @@ def _register(file: PersonFile, new: Entry) -> Outcome:
     others = [e for e in file.entries if e not in same_file]
     refusals: list[Refusal] = []
     for e in others:
-        if e.sector == new.sector and e.capacity == new.capacity and e.overlaps(new.start, new.end):
+        # as held: an expired provisional file no longer takes the capacity, nor a new one past its period
+        if e.sector == new.sector and e.capacity == new.capacity and e.overlaps(new.start, new.last_day):
             if e.institution == new.institution:
                 refusals.append(
                     Refusal(
                         "directory.overlap_same_institution",
                         "period",
                         f"{new.institution} already holds a file in capacity {new.capacity} from {e.start}"
-                        f" to {e.end or 'open end'}",
+                        f" to {e.last_day or 'open end'}",
                     )
                 )
                 continue
@@ -176,7 +203,7 @@ def _register(file: PersonFile, new: Entry) -> Outcome:
                     "directory.overlap",
                     "period",
                     f"already registered in capacity {new.capacity} of sector {new.sector} at {e.institution} "
-                    f"from {e.start} to {e.end or 'open end'}: the same person cannot be registered in the same "
+                    f"from {e.start} to {e.last_day or 'open end'}: the same person cannot be registered in the same "
                     "capacity for an overlapping period at two institutions of the same sector",
                 )
             )

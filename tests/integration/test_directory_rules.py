@@ -5,6 +5,7 @@ would, through intake, the directory, the senders' mailboxes, the holders' notif
   start: later declarations quote that start, and the warehouse groups every event of the relation together;
 * a refused declaration is told every rule it breaks, in its acknowledgement and its rejection record;
 * a DIMONA IN that overlaps a relation of the same employer is refused (dimona.relation_overlap);
+* a provisional file is held for the network's provisional period unless its institution confirms it.
 
 Each test uses fresh people, so tests never see each other's files.
 """
@@ -21,8 +22,9 @@ import pytest
 from connectors.clickhouse import connect
 from connectors.clickhouse.statistics import relations_sql
 from connectors.clickhouse.warehouse import settings_pseudonymizer
+from streams.domain.network import DEFAULT_PROVISIONAL_DAYS
 from streams.settings import Settings
-from tests.integration.harness import Platform, envelope, integration, niss
+from tests.integration.harness import Platform, address_change, envelope, integration, niss
 from tests.integration.test_scenarios import (
     EMPLOYER,
     MUTUALITY_A,
@@ -193,3 +195,48 @@ def test_a_dimona_in_overlapping_a_relation_of_the_same_employer_is_refused(p: P
     assert [n.record["recipient"] for n in notified] == [UNEMPLOYMENT_CSC]
     # the refused IN was never delivered to the holder
     assert p.notifications(str(p.ack(overlapping)["ticket"])) == []
+
+
+# -- provisional files expire unless confirmed --------------------------------------------------------------
+
+
+def provisional(
+    institution: str, sector: str, capacity: str, person: str, start: dt.date
+) -> tuple[str, dict[str, Any]]:
+    schema, record = integration(institution, sector, capacity, person, start)
+    record["status"] = "PROVISIONAL"
+    return schema, record
+
+
+def test_a_provisional_file_is_held_for_the_provisional_period_unless_confirmed(p: Platform) -> None:
+    unconfirmed, confirmed, start = niss(), niss(), dt.date(2026, 1, 1)
+    last_day = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS - 1)  # the sample network's sectors keep the default
+    registered(
+        p,
+        provisional(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", unconfirmed, start),
+        provisional(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", confirmed, start),
+        integration(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", confirmed, start),  # the same file, DEFINITIVE
+    )
+
+    # per person, the later fact first: both are handled in order (same key, same partitions), so once the
+    # second one's notification is out, the first one has been decided too
+    expired = accepted(p, address_change(unconfirmed, last_day + dt.timedelta(days=1)))
+    within = accepted(p, address_change(unconfirmed, last_day))
+    kept = accepted(p, address_change(confirmed, last_day + dt.timedelta(days=1)))
+
+    assert [
+        n.record["recipient"]
+        for n in p.wait(lambda s: s.schema.endswith("Notification") and s.record["source_ticket"] == within)
+    ] == [UNEMPLOYMENT_CSC]
+    assert [
+        n.record["recipient"]
+        for n in p.wait(lambda s: s.schema.endswith("Notification") and s.record["source_ticket"] == kept)
+    ] == [UNEMPLOYMENT_CSC]
+    assert p.notifications(expired) == []
+    # nor may the institution consult the person once its provisional file has expired
+    identity = "be.crossroads.consultation.Identity"
+    held = reply_to(p, consultation(UNEMPLOYMENT_CSC, "BENEFICIARY", unconfirmed, identity, last_day))
+    gone = reply_to(
+        p, consultation(UNEMPLOYMENT_CSC, "BENEFICIARY", unconfirmed, identity, last_day + dt.timedelta(days=1))
+    )
+    assert held["status"] != "REFUSED" and gone["status"] == "REFUSED"

@@ -11,7 +11,7 @@ import pytest
 from streams.domain import exchange
 from streams.domain.directory import Changed, PersonFile, apply_dimona, apply_integration
 from streams.domain.fanout import Lookup, notification_ticket, plan, route
-from streams.domain.network import Authorization, DataType, Institution, Network, Sector
+from streams.domain.network import DEFAULT_PROVISIONAL_DAYS, Authorization, DataType, Institution, Network, Sector
 
 MUTUALITY_A = "0206731645"
 MUTUALITY_B = "0915943977"
@@ -26,7 +26,7 @@ NETWORK = Network.of(
     "test",
     [
         Sector("MUTUALITY", "Mutualities", {"TITULAR": "titular", "DEPENDANT": "dependant"}),
-        Sector("EMPLOYMENT_OFFICE", "Employment offices", {"JOB_SEEKER": "job seeker"}),
+        Sector("EMPLOYMENT_OFFICE", "Employment offices", {"JOB_SEEKER": "job seeker"}, provisional_days=30),
     ],
     [
         Institution(MUTUALITY_A, "Mutuality A", "MUTUALITY"),
@@ -245,6 +245,96 @@ def test_the_rejection_and_the_acknowledgement_carry_every_violation() -> None:
     assert (ack.actor, ack.record["status"]) == (MUTUALITY_B, "REJECTED")
     assert [v["code"] for v in ack.record["violations"]] == expected
     assert rejection["stage"] == "directory" and rejection["declaration"] == b"bytes"
+
+
+# -- provisional files: held for the sector's provisional period unless confirmed -------------------------------
+
+
+def provisional(institution: str, capacity: str, start: dt.date, end: dt.date | None = None) -> dict[str, Any]:
+    return {**integration(institution, capacity, start, end), "status": "PROVISIONAL"}
+
+
+def test_a_provisional_file_is_held_for_the_provisional_period_only() -> None:
+    start = dt.date(2026, 1, 1)
+    last_day = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS - 1)  # MUTUALITY keeps the default
+
+    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+
+    assert [e.institution for e in file.holders(start)] == [MUTUALITY_A]
+    assert [e.institution for e in file.holders(last_day)] == [MUTUALITY_A]
+    assert file.holders(last_day + dt.timedelta(days=1)) == []
+    assert file.entries[0].provisional_until == last_day
+
+
+def test_a_sector_sets_its_own_provisional_period() -> None:
+    file = given(provisional(JOB_OFFICE, "JOB_SEEKER", dt.date(2026, 1, 1)))
+    assert file.holders(dt.date(2026, 1, 30)) != []
+    assert file.holders(dt.date(2026, 1, 31)) == []
+
+
+def test_a_provisional_file_ends_at_its_own_end_if_that_comes_first() -> None:
+    file = given(provisional(MUTUALITY_A, "TITULAR", dt.date(2026, 1, 1), dt.date(2026, 1, 10)))
+    assert file.holders(dt.date(2026, 1, 10)) != [] and file.holders(dt.date(2026, 1, 11)) == []
+
+
+def test_a_definitive_registration_of_the_same_file_confirms_it_for_its_whole_period() -> None:
+    start = dt.date(2026, 1, 1)
+    file = given(provisional(MUTUALITY_A, "TITULAR", start), integration(MUTUALITY_A, "TITULAR", start))
+
+    assert [e.institution for e in file.holders(dt.date(2030, 1, 1))] == [MUTUALITY_A]
+    assert [(e.status, e.provisional_until) for e in file.entries] == [("DEFINITIVE", None)]
+
+
+def test_confirming_late_brings_the_file_back_for_the_whole_period() -> None:
+    """The directory answers as of a date: once confirmed, the file was held all along."""
+    start = dt.date(2026, 1, 1)
+    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    assert file.holders(dt.date(2026, 6, 1)) == []
+    confirmed = apply_integration(file, integration(MUTUALITY_A, "TITULAR", start), "t-late", NETWORK)
+    assert isinstance(confirmed, Changed) and confirmed.file.holders(dt.date(2026, 6, 1)) != []
+
+
+def test_registering_it_provisionally_again_does_not_extend_the_period() -> None:
+    start = dt.date(2026, 1, 1)
+    file = given(provisional(MUTUALITY_A, "TITULAR", start), provisional(MUTUALITY_A, "TITULAR", start))
+    assert file.holders(start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS)) == []
+
+
+def test_an_expired_provisional_file_does_not_block_another_institution_of_the_sector() -> None:
+    start = dt.date(2026, 1, 1)
+    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    after = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS)
+
+    assert codes(
+        apply_integration(file, integration(MUTUALITY_B, "TITULAR", after - dt.timedelta(days=1)), "t", NETWORK)
+    ) == ["directory.overlap"]  # while it is held, the anti-fraud rule applies
+    taken_over = apply_integration(file, integration(MUTUALITY_B, "TITULAR", after), "t", NETWORK)
+    assert isinstance(taken_over, Changed)
+    # and A can no longer confirm a file that would now overlap B's
+    late = apply_integration(taken_over.file, integration(MUTUALITY_A, "TITULAR", start), "t-late", NETWORK)
+    assert codes(late) == ["directory.overlap"]
+
+
+def test_an_expired_provisional_file_receives_nothing_and_may_not_consult() -> None:
+    start = dt.date(2026, 1, 1)
+    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    last_day = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS - 1)
+
+    def recipients(effective: dt.date) -> list[str]:
+        lookup = Lookup(PERSON, PERSON, DataType.DEATH, b"d", "src", effective, True, False, DataType.DEATH, 0)
+        decision = exchange.on_lookup(file, NETWORK, lookup, AT)
+        return [o.actor for o in decision.outcomes if isinstance(o, exchange.ToMailbox)]
+
+    def status(as_of: dt.date) -> str:
+        decision = exchange.on_consultation(
+            file, NETWORK, request(MUTUALITY_A, "TITULAR", DataType.IDENTITY, as_of), "req", AT, lambda e: b""
+        )
+        return str(next(o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox))["status"])
+
+    assert recipients(last_day) == [MUTUALITY_A]
+    assert recipients(last_day + dt.timedelta(days=1)) == []
+    assert status(last_day) != "REFUSED"
+    assert status(last_day + dt.timedelta(days=1)) == "REFUSED"
 
 
 # -- DIMONA: the employment relation ------------------------------------------------------------------------

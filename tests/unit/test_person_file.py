@@ -51,7 +51,8 @@ def entries(draw: st.DrawFn) -> Entry:
     else:
         sector, capacity, status = draw(any_text), draw(any_text), draw(any_text | st.just("DEFINITIVE"))
     start = draw(dates)
-    return Entry(draw(institutions), sector, capacity, start, draw(st.none() | dates), status, draw(tickets))
+    until = draw(st.none() | dates)  # a provisional period (any date: the format does not judge it)
+    return Entry(draw(institutions), sector, capacity, start, draw(st.none() | dates), status, draw(tickets), until)
 
 
 @st.composite
@@ -220,7 +221,16 @@ def test_the_layout_is_pinned() -> None:
     ticket = "00112233-4455-6677-8899-aabbccddeeff"
     file = PersonFile(
         entries=(
-            Entry("0915943977", "MUTUALITY", "DEPENDANT", dt.date(1950, 1, 3), None, "PROVISIONAL", ticket),
+            Entry(
+                "0915943977",
+                "MUTUALITY",
+                "DEPENDANT",
+                dt.date(1950, 1, 3),
+                None,
+                "PROVISIONAL",
+                ticket,
+                provisional_until=dt.date(1950, 4, 2),
+            ),
             Entry(
                 "0123456789",
                 "UNEMPLOYMENT",
@@ -259,10 +269,34 @@ def test_the_layout_is_pinned() -> None:
         "02"  # 2 facts
         "03 02 04 0000 0174 00"  # str ticket | slot = schema; Death; version 2; day 0; "t"; no payload
         f"00 05 11303230363733313634352f323032355131 01 0000 {t} 0177"  # DmfA, its slot, version -1, ..., b"w"
+        "01"  # 1 provisional entry
+        "00 b201"  # entry 0, held until start + 89 days (zigzag 178)
     )
     data = encode_person_file(CODEC, file)
     assert data.hex() == expected.replace(" ", "")
     assert decode_person_file(CODEC, data) == file
+
+
+def test_the_version_1_layout_still_reads() -> None:
+    """The bytes version 1 wrote (the pinned layout before version 2): no declared start, no provisional period."""
+    ticket = "00112233-4455-6677-8899-aabbccddeeff"
+    t = ticket.replace("-", "")
+    v1 = (
+        f"d1 03 43 01 0200 {t} 08 fe 5647 15cd5b0700 {t} 01"
+        " bf ff ffff 0178 b1b92b 0174 ae9d02 0153 0143 0a444546494e4954495645"
+        f" 01 00 00 0100 04 01 03323030 {t} 0170"
+        f" 02 03 02 04 0000 0174 00 00 05 11303230363733313634352f323032355131 01 0000 {t} 0177"
+    )
+    file = decode_person_file(CODEC, bytes.fromhex(v1.replace(" ", "")))
+    assert file.entries[0] == Entry(
+        "0915943977", "MUTUALITY", "DEPENDANT", dt.date(1950, 1, 3), None, "PROVISIONAL", ticket
+    )
+    assert file.relations == (
+        Relation(
+            "0206731645", dt.date(1950, 1, 2), dt.date(1950, 1, 4), "STU", "200", ticket, b"p", dt.date(1950, 1, 2)
+        ),
+    )
+    assert len(file.entries) == 3 and len(file.facts) == 2
 
 
 def test_institutions_beyond_240_take_two_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,6 +414,8 @@ def test_every_truncation_is_refused() -> None:
         (b"\xd1\x01\x40\xfe\x00\x00" + b"\xff" * 5, "over 10 digits"),
         (b"\xd1\x01\x40\xfe\xff\xff" + b"\x00" * 5 + b"\xff\xff\xff\x7f", "ValueError"),  # ordinal beyond 9999
         (b"\xd2\x00\x01\x08", "unknown relation flags"),
+        (b"\xd2\x00\x00\x00\x01\x00\x00", "provisional entry 0 out of order or range"),
+        (b"\xd2\x00\x00\x00\x00\x00", "trailing"),
         (b"\xd1\x00\x01\x04", "unknown relation flags"),  # version 1 had no declared start
         (b"\xd1\x00\x00\x01\x80", "unknown fact flags"),
         (b"\xd1\x01\xc0\x00\x00\x00\x02\xc3\x28", "UnicodeDecodeError"),  # ticket str: invalid UTF-8
