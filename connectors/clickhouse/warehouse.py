@@ -130,6 +130,10 @@ class DimonaProjection:
         self._pseudonymize = pseudonymize
 
     def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
+        # relation_start names the relation: the IN's start_date, which every later OUT, UPDATE and CANCEL
+        # quotes as relation_start_date even after an UPDATE moved the start (new_start_date, in start_date).
+        # The directory matches relations on that same declared start, so grouping by (employer, worker,
+        # relation_start) gathers every event of one relation, fact by fact, without the directory's state.
         record, name = fact.record, _short(fact.schema_name)
         if name == "DimonaIn":
             kind, relation = "IN", record["start_date"]

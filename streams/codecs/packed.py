@@ -1,4 +1,4 @@
-"""The packed binary format of the directory table's values (`PersonFile`), version 1.
+"""The packed binary format of the directory table's values (`PersonFile`), version 2 (version 1 still read).
 
 Why not Avro: the directory holds ~11 entries per person (170 M in production); as an Avro single-object record
 a file costs ~90 bytes per entry in memory and ~50 µs to decode + re-encode per event.  This format keeps an
@@ -8,8 +8,9 @@ entry in ~21 bytes (16 of them the ticket) and round-trips exactly (``unpack(pac
 Layout (little-endian; ``varint`` = unsigned LEB128, ``zigzag`` = signed LEB128 via zigzag, ``str`` = varint
 byte length + UTF-8 with surrogatepass, ``bytes`` = varint length + raw bytes)::
 
-    file      := 0xD1                       magic + version (never 0x00 nor 0xC3, the Avro framings)
+    file      := 0xD2                       magic + version (never 0x00 nor 0xC3, the Avro framings)
                  varint n  entry{n}  varint n  relation{n}  varint n  fact{n}
+                 varint n  provisional{n}   (version 2)
     entry     := u8 head                    bits 0-5: ROLES index of (sector, capacity, status),
                                               63 = not in the table (three strs at the end of the entry)
                                             bit 6: end is None (open)    bit 7: ticket is not a canonical UUID
@@ -22,12 +23,22 @@ byte length + UTF-8 with surrogatepass, ``bytes`` = varint length + raw bytes)::
                  [zigzag end - start]       unless open
                  [str sector, str capacity, str status]   role 63
     relation  := u8 flags                   bit 0: end is None   bit 1: ticket is a str
-                 institution(employer)  date(start)  [zigzag end - start]
+                                            bit 2: declared_start differs from start (an UPDATE moved it)
+                 institution(employer)  date(start)  [date(declared_start)]  [zigzag end - start]
                  coded(worker_type, WORKER_TYPES)  str joint_committee  ticket  bytes payload
     fact      := u8 flags                   bit 0: ticket is a str   bit 1: slot == schema_name (not stored)
                  coded(schema_name, FACT_SCHEMAS)  [str slot]  zigzag version  date(effective)  ticket
                  bytes payload
+    provisional := varint i  zigzag until - start
+                                            entry i (increasing) is provisional until that day; the other
+                                            entries have no provisional period (definitive files, mostly)
     coded     := u8 < 0xFF: table index; 0xFF: str follows
+
+Version 1 (0xD1) is version 2 without relation flag bit 2 and without the provisional section: it did not know
+a relation's declared start nor a provisional file's period, so `unpack` gives each of its relations
+``declared_start = start`` and each entry ``provisional_until = None``;
+:func:`streams.codecs.person_file.decode_person_file` then recovers the declared start from the DIMONA IN the
+relation keeps (its payload).
 
 The code tables below are part of the format: **append only**, never reorder or remove (a value written with
 index i must keep meaning the same string).  A value missing from a table is still stored, inline; extending a
@@ -37,6 +48,7 @@ version kept readable.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import struct
 from typing import Final
@@ -44,7 +56,9 @@ from typing import Final
 from streams.codecs.errors import CorruptMessageError, InvalidRecordError
 from streams.domain.directory import Entry, PersonFile, Relation, StoredFact
 
-MAGIC_V1: Final = 0xD1
+MAGIC_V1: Final = 0xD1  # read only
+MAGIC_V2: Final = 0xD2  # written
+MAGICS: Final = frozenset({MAGIC_V1, MAGIC_V2})
 
 # -- the code tables (append only) -------------------------------------------------------------------------------
 
@@ -152,6 +166,7 @@ _OPEN: Final = 0x40
 _TICKET_STR: Final = 0x80
 _R_OPEN: Final = 0x01
 _R_TICKET_STR: Final = 0x02
+_R_DECLARED: Final = 0x04  # version 2
 _F_TICKET_STR: Final = 0x01
 _F_SLOT_IS_SCHEMA: Final = 0x02
 
@@ -251,7 +266,7 @@ def pack(file: PersonFile) -> bytes:
 
 
 def _pack(file: PersonFile) -> bytes:
-    out = bytearray((MAGIC_V1,))
+    out = bytearray((MAGIC_V2,))
     put_varint, put_str, role_index = _put_varint, _put_str, _ROLE_INDEX
     put_varint(out, len(file.entries))
     for e in file.entries:
@@ -280,11 +295,16 @@ def _pack(file: PersonFile) -> bytes:
     put_varint(out, len(file.relations))
     for r in file.relations:
         raw = _uuid_bytes(r.ticket)
-        out.append((_R_OPEN if r.end is None else 0) | (_R_TICKET_STR if raw is None else 0))
+        moved = r.declared_start != r.start  # only a relation an UPDATE moved pays for its declared start
+        out.append(
+            (_R_OPEN if r.end is None else 0) | (_R_TICKET_STR if raw is None else 0) | (_R_DECLARED if moved else 0)
+        )
         at = len(out)
         out.append(0)
         out[at] = _put_institution(out, r.employer)
         _put_date(out, r.start)
+        if moved:
+            _put_date(out, r.declared_start)
         if r.end is not None:
             _put_zigzag(out, r.end.toordinal() - r.start.toordinal())
         _put_coded(out, r.worker_type, _WORKER_TYPE_INDEX)
@@ -303,6 +323,16 @@ def _pack(file: PersonFile) -> bytes:
         _put_date(out, f.effective)
         _put_ticket(out, f.ticket, raw)
         _put_bytes(out, f.payload)
+    # after everything else, so that a file without provisional entries (most) pays one byte for them
+    provisional = [
+        (i, e.provisional_until.toordinal() - e.start.toordinal())
+        for i, e in enumerate(file.entries)
+        if e.provisional_until is not None
+    ]
+    put_varint(out, len(provisional))
+    for i, days in provisional:
+        put_varint(out, i)
+        _put_zigzag(out, days)
     return bytes(out)
 
 
@@ -388,8 +418,9 @@ class _Reader:
 
 
 def unpack(data: bytes) -> PersonFile:
-    """Decode a packed value; raises `CorruptMessageError` if it is truncated, has trailing bytes or is corrupt."""
-    if not data or data[0] != MAGIC_V1:
+    """Decode a packed value; raises `CorruptMessageError` if it is truncated, has trailing bytes or is corrupt.
+    A version 1 value's relations come back with ``declared_start = start`` (version 1 did not keep it)."""
+    if not data or data[0] not in MAGICS:
         raise CorruptMessageError(f"not a packed person file (first byte {data[:1].hex() or 'missing'})")
     try:
         file = _unpack(data)
@@ -440,17 +471,20 @@ def _unpack(data: bytes) -> PersonFile:
             sector, capacity, status = roles[role]
         entries.append(Entry(institution, sector, capacity, start, end, status, ticket))
     relations = []
+    known_flags = _R_OPEN | _R_TICKET_STR | (_R_DECLARED if data[0] == MAGIC_V2 else 0)
     for _ in range(r.count()):
         flags = r.u8()
-        if flags & ~(_R_OPEN | _R_TICKET_STR):
+        if flags & ~known_flags:
             raise CorruptMessageError(f"packed person file: unknown relation flags {flags:#04x}")
         employer = r.institution(r.u8())
         start = r.date()
+        declared_start = r.date() if flags & _R_DECLARED else start
         end = None if flags & _R_OPEN else fromordinal(start.toordinal() + r.zigzag())
         worker_type = r.coded(WORKER_TYPES)
         joint_committee = r.str_()
         ticket = r.ticket(bool(flags & _R_TICKET_STR))
-        relations.append(Relation(employer, start, end, worker_type, joint_committee, ticket, r.bytes_()))
+        payload = r.bytes_()
+        relations.append(Relation(employer, start, end, worker_type, joint_committee, ticket, payload, declared_start))
     facts = []
     for _ in range(r.count()):
         flags = r.u8()
@@ -462,6 +496,15 @@ def _unpack(data: bytes) -> PersonFile:
         effective = r.date()
         ticket = r.ticket(bool(flags & _F_TICKET_STR))
         facts.append(StoredFact(schema_name, slot, version, effective, ticket, r.bytes_()))
+    if data[0] == MAGIC_V2:
+        previous = -1
+        for _ in range(r.count()):
+            i = r.varint()
+            if not previous < i < len(entries):
+                raise CorruptMessageError(f"packed person file: provisional entry {i} out of order or range")
+            previous, entry = i, entries[i]
+            until = fromordinal(entry.start.toordinal() + r.zigzag())
+            entries[i] = dataclasses.replace(entry, provisional_until=until)
     if r.pos != len(data):
         raise CorruptMessageError(f"packed person file: {len(data) - r.pos} trailing bytes")
     return PersonFile(tuple(entries), tuple(relations), tuple(facts))

@@ -1,25 +1,32 @@
 """The directory table's values: a `PersonFile`, written in the packed binary format of
 :mod:`streams.codecs.packed` (first byte 0xD1).
 
-Values written before it (a `be.crossroads.internal.PersonFile` Avro record, single-object ``C3 01`` or Confluent
-``00`` framed) are still read: a changelog is rewritten only as persons change, so both coexist in it.
-See docs/directory.md, "How a person file is stored".
+Values written before it are still read: a changelog is rewritten only as persons change, so the formats
+coexist in it. Those are packed version 1 (0xD1) and, before that, a `be.crossroads.internal.PersonFile` Avro
+record (single-object ``C3 01`` or Confluent ``00`` framed). Neither kept a relation's declared start (the
+start its DIMONA IN declared, which names the relation once an UPDATE has moved its start); it is recovered
+from the DIMONA IN the relation keeps as its payload. See docs/directory.md, "How a person file is stored".
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from streams.codecs import packed
 from streams.codecs.codec import CONFLUENT_MAGIC, SINGLE_OBJECT_MAGIC, AvroCodec
-from streams.codecs.errors import CorruptMessageError
+from streams.codecs.errors import CodecError, CorruptMessageError
 from streams.domain.directory import Entry, PersonFile, Relation, StoredFact
 
 PERSON_FILE = "be.crossroads.internal.PersonFile"
 
-_ENTRY = Entry.__slots__
-_RELATION = Relation.__slots__
+# the fields of the Avro record be.crossroads.internal.DirectoryEntry (it has no provisional period: a value of
+# that format read back has none, as when it was written)
+_ENTRY = ("institution", "sector", "capacity", "start", "end", "status", "ticket")
+# the fields of the Avro record be.crossroads.internal.EmploymentRelation (it has no declared start)
+_RELATION = ("employer", "start", "end", "worker_type", "joint_committee", "ticket", "payload")
 _FACT = StoredFact.__slots__
+_DIMONA_IN = "be.crossroads.dimona.DimonaIn"
 _AVRO_FIRST_BYTES = (SINGLE_OBJECT_MAGIC[0], CONFLUENT_MAGIC[0])
 
 
@@ -34,7 +41,7 @@ def to_record(file: PersonFile) -> dict[str, Any]:
 def from_record(record: dict[str, Any]) -> PersonFile:
     return PersonFile(
         entries=tuple(Entry(**e) for e in record["entries"]),
-        relations=tuple(Relation(**r) for r in record["relations"]),
+        relations=tuple(Relation(**r, declared_start=r["start"]) for r in record["relations"]),
         facts=tuple(StoredFact(**f) for f in record["facts"]),
     )
 
@@ -49,14 +56,34 @@ def decode_person_file(codec: AvroCodec, data: bytes | None) -> PersonFile:
     No value (or an empty one) is an empty file; bad bytes raise `CorruptMessageError`."""
     if not data:
         return PersonFile()
-    if data[0] == packed.MAGIC_V1:
+    if data[0] == packed.MAGIC_V2:
         return packed.unpack(data)
+    if data[0] == packed.MAGIC_V1:
+        return _declared_starts(codec, packed.unpack(data))
     if data[0] in _AVRO_FIRST_BYTES:
         decoded = codec.decode(data)
         if decoded.schema_name != PERSON_FILE:
             raise CorruptMessageError(f"directory value is a {decoded.schema_name}, not a {PERSON_FILE}")
-        return from_record(decoded.record)
+        return _declared_starts(codec, from_record(decoded.record))
     raise CorruptMessageError(f"unknown person file format (first byte {data[0]:#04x})")
+
+
+def _declared_starts(codec: AvroCodec, file: PersonFile) -> PersonFile:
+    """A file of a format without declared starts, each relation's recovered from its DIMONA IN (an UPDATE
+    written then may have moved `start`); a payload that is no DIMONA IN leaves `start`, the best left."""
+    if not file.relations:
+        return file
+    return dataclasses.replace(file, relations=tuple(_declared_start(codec, r) for r in file.relations))
+
+
+def _declared_start(codec: AvroCodec, relation: Relation) -> Relation:
+    try:
+        decoded = codec.decode(relation.payload)
+    except CodecError:
+        return relation
+    if decoded.schema_name != _DIMONA_IN:
+        return relation
+    return dataclasses.replace(relation, declared_start=decoded.record["start_date"])
 
 
 def encode_avro_person_file(codec: AvroCodec, file: PersonFile) -> bytes:

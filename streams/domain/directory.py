@@ -16,10 +16,17 @@ from streams.domain.network import Network
 
 Record = Mapping[str, Any]
 
+PROVISIONAL = "PROVISIONAL"  # an entry's status while its institution examines the file; else DEFINITIVE
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One file an institution holds on the person: `(institution, sector, capacity, period, status)`."""
+    """One file an institution holds on the person: `(institution, sector, capacity, period, status)`.
+
+    A PROVISIONAL file (registered before the institution has decided, e.g. on an application) is held only
+    until `provisional_until`, its sector's provisional period counted from its start, unless the institution
+    confirms it by registering the same file DEFINITIVE; after that day it is not held: no fan-out, no
+    consultation, no anti-fraud overlap. The period is fixed when the file is registered."""
 
     institution: str
     sector: str
@@ -28,25 +35,39 @@ class Entry:
     end: dt.date | None
     status: str  # PROVISIONAL | DEFINITIVE
     ticket: str  # the integration's platform ticket
+    provisional_until: dt.date | None = None  # a provisional file's last day unless confirmed; None: definitive
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day the file is held: its end, or the end of its provisional period if that comes first."""
+        if self.provisional_until is None or (self.end is not None and self.end <= self.provisional_until):
+            return self.end
+        return self.provisional_until
 
     def active_on(self, day: dt.date) -> bool:
-        return self.start <= day and (self.end is None or day <= self.end)
+        last = self.last_day
+        return self.start <= day and (last is None or day <= last)
 
     def overlaps(self, start: dt.date, end: dt.date | None) -> bool:
-        return _overlap(self.start, self.end, start, end)
+        return _overlap(self.start, self.last_day, start, end)
 
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """An employment relation declared by DIMONA: its employer may consult its worker while it lasts."""
+    """An employment relation declared by DIMONA: its employer may consult its worker while it lasts.
+
+    Its identity is `(employer, declared_start)`: the start its DIMONA IN declared, which every later OUT,
+    UPDATE and CANCEL quotes (`relation_start_date`) and the warehouse names it by. An UPDATE may move `start`
+    (from then on, the relation runs from there), never `declared_start`."""
 
     employer: str
-    start: dt.date
+    start: dt.date  # the current start: the IN's, or the latest UPDATE's new start
     end: dt.date | None
     worker_type: str
     joint_committee: str
     ticket: str  # the DIMONA IN's platform ticket
     payload: bytes  # the DIMONA IN fact as received (what an employment consultation returns)
+    declared_start: dt.date  # the IN's start_date: the relation's name, whatever UPDATEs did to `start`
 
     def active_on(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
@@ -71,7 +92,8 @@ class PersonFile:
     facts: tuple[StoredFact, ...] = ()
 
     def holders(self, day: dt.date) -> list[Entry]:
-        """The files active on `day` (as-of query)."""
+        """The files active on `day` (as-of query): within their period, and a provisional one within its
+        provisional period."""
         return [e for e in self.entries if e.active_on(day)]
 
     def relation(self, employer: str, day: dt.date) -> Relation | None:
@@ -98,7 +120,9 @@ class Changed:
     file: PersonFile
 
 
-Outcome = Changed | Refusal
+# A refused declaration is told every rule it breaks, as intake tells every violation: never empty.
+Refusals = tuple[Refusal, ...]
+Outcome = Changed | Refusals
 
 
 def _overlap(a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: dt.date | None) -> bool:
@@ -109,28 +133,49 @@ def _overlap(a_start: dt.date, a_end: dt.date | None, b_start: dt.date, b_end: d
 
 
 def apply_integration(file: PersonFile, integration: Record, ticket: str, network: Network) -> Outcome:
-    """REGISTER or UNREGISTER one institution's file on the person, with the network's and the anti-fraud rules."""
+    """REGISTER or UNREGISTER one institution's file on the person, with the network's and the anti-fraud rules.
+
+    Every rule is checked, so that the sender learns all that is wrong at once: the network's rules (each on
+    the fields it can judge), then the rules of the action on the person's file."""
     institution, sector, capacity = integration["institution"], integration["sector"], integration["capacity"]
+    refusals: list[Refusal] = []
     known = network.institution(institution)
     if known is None:
-        return Refusal("directory.unknown_institution", "institution", f"{institution} is not in the network")
-    if known.sector != sector:
-        return Refusal(
-            "directory.sector_mismatch", "sector", f"{institution} belongs to sector {known.sector}, not {sector}"
+        refusals.append(Refusal("directory.unknown_institution", "institution", f"{institution} is not in the network"))
+    elif known.sector != sector:
+        refusals.append(
+            Refusal(
+                "directory.sector_mismatch", "sector", f"{institution} belongs to sector {known.sector}, not {sector}"
+            )
         )
     if not network.is_capacity(sector, capacity):
-        return Refusal("directory.unknown_capacity", "capacity", f"sector {sector} has no capacity {capacity!r}")
+        refusals.append(
+            Refusal("directory.unknown_capacity", "capacity", f"sector {sector} has no capacity {capacity!r}")
+        )
     if integration["envelope"]["sender"] != institution:
-        return Refusal(
-            "directory.not_own_file", "institution", "an institution registers and unregisters only its own files"
+        refusals.append(
+            Refusal(
+                "directory.not_own_file", "institution", "an institution registers and unregisters only its own files"
+            )
         )
     period = integration["period"]
     if integration["action"] == "UNREGISTER":
-        return _unregister(file, institution, capacity, period["start"], period["end"])
-    return _register(
-        file,
-        Entry(institution, sector, capacity, period["start"], period["end"], integration["status"], ticket),
-    )
+        outcome = _unregister(file, institution, capacity, period["start"], period["end"])
+    else:
+        start, status = period["start"], integration["status"]
+        until = _provisional_until(start, network.provisional_days(sector)) if status == PROVISIONAL else None
+        outcome = _register(file, Entry(institution, sector, capacity, start, period["end"], status, ticket, until))
+    if isinstance(outcome, tuple):
+        return (*refusals, *outcome)
+    return tuple(refusals) or outcome
+
+
+def _provisional_until(start: dt.date, days: int) -> dt.date | None:
+    """The last of `days` days from `start` (None past the calendar's end: held as long as dates go)."""
+    try:
+        return start + dt.timedelta(days=days - 1)
+    except OverflowError:
+        return None
 
 
 def _register(file: PersonFile, new: Entry) -> Outcome:
@@ -138,43 +183,63 @@ def _register(file: PersonFile, new: Entry) -> Outcome:
         e for e in file.entries if (e.institution, e.capacity, e.start) == (new.institution, new.capacity, new.start)
     ]
     others = [e for e in file.entries if e not in same_file]
+    refusals: list[Refusal] = []
     for e in others:
-        if e.sector == new.sector and e.capacity == new.capacity and e.overlaps(new.start, new.end):
+        # as held: an expired provisional file no longer takes the capacity, nor a new one past its period
+        if e.sector == new.sector and e.capacity == new.capacity and e.overlaps(new.start, new.last_day):
             if e.institution == new.institution:
-                return Refusal(
-                    "directory.overlap_same_institution",
-                    "period",
-                    f"{new.institution} already holds a file in capacity {new.capacity} from {e.start}"
-                    f" to {e.end or 'open end'}",
+                refusals.append(
+                    Refusal(
+                        "directory.overlap_same_institution",
+                        "period",
+                        f"{new.institution} already holds a file in capacity {new.capacity} from {e.start}"
+                        f" to {e.last_day or 'open end'}",
+                    )
                 )
+                continue
             # seed 4.14: one person, one capacity, one period, one institution of the sector
-            return Refusal(
-                "directory.overlap",
-                "period",
-                f"already registered in capacity {new.capacity} of sector {new.sector} at {e.institution} "
-                f"from {e.start} to {e.end or 'open end'}: the same person cannot be registered in the same "
-                "capacity for an overlapping period at two institutions of the same sector",
+            refusals.append(
+                Refusal(
+                    "directory.overlap",
+                    "period",
+                    f"already registered in capacity {new.capacity} of sector {new.sector} at {e.institution} "
+                    f"from {e.start} to {e.last_day or 'open end'}: the same person cannot be registered in the same "
+                    "capacity for an overlapping period at two institutions of the same sector",
+                )
             )
+    if refusals:
+        return tuple(refusals)
     # re-registering the same file (same institution, capacity and start) updates its status and period
     return Changed(replace(file, entries=(*others, new)))
 
 
 def _unregister(file: PersonFile, institution: str, capacity: str, start: dt.date, end: dt.date | None) -> Outcome:
+    refusals: list[Refusal] = []
     if end is None:
-        return Refusal(
-            "directory.unregister_without_end", "period.end", "an unregistration gives the last day the file was held"
+        refusals.append(
+            Refusal(
+                "directory.unregister_without_end",
+                "period.end",
+                "an unregistration gives the last day the file was held",
+            )
         )
     match = next(
         (e for e in file.entries if (e.institution, e.capacity, e.start) == (institution, capacity, start)), None
     )
     if match is None:
-        return Refusal(
-            "directory.not_registered",
-            "period.start",
-            f"{institution} holds no file in capacity {capacity} starting {start}",
+        refusals.append(
+            Refusal(
+                "directory.not_registered",
+                "period.start",
+                f"{institution} holds no file in capacity {capacity} starting {start}",
+            )
         )
-    if end < match.start:
-        return Refusal("directory.end_before_start", "period.end", f"{end} is before the file's start {match.start}")
+    elif end is not None and end < match.start:
+        refusals.append(
+            Refusal("directory.end_before_start", "period.end", f"{end} is before the file's start {match.start}")
+        )
+    if refusals or match is None or end is None:
+        return tuple(refusals)
     closed = replace(match, end=end if match.end is None else min(match.end, end))
     return Changed(replace(file, entries=tuple(closed if e is match else e for e in file.entries)))
 
@@ -190,34 +255,21 @@ DIMONA_CANCEL = "be.crossroads.dimona.DimonaCancel"
 def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str, payload: bytes) -> Outcome:
     employer = record["employer"]
     if schema_name == DIMONA_IN:
-        start = record["start_date"]
-        if any(r.ticket == ticket for r in file.relations):
-            return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
-        if any(r.employer == employer and r.start == start for r in file.relations):
-            return Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists")
-        relation = Relation(
-            employer,
-            start,
-            record["planned_end_date"],
-            record["worker_type"],
-            record["joint_committee"],
-            ticket,
-            payload,
-        )
-        return Changed(replace(file, relations=(*file.relations, relation)))
-    start = record["relation_start_date"]
-    match = next((r for r in file.relations if r.employer == employer and r.start == start), None)
+        return _hire(file, record, ticket, payload)
+    # OUT, UPDATE and CANCEL name the relation by the start it was declared with: only that start identifies
+    # it for good (an UPDATE may have moved its current start), and it is the start the warehouse groups the
+    # relation's events by, fact by fact, without the directory's state. A moved start is not accepted too:
+    # the warehouse would see those events as another relation.
+    declared = record["relation_start_date"]
+    match = next((r for r in file.relations if r.employer == employer and r.declared_start == declared), None)
     if match is None:
-        kind = {DIMONA_OUT: "out", DIMONA_UPDATE: "update", DIMONA_CANCEL: "cancel"}.get(schema_name, "declaration")
-        return Refusal(
-            f"dimona.{kind}_without_in",
-            "relation_start_date",
-            f"no DIMONA IN of {employer} for this worker starting {start}",
-        )
+        return (_without_in(file, schema_name, employer, declared),)
     if schema_name == DIMONA_OUT:
         end = record["end_date"]
         if end < match.start:
-            return Refusal("dimona.end_before_start", "end_date", f"{end} is before the relation's start {match.start}")
+            return (
+                Refusal("dimona.end_before_start", "end_date", f"{end} is before the relation's start {match.start}"),
+            )
         return Changed(_swap(file, match, replace(match, end=end)))
     if schema_name == DIMONA_UPDATE:
         updated = replace(
@@ -230,6 +282,54 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
         return Changed(_swap(file, match, updated))
     # cancel: the relation never existed
     return Changed(replace(file, relations=tuple(r for r in file.relations if r is not match)))
+
+
+def _hire(file: PersonFile, record: Record, ticket: str, payload: bytes) -> Outcome:
+    employer, start, planned_end = record["employer"], record["start_date"], record["planned_end_date"]
+    if any(r.ticket == ticket for r in file.relations):
+        return Changed(file)  # this very declaration, delivered again (at-least-once): already applied
+    refusals: list[Refusal] = []
+    for r in file.relations:
+        if r.employer != employer:
+            continue  # a worker may have several employers at once
+        if start in (r.declared_start, r.start):
+            # that start names a relation of this employer (declared from it, or moved to it): not another one
+            refusals.append(
+                Refusal("dimona.duplicate_in", "start_date", f"a relation with {employer} from {start} exists")
+            )
+        elif _overlap(r.start, r.end, start, planned_end):
+            # one employer, one worker, one relation at a time: the period of an existing one is extended or
+            # moved by an UPDATE, or ended by an OUT, before another starts
+            refusals.append(
+                Refusal(
+                    "dimona.relation_overlap",
+                    "start_date",
+                    f"overlaps the relation with {employer} from {r.start} to {r.end or 'open end'}"
+                    f" (declared from {r.declared_start}): end it with a DIMONA OUT or correct it with an UPDATE",
+                )
+            )
+    if refusals:
+        return tuple(refusals)
+    relation = Relation(
+        employer,
+        start,
+        planned_end,
+        record["worker_type"],
+        record["joint_committee"],
+        ticket,
+        payload,
+        declared_start=start,
+    )
+    return Changed(replace(file, relations=(*file.relations, relation)))
+
+
+def _without_in(file: PersonFile, schema_name: str, employer: str, declared: dt.date) -> Refusal:
+    kind = {DIMONA_OUT: "out", DIMONA_UPDATE: "update", DIMONA_CANCEL: "cancel"}.get(schema_name, "declaration")
+    message = f"no DIMONA IN of {employer} for this worker starting {declared}"
+    moved = next((r for r in file.relations if r.employer == employer and r.start == declared), None)
+    if moved is not None:  # the sender quoted the start an UPDATE moved the relation to: say which to quote
+        message += f"; the relation now starting {declared} was declared from {moved.declared_start}: quote that start"
+    return Refusal(f"dimona.{kind}_without_in", "relation_start_date", message)
 
 
 def _swap(file: PersonFile, old: Relation, new: Relation) -> PersonFile:

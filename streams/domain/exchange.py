@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.domain import admission, audit, consult, directory, fanout, sources
-from streams.domain.directory import Changed, Entry, PersonFile, Refusal
+from streams.domain.directory import Entry, PersonFile, Refusals
 from streams.domain.kinds import KINDS, Decider, Kind, Lookup
 from streams.domain.network import Network
 from streams.domain.outcomes import (
@@ -53,9 +53,16 @@ def acknowledgement(
 
 
 def _rejection(
-    record: Record, schema_name: str, ticket: str, refusal: Refusal, payload: bytes, person: str, at: dt.datetime
+    record: Record,
+    schema_name: str,
+    ticket: str,
+    refusals: Refusals,
+    payload: bytes,
+    person: str,
+    at: dt.datetime,
 ) -> tuple[Outcome, ...]:
-    violation = Violation(refusal.code, refusal.field, refusal.message)
+    """The rejection record and the REJECTED acknowledgement, both with every rule the declaration breaks."""
+    violations = tuple(Violation(r.code, r.field, r.message) for r in refusals)
     envelope = record["envelope"]
     return (
         ToRejections(
@@ -66,12 +73,12 @@ def _rejection(
                 "declaration_type": schema_name,
                 "stage": "directory",
                 "person": person,
-                "violations": [violation.as_dict()],
+                "violations": [v.as_dict() for v in violations],
                 "declaration": payload,
                 "rejected_at": at,
             }
         ),
-        acknowledgement(record, schema_name, ticket, at, (violation,)),
+        acknowledgement(record, schema_name, ticket, at, violations),
     )
 
 
@@ -143,7 +150,7 @@ def on_integration(
     file: PersonFile, network: Network, kind: Kind, record: Record, ticket: str, payload: bytes, at: dt.datetime
 ) -> Decision:
     outcome = directory.apply_integration(file, record, ticket, network)
-    if isinstance(outcome, Refusal):
+    if isinstance(outcome, tuple):
         return Decision(None, _rejection(record, kind.schema, ticket, outcome, payload, record["person"], at))
     return Decision(outcome.file, _accepted(kind, record, ticket, payload, at))
 
@@ -153,9 +160,9 @@ def on_dimona(
 ) -> Decision:
     worker = record["worker"]
     outcome = directory.apply_dimona(file, kind.schema, record, ticket, payload)
-    if isinstance(outcome, Refusal):
+    if isinstance(outcome, tuple):
         return Decision(None, _rejection(record, kind.schema, ticket, outcome, payload, worker, at))
-    assert isinstance(outcome, Changed) and kind.effective is not None
+    assert kind.effective is not None
     lookup = Lookup(
         worker,
         worker,

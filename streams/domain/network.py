@@ -34,6 +34,7 @@ from streams.domain.errors import DomainError, InvalidIdentifierError
 from streams.domain.identifiers import EnterpriseNumber
 
 __all__ = [
+    "DEFAULT_PROVISIONAL_DAYS",
     "DOCUMENTS",
     "AuthenticSource",
     "Authorization",
@@ -87,6 +88,14 @@ _CAPACITY_CODE = re.compile(r"[A-Z0-9_]{1,20}")
 # Employers are actors of the network, but with their own access key (their DIMONA declarations say whom
 # they employ, seed 4.13), not a sector whose capacities the directory records.
 _NOT_A_SECTOR = "EMPLOYER"
+
+# How long a PROVISIONAL directory registration is held, in days from the file's start, unless its institution
+# confirms it (registers the same file DEFINITIVE): a sector may set its own (`provisional_days`). The seed
+# gives no period (it does not mention provisional files at all); 90 days is the platform's choice, one
+# quarter: long enough to confirm a file opened on an application, short enough that an abandoned one stops
+# receiving data within a quarter (docs/directory.md, "Provisional files").
+DEFAULT_PROVISIONAL_DAYS = 90
+_MAX_PROVISIONAL_DAYS = 36_500
 
 
 # -- problems ---------------------------------------------------------------------------------------------
@@ -154,6 +163,7 @@ class Sector:
     code: str
     name: str
     capacities: Mapping[str, str] = field(hash=False)
+    provisional_days: int = DEFAULT_PROVISIONAL_DAYS  # how long its provisional files are held unless confirmed
 
     def __post_init__(self) -> None:
         # A read-only view, so that nobody adds a capacity to a running network behind the validation's back.
@@ -183,6 +193,13 @@ def _sector_problems(sector: Sector) -> Iterator[Problem]:
             yield Problem("network.capacity_code", f"capacity code {capacity!r} is not A-Z, 0-9 and _ (at most 20)")
         if not description.strip():
             yield Problem("network.empty_text", f"capacity {capacity!r} has an empty description")
+    days: object = sector.provisional_days
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_PROVISIONAL_DAYS:
+        yield Problem(
+            "network.provisional_days",
+            f"provisional_days: expected a whole number of days from 1 to {_MAX_PROVISIONAL_DAYS}, "
+            f"got {type(days).__name__} {days!r}",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +476,11 @@ class Network:
         institution = self.institutions.get(enterprise_number)
         return institution.sector if institution else None
 
+    def provisional_days(self, sector: str) -> int:
+        """How many days from its start a provisional file of ``sector`` is held unless confirmed."""
+        known = self.sectors.get(sector)
+        return known.provisional_days if known is not None else DEFAULT_PROVISIONAL_DAYS
+
     def is_capacity(self, sector: str, capacity: str) -> bool:
         known = self.sectors.get(sector)
         return known is not None and capacity in known.capacities
@@ -716,12 +738,13 @@ def _mandate_label(mandate: Mandate) -> str:
 
 # -- parsing documents ------------------------------------------------------------------------------------
 
-_SECTOR_KEYS = frozenset({"code", "name", "capacities"})
+_SECTOR_KEYS = frozenset({"code", "name", "capacities", "provisional_days"})
 _INSTITUTION_KEYS = frozenset({"enterprise_number", "name", "sector"})
 _AUTHORIZATION_KEYS = frozenset(
     {"sector", "capacity", "data_types", "legal_basis", "valid_from", "valid_to", "purpose"}
 )
-_OPTIONAL_KEYS = frozenset({"purpose"})  # valid_to is required on purpose: an open end must be written (null)
+# valid_to is required on purpose: an open end must be written (null)
+_OPTIONAL_KEYS = frozenset({"purpose", "provisional_days"})
 
 
 _T = TypeVar("_T")
@@ -852,7 +875,8 @@ def _parse_sectors(entries: list[tuple[int, Mapping[str, Any]]], problems: list[
         label = code or ""
         sector = None
         if code is not None and name is not None and capacities is not None:
-            sector = _build("sectors", index, label, local, Sector, code, name, capacities)
+            days = raw.get("provisional_days", DEFAULT_PROVISIONAL_DAYS)  # its type is the model's to check
+            sector = _build("sectors", index, label, local, Sector, code, name, capacities, days)
         problems.extend(p.at("sectors", index, label) for p in local)
         if sector is not None:
             parsed.append((index, sector))

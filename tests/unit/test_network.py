@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from streams.cli.network import REGENERATE_DOCS, app, render_markdown
 from streams.domain.errors import DomainError
 from streams.domain.network import (
+    DEFAULT_PROVISIONAL_DAYS,
     Authorization,
     DataType,
     Institution,
@@ -289,6 +290,23 @@ def test_a_bad_capacity_code_or_an_empty_description() -> None:
         "sectors[0] MUTUALITY: capacity code 'titular' is not A-Z, 0-9 and _ (at most 20) [network.capacity_code]",
         "sectors[0] MUTUALITY: capacity 'DEPENDANT' has an empty description [network.empty_text]",
     ]
+
+
+def test_a_sector_may_set_how_long_its_provisional_files_are_held() -> None:
+    docs = documents()
+    entries(docs, "sectors")[0]["provisional_days"] = 30
+    network = parse_network(docs, "t1")
+    assert network.provisional_days("MUTUALITY") == 30
+    assert network.provisional_days("UNEMPLOYMENT") == DEFAULT_PROVISIONAL_DAYS  # the key is optional
+    assert network.provisional_days("NOT_A_SECTOR") == DEFAULT_PROVISIONAL_DAYS
+
+
+@pytest.mark.parametrize("days", [0, -3, "30", True, 1.5, 36501])
+def test_a_provisional_period_is_a_whole_number_of_days_from_1_to_36500(days: object) -> None:
+    docs = documents()
+    entries(docs, "sectors")[0]["provisional_days"] = days
+    assert the_problem(docs).startswith("sectors[0] MUTUALITY: provisional_days: expected a whole number of days")
+    assert the_problem(docs).endswith("[network.provisional_days]")
 
 
 def test_a_duplicate_sector() -> None:

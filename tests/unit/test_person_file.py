@@ -51,19 +51,23 @@ def entries(draw: st.DrawFn) -> Entry:
     else:
         sector, capacity, status = draw(any_text), draw(any_text), draw(any_text | st.just("DEFINITIVE"))
     start = draw(dates)
-    return Entry(draw(institutions), sector, capacity, start, draw(st.none() | dates), status, draw(tickets))
+    until = draw(st.none() | dates)  # a provisional period (any date: the format does not judge it)
+    return Entry(draw(institutions), sector, capacity, start, draw(st.none() | dates), status, draw(tickets), until)
 
 
-relations = st.builds(
-    Relation,
-    employer=institutions,
-    start=dates,
-    end=st.none() | dates,
-    worker_type=st.sampled_from(packed.WORKER_TYPES) | any_text,
-    joint_committee=st.sampled_from(["200", "124", "140.03"]) | any_text,
-    ticket=tickets,
-    payload=payloads,
-)
+@st.composite
+def relations(draw: st.DrawFn) -> Relation:
+    start = draw(dates)
+    return Relation(
+        employer=draw(institutions),
+        start=start,
+        end=draw(st.none() | dates),
+        worker_type=draw(st.sampled_from(packed.WORKER_TYPES) | any_text),
+        joint_committee=draw(st.sampled_from(["200", "124", "140.03"]) | any_text),
+        ticket=draw(tickets),
+        payload=draw(payloads),
+        declared_start=draw(st.just(start) | dates),  # mostly as declared; moved by an UPDATE otherwise
+    )
 
 
 @st.composite
@@ -77,7 +81,7 @@ def facts(draw: st.DrawFn) -> StoredFact:
 person_files = st.builds(
     PersonFile,
     entries=st.lists(entries(), max_size=25).map(tuple),
-    relations=st.lists(relations, max_size=4).map(tuple),
+    relations=st.lists(relations(), max_size=4).map(tuple),
     facts=st.lists(facts(), max_size=4).map(tuple),
 )
 
@@ -107,7 +111,7 @@ def typical(n: int = 11) -> PersonFile:
 @given(person_files)
 def test_every_person_file_round_trips_exactly(file: PersonFile) -> None:
     data = encode_person_file(CODEC, file)
-    assert data[0] == packed.MAGIC_V1
+    assert data[0] == packed.MAGIC_V2
     assert decode_person_file(CODEC, data) == file
     assert encode_person_file(CODEC, decode_person_file(CODEC, data)) == data  # deterministic
 
@@ -120,7 +124,10 @@ def test_the_edges_round_trip() -> None:
             Entry("", "TAX", "TAXPAYER", dt.date.max, dt.date.min, "PROVISIONAL", "T-123"),
             Entry("0206.731.645", "TAX", "TAXPAYER", dt.date(2129, 6, 4), dt.date(2129, 6, 5), "DEFINITIVE", "\ud800"),
         ),
-        relations=(Relation("0000000000", dt.date(1900, 1, 1), None, "OTH", "", "", b""),),
+        relations=(
+            Relation("0000000000", dt.date(1900, 1, 1), None, "OTH", "", "", b"", dt.date(1900, 1, 1)),
+            Relation("0000000000", dt.date.max, dt.date.min, "OTH", "", "", b"", dt.date.min),
+        ),
         facts=(StoredFact("", "", -(2**70), dt.date.min, str(uuid.uuid4()).upper(), b"\x00" * 70_000),),
     )
     assert decode_person_file(CODEC, encode_person_file(CODEC, file)) == file
@@ -148,10 +155,54 @@ def test_values_written_in_avro_still_decode(file: PersonFile, framing: str) -> 
 def test_an_avro_value_with_relations_and_facts_still_decodes() -> None:
     file = PersonFile(
         entries=typical(3).entries,
-        relations=(Relation("0206731645", dt.date(2024, 1, 1), None, "STU", "302", str(uuid.uuid4()), b"\x01in"),),
+        relations=(
+            Relation(
+                "0206731645", dt.date(2024, 1, 1), None, "STU", "302", str(uuid.uuid4()), b"\x01in", dt.date(2024, 1, 1)
+            ),
+        ),
         facts=(StoredFact("be.crossroads.civil.Birth", "be.crossroads.civil.Birth", 0, dt.date(2000, 1, 1), "t", b""),),
     )
     assert decode_person_file(CODEC, encode_avro_person_file(CODEC, file)) == file
+
+
+def _dimona_in(start: dt.date) -> bytes:
+    from streams.domain.samples import sample_dimona_in
+
+    return CODEC.encode("be.crossroads.dimona.DimonaIn", {**sample_dimona_in(), "start_date": start})
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def test_a_version_1_value_recovers_each_relations_declared_start_from_its_dimona_in() -> None:
+    """Version 1 kept only the current start: an UPDATE written then may have moved it off the declared one."""
+    declared, moved, ticket = dt.date(2024, 7, 1), dt.date(2024, 8, 1), uuid.uuid4()
+    payload = _dimona_in(declared)
+    days = (moved - packed.EPOCH).days
+    v1 = (
+        b"\xd1\x00\x02"  # version 1, no entry, 2 relations
+        + b"\x01\x00" + days.to_bytes(2, "little") + b"\x00\x03200" + ticket.bytes + _varint(len(payload)) + payload
+        + b"\x01\x00" + days.to_bytes(2, "little") + b"\x00\x03200" + ticket.bytes + b"\x02in"  # no DIMONA IN
+        + b"\x00"
+    )  # fmt: skip
+
+    file = decode_person_file(CODEC, v1)
+
+    assert [(r.start, r.declared_start) for r in file.relations] == [(moved, declared), (moved, moved)]
+    assert decode_person_file(CODEC, encode_person_file(CODEC, file)) == file  # and version 2 keeps it
+
+
+def test_an_avro_value_recovers_each_relations_declared_start_from_its_dimona_in() -> None:
+    declared, moved = dt.date(2024, 7, 1), dt.date(2024, 8, 1)
+    relation = Relation("0206731645", moved, None, "OTH", "200", str(uuid.uuid4()), _dimona_in(declared), declared)
+    old = encode_avro_person_file(CODEC, PersonFile(relations=(relation,)))  # the Avro record has no declared start
+    assert decode_person_file(CODEC, old).relations == (relation,)
 
 
 def test_an_avro_value_of_another_record_is_refused() -> None:
@@ -170,7 +221,16 @@ def test_the_layout_is_pinned() -> None:
     ticket = "00112233-4455-6677-8899-aabbccddeeff"
     file = PersonFile(
         entries=(
-            Entry("0915943977", "MUTUALITY", "DEPENDANT", dt.date(1950, 1, 3), None, "PROVISIONAL", ticket),
+            Entry(
+                "0915943977",
+                "MUTUALITY",
+                "DEPENDANT",
+                dt.date(1950, 1, 3),
+                None,
+                "PROVISIONAL",
+                ticket,
+                provisional_until=dt.date(1950, 4, 2),
+            ),
             Entry(
                 "0123456789",
                 "UNEMPLOYMENT",
@@ -182,7 +242,12 @@ def test_the_layout_is_pinned() -> None:
             ),
             Entry("x", "S", "C", dt.date(1949, 12, 31), dt.date(2000, 1, 1), "DEFINITIVE", "t"),
         ),
-        relations=(Relation("0206731645", dt.date(1950, 1, 2), dt.date(1950, 1, 4), "STU", "200", ticket, b"p"),),
+        relations=(
+            Relation(
+                "0206731645", dt.date(1950, 1, 2), dt.date(1950, 1, 4), "STU", "200", ticket, b"p", dt.date(1950, 1, 2)
+            ),
+            Relation("0206731645", dt.date(1950, 1, 2), None, "OTH", "200", ticket, b"", dt.date(1950, 1, 1)),
+        ),
         facts=(
             StoredFact("be.crossroads.civil.Death", "be.crossroads.civil.Death", 2, dt.date(1950, 1, 1), "t", b""),
             StoredFact(
@@ -192,21 +257,46 @@ def test_the_layout_is_pinned() -> None:
     )
     t = "00112233445566778899aabbccddeeff"  # the ticket's 16 bytes
     expected = (
-        "d1"  # magic: packed, version 1
+        "d2"  # magic: packed, version 2
         "03"  # 3 entries
         f"43 01 0200 {t}"  # role 3 (MUTUALITY/DEPENDANT/PROVISIONAL) | open; institution 1; day 2
         f"08 fe 5647 15cd5b0700 {t} 01"  # role 8; a 10-digit number in 5 bytes; day 18262; end - start = -1
         "bf ff ffff 0178 b1b92b 0174 ae9d02 0153 0143 0a444546494e4954495645"  # every escape: role 63, str
         # institution, date by ordinal, str ticket; then end - start (zigzag), sector, capacity, status
-        "01"  # 1 relation
+        "02"  # 2 relations
         f"00 00 0100 04 01 03323030 {t} 0170"  # flags, institution 0, day 1, end + 2, STU, "200", ticket, payload
+        f"05 00 0100 0000 00 03323030 {t} 00"  # open | declared start differs; day 1, declared day 0; OTH; no payload
         "02"  # 2 facts
         "03 02 04 0000 0174 00"  # str ticket | slot = schema; Death; version 2; day 0; "t"; no payload
         f"00 05 11303230363733313634352f323032355131 01 0000 {t} 0177"  # DmfA, its slot, version -1, ..., b"w"
+        "01"  # 1 provisional entry
+        "00 b201"  # entry 0, held until start + 89 days (zigzag 178)
     )
     data = encode_person_file(CODEC, file)
     assert data.hex() == expected.replace(" ", "")
     assert decode_person_file(CODEC, data) == file
+
+
+def test_the_version_1_layout_still_reads() -> None:
+    """The bytes version 1 wrote (the pinned layout before version 2): no declared start, no provisional period."""
+    ticket = "00112233-4455-6677-8899-aabbccddeeff"
+    t = ticket.replace("-", "")
+    v1 = (
+        f"d1 03 43 01 0200 {t} 08 fe 5647 15cd5b0700 {t} 01"
+        " bf ff ffff 0178 b1b92b 0174 ae9d02 0153 0143 0a444546494e4954495645"
+        f" 01 00 00 0100 04 01 03323030 {t} 0170"
+        f" 02 03 02 04 0000 0174 00 00 05 11303230363733313634352f323032355131 01 0000 {t} 0177"
+    )
+    file = decode_person_file(CODEC, bytes.fromhex(v1.replace(" ", "")))
+    assert file.entries[0] == Entry(
+        "0915943977", "MUTUALITY", "DEPENDANT", dt.date(1950, 1, 3), None, "PROVISIONAL", ticket
+    )
+    assert file.relations == (
+        Relation(
+            "0206731645", dt.date(1950, 1, 2), dt.date(1950, 1, 4), "STU", "200", ticket, b"p", dt.date(1950, 1, 2)
+        ),
+    )
+    assert len(file.entries) == 3 and len(file.facts) == 2
 
 
 def test_institutions_beyond_240_take_two_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +307,9 @@ def test_institutions_beyond_240_take_two_bytes(monkeypatch: pytest.MonkeyPatch)
     for index, code in [(239, "ef"), (240, "f000"), (241, "f001"), (496, "f100"), (3823, "fdff")]:
         file = PersonFile(
             entries=(Entry(table[index], "TAX", "TAXPAYER", dt.date(2000, 1, 1), None, "DEFINITIVE", ticket),),
-            relations=(Relation(table[index], dt.date(2000, 1, 1), None, "OTH", "200", ticket, b""),),
+            relations=(
+                Relation(table[index], dt.date(2000, 1, 1), None, "OTH", "200", ticket, b"", dt.date(2000, 1, 1)),
+            ),
         )
         data = encode_person_file(CODEC, file)
         assert data[3] == int(code[:2], 16)
@@ -299,7 +391,9 @@ def test_the_network_vocabulary_has_codes() -> None:
 def test_every_truncation_is_refused() -> None:
     file = PersonFile(
         entries=(*typical(4).entries, Entry("x", "S", "C", dt.date.min, dt.date.max, "?", "t")),
-        relations=(Relation("y", dt.date(2024, 1, 1), dt.date(2024, 2, 1), "Z", "200", "t", b"payload"),),
+        relations=(
+            Relation("y", dt.date(2024, 1, 1), dt.date(2024, 2, 1), "Z", "200", "t", b"payload", dt.date(2023, 1, 1)),
+        ),
         facts=(StoredFact("s", "slot", 3, dt.date(2024, 1, 1), str(uuid.uuid4()), b"fact"),),
     )
     data = encode_person_file(CODEC, file)
@@ -319,11 +413,14 @@ def test_every_truncation_is_refused() -> None:
         (b"\xd1\x01\x40\x00\x00\x00" + b"t" * 15, "truncated"),
         (b"\xd1\x01\x40\xfe\x00\x00" + b"\xff" * 5, "over 10 digits"),
         (b"\xd1\x01\x40\xfe\xff\xff" + b"\x00" * 5 + b"\xff\xff\xff\x7f", "ValueError"),  # ordinal beyond 9999
-        (b"\xd1\x00\x01\x08", "unknown relation flags"),
+        (b"\xd2\x00\x01\x08", "unknown relation flags"),
+        (b"\xd2\x00\x00\x00\x01\x00\x00", "provisional entry 0 out of order or range"),
+        (b"\xd2\x00\x00\x00\x00\x00", "trailing"),
+        (b"\xd1\x00\x01\x04", "unknown relation flags"),  # version 1 had no declared start
         (b"\xd1\x00\x00\x01\x80", "unknown fact flags"),
         (b"\xd1\x01\xc0\x00\x00\x00\x02\xc3\x28", "UnicodeDecodeError"),  # ticket str: invalid UTF-8
         (b"\x7f\x01", "unknown person file format"),
-        (b"\xd2", "unknown person file format"),
+        (b"\xd3", "unknown person file format"),
     ],
 )
 def test_corrupt_values_are_refused(data: bytes, message: str) -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from streams.cli import check
 from streams.cli import generate as generate_cli
 from streams.domain.consult import decide
-from streams.domain.directory import PersonFile, Refusal, apply_integration
+from streams.domain.directory import PersonFile, apply_integration
 from streams.domain.identifiers import EnterpriseNumber, NationalNumber, Sex, parse_niss
 from streams.domain.kinds import validate
 from streams.domain.network import Network
@@ -63,8 +63,8 @@ def directory(population: Population, day: list[Generated], network: Network) ->
             continue
         person = item.record["person"]
         outcome = apply_integration(files[person], item.record, f"ticket-{n}", network)
-        if isinstance(outcome, Refusal):
-            refusals.append((outcome.code, item.record))
+        if isinstance(outcome, tuple):
+            refusals.append(([r.code for r in outcome], item.record))
         else:
             files[person] = outcome.file
     assert refusals == []

@@ -98,7 +98,7 @@ _INTAKE: tuple[tuple[str, str], ...] = (
 
 _STATE: tuple[tuple[str, str], ...] = (
     ("dimona.out_without_in", "a DIMONA OUT for a relation the directory does not know (decided by the directory)"),
-    ("dimona.relation_overlap", "a DIMONA IN overlaps an open relation of the same employer and worker"),
+    ("dimona.relation_overlap", "a DIMONA IN overlaps a relation (open or ended) of the same employer and worker"),
     ("dimona.unknown_relation", "a DIMONA UPDATE or CANCEL for a relation the directory does not know"),
     ("dmfa.correction_without_original", "a DmfA CORRECTION for a quarter without an accepted ORIGINAL"),
     ("dmfa.version_not_next", "a DmfA version that is not the next one for (employer, quarter)"),
