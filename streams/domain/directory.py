@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from streams.domain import kinds
 from streams.domain.network import Network
+from streams.domain.validation.rules import rule
 
 Record = Mapping[str, Any]
 
@@ -113,6 +115,10 @@ class Refusal:
     code: str
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        if rule(self.code).scope != "state":
+            raise ValueError(f"{self.code} is not a stateful rule: the directory does not decide it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +252,8 @@ def _unregister(file: PersonFile, institution: str, capacity: str, start: dt.dat
 
 # -- DIMONA: the employment relations ----------------------------------------------------------------------------
 
-DIMONA_IN = "be.crossroads.dimona.DimonaIn"
-DIMONA_OUT = "be.crossroads.dimona.DimonaOut"
-DIMONA_UPDATE = "be.crossroads.dimona.DimonaUpdate"
-DIMONA_CANCEL = "be.crossroads.dimona.DimonaCancel"
+DIMONA_IN, DIMONA_OUT = kinds.DIMONA_IN.schema, kinds.DIMONA_OUT.schema
+DIMONA_UPDATE, DIMONA_CANCEL = kinds.DIMONA_UPDATE.schema, kinds.DIMONA_CANCEL.schema
 
 
 def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str, payload: bytes) -> Outcome:
@@ -268,7 +272,11 @@ def apply_dimona(file: PersonFile, schema_name: str, record: Record, ticket: str
         end = record["end_date"]
         if end < match.start:
             return (
-                Refusal("dimona.end_before_start", "end_date", f"{end} is before the relation's start {match.start}"),
+                Refusal(
+                    "dimona.end_before_relation_start",
+                    "end_date",
+                    f"{end} is before the relation's start {match.start}",
+                ),
             )
         return Changed(_swap(file, match, replace(match, end=end)))
     if schema_name == DIMONA_UPDATE:
@@ -324,12 +332,16 @@ def _hire(file: PersonFile, record: Record, ticket: str, payload: bytes) -> Outc
 
 
 def _without_in(file: PersonFile, schema_name: str, employer: str, declared: dt.date) -> Refusal:
-    kind = {DIMONA_OUT: "out", DIMONA_UPDATE: "update", DIMONA_CANCEL: "cancel"}.get(schema_name, "declaration")
+    code = {
+        DIMONA_OUT: "dimona.out_without_in",
+        DIMONA_UPDATE: "dimona.update_without_in",
+        DIMONA_CANCEL: "dimona.cancel_without_in",
+    }[schema_name]
     message = f"no DIMONA IN of {employer} for this worker starting {declared}"
     moved = next((r for r in file.relations if r.employer == employer and r.start == declared), None)
     if moved is not None:  # the sender quoted the start an UPDATE moved the relation to: say which to quote
         message += f"; the relation now starting {declared} was declared from {moved.declared_start}: quote that start"
-    return Refusal(f"dimona.{kind}_without_in", "relation_start_date", message)
+    return Refusal(code, "relation_start_date", message)
 
 
 def _swap(file: PersonFile, old: Relation, new: Relation) -> PersonFile:

@@ -1,10 +1,15 @@
-"""The catalogue of validation rules: every code, whether intake can decide it alone, and what it means.
+"""The catalogue of validation rules: every code the platform emits, who decides it, and what it means.
+
+It is the single source of the codes: a `Violation` (and a directory `Refusal`) can only be made with a code
+listed here (`rule()` raises `UnknownRuleError` otherwise), and a unit test checks that every code listed is
+emitted somewhere — so the catalogue, docs/contracts.md and the code cannot drift apart.
 
 ``scope`` is ``"intake"`` for *stateless* rules: they look at one record and nothing else, so the intake applies
 them before anything is shared and ``crossroads check file`` applies exactly the same ones on the provider's
 side.  ``scope`` is ``"state"`` for rules that need what the platform already knows (the reference directory,
-earlier declarations); they are listed here so that codes stay unique across the platform, and they are decided
-by the stateful steps (directory, DmfA versioning, ...), never by intake.
+earlier declarations, the senders register and the record's seal): decided by the stateful steps (the intake's
+sender rules, the directory, DmfA versioning), never by ``check file``.  ``scope`` is ``"file"`` for the
+file-drop protocol's formal rules, judged by the inbound connector for a whole file or one of its records.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Scope = Literal["intake", "state"]
+from streams.domain.errors import DomainError
+
+Scope = Literal["intake", "state", "file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +104,7 @@ _INTAKE: tuple[tuple[str, str], ...] = (
 )
 
 _STATE: tuple[tuple[str, str], ...] = (
-    ("dimona.out_without_in", "a DIMONA OUT for a relation the directory does not know (decided by the directory)"),
-    ("dimona.relation_overlap", "a DIMONA IN overlaps a relation (open or ended) of the same employer and worker"),
-    ("dimona.unknown_relation", "a DIMONA UPDATE or CANCEL for a relation the directory does not know"),
-    ("dmfa.correction_without_original", "a DmfA CORRECTION for a quarter without an accepted ORIGINAL"),
-    ("dmfa.version_not_next", "a DmfA version that is not the next one for (employer, quarter)"),
-    ("dmfa.worker_without_dimona", "a DmfA worker line for a worker without an employment relation that quarter"),
-    (
-        "directory.overlap_same_sector",
-        "same person, same capacity, overlapping period at two institutions of one sector (seed 4.14)",
-    ),
-    ("directory.unregister_unknown", "an UNREGISTER for a file the directory does not hold"),
-    ("consultation.no_file", "the requester holds no file on the person as of the date asked"),
-    ("consultation.not_authorized", "no deliberation authorizes (sector, capacity) to receive that data type"),
-    ("envelope.duplicate_reference", "the sender already used that sender_reference"),
+    # senders (streams.domain.senders: the seal and the senders register)
     (
         "envelope.sender_not_authenticated",
         "the record carries no valid seal, or its envelope names a sender other than the producer the seal proves",
@@ -120,9 +114,61 @@ _STATE: tuple[tuple[str, str], ...] = (
         "envelope.sender_not_mandated",
         "a DIMONA or DmfA sender is neither the employer nor a secretariat it mandated on the day received",
     ),
+    # the reference directory (streams.domain.directory)
+    ("directory.unknown_institution", "the integrating institution is not in the network"),
+    ("directory.sector_mismatch", "the institution belongs to another sector than the integration says"),
+    ("directory.unknown_capacity", "the sector has no such capacity"),
+    ("directory.not_own_file", "an institution registers or unregisters another institution's file"),
+    ("directory.overlap_same_institution", "the institution already holds an overlapping file in that capacity"),
+    (
+        "directory.overlap",
+        "same person, same capacity, overlapping period at two institutions of one sector (seed 4.14)",
+    ),
+    ("directory.unregister_without_end", "an UNREGISTER does not give the last day the file was held"),
+    ("directory.not_registered", "an UNREGISTER for a file the directory does not hold"),
+    ("directory.end_before_start", "an UNREGISTER ends the file before its start"),
+    # employment relations (DIMONA, streams.domain.directory)
+    ("dimona.duplicate_in", "a DIMONA IN for a relation of the same employer and start that exists already"),
+    ("dimona.relation_overlap", "a DIMONA IN overlaps a relation (open or ended) of the same employer and worker"),
+    ("dimona.out_without_in", "a DIMONA OUT for a relation the directory does not know"),
+    ("dimona.update_without_in", "a DIMONA UPDATE for a relation the directory does not know"),
+    ("dimona.cancel_without_in", "a DIMONA CANCEL for a relation the directory does not know"),
+    ("dimona.end_before_relation_start", "a DIMONA OUT ends before the relation's current start (moved by an UPDATE)"),
 )
+
+_FILE: tuple[tuple[str, str], ...] = (
+    ("file.type", "the file name's type code is not a known file type"),
+    ("file.sender", "the file's sender is no enterprise number, not the folder's partner, or a record claims another"),
+    ("file.date", "the file name's date is not YYYYMMDD"),
+    ("file.seq", "the file name's sequence is not 1 to 6 digits"),
+    ("file.environment", "the environment is neither R nor T, or a record's differs from the file's"),
+    ("file.unreadable", "the file cannot be read as its format"),
+    ("file.truncated", "the file ends in the middle of a record"),
+    ("file.trailer", "more than one trailer, or a trailer that is not the last record, or a malformed one"),
+    ("file.trailer_count", "the trailer's record count differs from the records in the file"),
+    ("file.empty", "the file holds no record"),
+    ("file.identity_reused", "the file's identity (sender, date, sequence, environment) was used by another file"),
+    ("file.record_type", "a record's declaration type is not one the file type carries"),
+)
+
+
+class UnknownRuleError(DomainError, LookupError):
+    """A code the catalogue does not list: a programming error, never a sender's."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__("rule.unknown", f"{code!r} is not in the rules catalogue (streams.domain.validation.rules)")
+
 
 RULES: dict[str, Rule] = {
     **{code: Rule(code, "intake", text) for code, text in _INTAKE},
     **{code: Rule(code, "state", text) for code, text in _STATE},
+    **{code: Rule(code, "file", text) for code, text in _FILE},
 }
+
+
+def rule(code: str) -> Rule:
+    """The catalogued rule of ``code``; `UnknownRuleError` when it is not catalogued."""
+    found = RULES.get(code)
+    if found is None:
+        raise UnknownRuleError(code)
+    return found

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streams.domain.validation.rules import rule
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -17,6 +19,9 @@ class Violation:
     code: str
     field: str
     message: str
+
+    def __post_init__(self) -> None:
+        rule(self.code)  # only catalogued codes are emitted
 
     def as_dict(self) -> dict[str, str]:
         """The shape of ``be.crossroads.outputs.Violation``."""
