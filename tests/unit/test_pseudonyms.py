@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.domain.errors import InvalidIdentifierError
+from streams.domain.errors import DomainError, InvalidIdentifierError
 from streams.domain.identifiers import parse_niss
-from streams.domain.errors import DomainError
 from streams.domain.pseudonyms import (
     Mapped,
     ReidentificationDecision,

@@ -83,7 +83,10 @@ def test_each_purpose_is_projected_in_its_own_space() -> None:
     projections = {p.table: p for p in warehouse_projections(settings)}
     assert {"{database}_oasis.dimona_events", "{database}_oasis.dmfa_lines"} <= set(projections)
     mappings = [p for p in warehouse_projections(settings) if p.table == "{database}_reid.pseudonyms"]
-    assert sorted(p.topics for p in mappings) == sorted([tuple(TOPICS.values()), ("facts.dimona", "facts.dmfa")])
+    assert {frozenset(p.topics) for p in mappings} == {
+        frozenset(TOPICS.values()),
+        frozenset({"facts.dimona", "facts.dmfa"}),
+    }
 
     data = generate(persons=40)
     schema, record = next((s, r) for s, r in data.facts if s.endswith("DimonaIn"))
@@ -105,7 +108,8 @@ def test_each_purpose_is_projected_in_its_own_space() -> None:
     # a civil fact is no OASIS input: its persons get no anti-fraud pseudonym
     schema, record = next((s, r) for s, r in data.facts if s.endswith("AddressChange"))
     civil = Decoded(schema, record, "single-object")
-    assert {row[0] for projection in mappings for row in projection.rows(civil, ORIGIN, 1.8e9)} == {statistics}
+    civil_mappings = [p for p in mappings if "facts.civil" in p.topics]  # the projector dispatches by topic
+    assert {row[0] for projection in civil_mappings for row in projection.rows(civil, ORIGIN, 1.8e9)} == {statistics}
 
 
 def test_a_flag_is_about_the_workers_whose_lines_or_relations_make_it_fire() -> None:
