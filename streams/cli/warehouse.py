@@ -236,14 +236,18 @@ def oasis_command(
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
 ) -> None:
     """OASIS: employers whose quarter raises at least one anti-fraud indicator, and which."""
-    from connectors.clickhouse.oasis import oasis_flagged_persons, thresholds_from
+    from connectors.clickhouse.oasis import oasis_flagged_persons, oasis_flags, thresholds_from
+    from streams.domain.oasis import FlaggedPerson
 
     settings = Settings()
+    database, thresholds = settings.clickhouse.database, thresholds_from(settings)
+    flagged: dict[str, FlaggedPerson] = {}
     try:
         with _warehouse(settings) as client:
-            flags, flagged = oasis_flagged_persons(
-                client, settings.clickhouse.database, quarter, thresholds_from(settings)
-            )
+            if persons:
+                flags, flagged = oasis_flagged_persons(client, database, quarter, thresholds)
+            else:  # the employers only: no worker is read
+                flags = oasis_flags(client, database, quarter, thresholds)
     except (WarehouseError, ValueError) as exc:
         raise _fail("oasis", exc) from exc
     about: dict[str, list[str]] = {}
