@@ -25,7 +25,7 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from connectors.clickhouse import connect, migrate
+from connectors.clickhouse import connect, migrate, warehouse_databases
 from connectors.clickhouse.projector import Projector
 from connectors.clickhouse.warehouse import warehouse_projections
 from streams.catalog import CATALOG
@@ -112,7 +112,8 @@ def main() -> None:
 
         projections = warehouse_projections(settings)
         projector = Projector(settings, projections, codec)
-        expected = args.declarations * args.lines * 2  # a statistics row and a mapping row per worker line
+        # per worker line: a statistics row, an OASIS row, and a mapping row for each of the two purposes
+        expected = args.declarations * args.lines * 4
         thread = threading.Thread(target=projector.run, kwargs={"idle_exit_s": 3.0})
         thread.start()
         while projector.stats.consumed == 0:
@@ -131,6 +132,7 @@ def main() -> None:
         if address.password:
             base_args += ["--password", address.password]
         tables = [(f"{database}.dmfa_lines", f"{database}.dmfa_lines_native"),
+                  (f"{database}_oasis.dmfa_lines", f"{database}_oasis.dmfa_lines_native"),
                   (f"{database}_reid.pseudonyms", f"{database}_reid.pseudonyms_native")]  # fmt: skip
         files = []
         native_rows = 0
@@ -167,7 +169,7 @@ def main() -> None:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     finally:
-        for name in (database, f"{database}_audit", f"{database}_reid"):
+        for name in warehouse_databases(database):
             admin.execute(f"DROP DATABASE IF EXISTS {name}")
         kafka = AdminClient({**client_config(settings)})
         names = [t for t in kafka.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix + ".")]

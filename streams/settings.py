@@ -10,6 +10,8 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.domain.pseudonyms import purpose_problems
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The local stack's node i listens on the first broker's port + 2(i-1), its controller on the controller port
 # + 2(i-1): with the defaults 9092/9094/9096 and 9093/9095/9097, each node's pair of ports side by side.
@@ -136,22 +138,28 @@ class Settings(BaseSettings):
     pseudonym_keys: dict[str, SecretStr] = Field(
         default_factory=lambda: {
             # DEVELOPMENT DEFAULTS ONLY: public in the source, so they protect nothing. Production sets
-            # CROSSROADS_PSEUDONYM_KEYS='{"statistics": "<random 32+ bytes>", ...}' from its secret store.
+            # CROSSROADS_PSEUDONYM_KEYS='{"statistics": "<random 32+ bytes>", "oasis": "<another>"}' from its
+            # secret store. Exactly the purposes the warehouse projects (streams.domain.pseudonyms.purpose_problems).
             "statistics": SecretStr("dev-only-statistics-key-not-secret"),
             "oasis": SecretStr("dev-only-oasis-key-not-secret"),
-            "research": SecretStr("dev-only-research-key-not-secret"),
         },
         description="HMAC-SHA256 key per purpose: pseudonyms of two purposes cannot be linked without the keys",
     )
     warehouse_purpose: str = Field(
-        "statistics", description="the purpose whose key pseudonymizes persons in the statistics database"
+        "statistics", description="the statistics purpose: its key pseudonymizes persons in the statistics database"
+    )
+    oasis_purpose: str = Field(
+        "oasis",
+        description="the anti-fraud purpose: its key pseudonymizes persons in the OASIS tables (<db>_oasis); the "
+        "only purpose under which a pseudonym can be re-identified",
     )
     reidentification_grants: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {
             # DEVELOPMENT DEFAULT: the sample network's social inspection service may re-identify OASIS hits
             "0403170701": {"oasis": "dev-only: sample deliberation for OASIS re-identification"},
         },
-        description="requester (enterprise number) -> purpose -> legal basis under which it may re-identify",
+        description="requester (enterprise number) -> purpose -> legal basis under which it may re-identify; "
+        "the anti-fraud purpose only",
     )
     small_cell_threshold: int = Field(5, ge=1, description="published cells counting fewer persons are suppressed")
     oasis_above_sector_factor: float = Field(
@@ -224,6 +232,20 @@ class Settings(BaseSettings):
                 Path(data.get("state_dir") or cls.model_fields["state_dir"].default) / "tls" / "ca.crt"
             )
         return data
+
+    @model_validator(mode="after")
+    def _purposes_are_real(self) -> Settings:
+        """Each purpose keyed and projected, distinct, and re-identification granted for the anti-fraud one only:
+        refused at start-up rather than discovered by the projector or a re-identification."""
+        problems = purpose_problems(
+            {purpose: key.get_secret_value() for purpose, key in self.pseudonym_keys.items()},
+            self.warehouse_purpose,
+            self.oasis_purpose,
+            self.reidentification_grants,
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _replicas_fit_the_cluster(self) -> Settings:

@@ -180,10 +180,12 @@ def _drop_database(settings: Settings) -> None:
     with contextlib.suppress(Exception):
         from clickhouse_driver import Client
 
+        from connectors.clickhouse import warehouse_databases
+
         address = settings.clickhouse
         client = Client(host=address.host, port=address.port, user=address.user, password=address.password)
-        for suffix in ("", "_audit", "_reid"):  # the statistics database and its separate siblings
-            client.execute(f"DROP DATABASE IF EXISTS {address.database}{suffix}")
+        for name in warehouse_databases(address.database):  # the statistics database and its siblings
+            client.execute(f"DROP DATABASE IF EXISTS {name}")
         client.disconnect()
 
 

@@ -197,12 +197,12 @@ def cleanup(settings: Settings) -> None:
     """Delete the run's topics (prefix and app id) and databases; best effort."""
     delete_run_topics(settings, timeout_s=60)
     with contextlib.suppress(Exception):
-        from connectors.clickhouse import connect
+        from connectors.clickhouse import connect, warehouse_databases
 
         client = connect(settings, database="default")
         database = settings.clickhouse.database
-        for suffix in ("", "_audit", "_reid"):
-            client.execute(f"DROP DATABASE IF EXISTS {database}{suffix}")
+        for name in warehouse_databases(database):
+            client.execute(f"DROP DATABASE IF EXISTS {name}")
         client.disconnect()
 
 

@@ -27,6 +27,7 @@ from connectors.clickhouse.migrations import (
     render,
     split_statements,
     verify,
+    warehouse_databases,
 )
 
 __all__ = [
@@ -52,4 +53,5 @@ __all__ = [
     "split_statements",
     "translated_errors",
     "verify",
+    "warehouse_databases",
 ]

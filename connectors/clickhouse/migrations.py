@@ -23,6 +23,10 @@ from pathlib import Path
 from connectors.clickhouse.client import Executor, WarehouseError, execute, quote_identifier
 from streams.settings import Settings
 
+# The databases beside the statistics one that the migrations create, `<database><suffix>`: the audit log, the
+# pseudonym mapping, the OASIS tables. Whoever removes a whole warehouse (tests, benchmarks) removes these too.
+SIBLING_SUFFIXES = ("_audit", "_reid", "_oasis")
+
 FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)\.sql$")
 DATABASE_PLACEHOLDER = "{database}"
 LEDGER_TABLE = "schema_migrations"
@@ -100,6 +104,11 @@ class AppliedMigration:
     @property
     def filename(self) -> str:
         return f"{self.version:04d}_{self.name}.sql"
+
+
+def warehouse_databases(database: str) -> tuple[str, ...]:
+    """The warehouse `database` and its siblings, the statistics database first."""
+    return (database, *(f"{database}{suffix}" for suffix in SIBLING_SUFFIXES))
 
 
 # -- reading files -----------------------------------------------------------------------------------------

@@ -5,15 +5,17 @@ supports), one per table and run. Rules (periods from the settings `retention_*_
 run's date):
 
 * dimona_events: every event of a relation that ended (OUT, planned or updated end) before the cutoff, or
-  was cancelled and started before it;
-* dmfa_lines: lines of quarters that started before the cutoff;
+  was cancelled and started before it; the same rule on the OASIS copy, `<db>_oasis.dimona_events`;
+* dmfa_lines: lines of quarters that started before the cutoff; likewise `<db>_oasis.dmfa_lines`;
 * directory_entries: every event of a file (person, institution, sector, capacity, start) closed before it;
 * civil_events: every event of a person who died before the (deceased) cutoff;
-* `<db>_reid.pseudonyms`: the mapping of those persons (nothing can re-identify them any more);
+* `<db>_reid.pseudonyms`: the mapping of those persons, in every purpose (nothing can re-identify them any more);
 * `<db>_audit.audit_records`: records older than the audit cutoff.
 
-Keys of whole relations, files and persons are first written to `retention_keys` under the run's id, so each
-mutation deletes a fixed set (a mutation evaluating its own table part by part could change its mind).
+Keys of whole relations, files and persons are first written to a `retention_keys` table under the run's id,
+so each mutation deletes a fixed set (a mutation evaluating its own table part by part could change its mind).
+Each purpose's keys stay in its own database (`<db>`, `<db>_oasis`; the deceased's numbers in `<db>_reid`): one
+table holding both pseudonyms of a relation or a person would link the two spaces.
 """
 
 from __future__ import annotations
@@ -93,16 +95,34 @@ def run_retention(
         params,
         what="deciding persons deceased long ago",
     )
-
-    def keys(scope: str) -> str:
-        return f"(SELECT key FROM {db}.retention_keys WHERE run = %(run)s AND scope = '{scope}')"
+    oasis = f"{db}_oasis"
+    execute(
+        client,
+        f"INSERT INTO {oasis}.retention_keys (run, scope, key, decided_at) "
+        f"SELECT %(run)s, 'relation', {relation_key}, now() FROM ({relations_sql(oasis)}) "
+        "WHERE (has_end AND ended < toDate(%(cut_dimona)s)) OR (cancelled AND relation_start < toDate(%(cut_dimona)s))",
+        params,
+        what="deciding expired DIMONA relations of the OASIS tables",
+    )
+    # the deceased are known by their statistics pseudonym (civil facts are statistics only); their mapping is
+    # deleted in every purpose, so it is selected by their number, which only <db>_reid may hold
+    execute(
+        client,
+        f"INSERT INTO {db}_reid.retention_keys (run, scope, key, decided_at) "
+        f"SELECT DISTINCT %(run)s, 'deceased', person, now() FROM {db}_reid.pseudonyms "
+        f"WHERE purpose = %(statistics)s AND pseudonym IN {_keys(db, 'deceased')}",
+        {**params, "statistics": settings.warehouse_purpose},
+        what="deciding the mappings of persons deceased long ago",
+    )
 
     plan = [
-        (f"{db}.dimona_events", cut["dimona"], f"{relation_key} IN {keys('relation')}"),
+        (f"{db}.dimona_events", cut["dimona"], f"{relation_key} IN {_keys(db, 'relation')}"),
+        (f"{oasis}.dimona_events", cut["dimona"], f"{relation_key} IN {_keys(oasis, 'relation')}"),
         (f"{db}.dmfa_lines", cut["dmfa"], "quarter_start < toDate(%(cut_dmfa)s)"),
-        (f"{db}.directory_entries", cut["directory"], f"{file_key} IN {keys('file')}"),
-        (f"{db}.civil_events", cut["deceased"], f"person IN {keys('deceased')}"),
-        (f"{db}_reid.pseudonyms", cut["deceased"], f"pseudonym IN {keys('deceased')}"),
+        (f"{oasis}.dmfa_lines", cut["dmfa"], "quarter_start < toDate(%(cut_dmfa)s)"),
+        (f"{db}.directory_entries", cut["directory"], f"{file_key} IN {_keys(db, 'file')}"),
+        (f"{db}.civil_events", cut["deceased"], f"person IN {_keys(db, 'deceased')}"),
+        (f"{db}_reid.pseudonyms", cut["deceased"], f"person IN {_keys(f'{db}_reid', 'deceased')}"),
         (f"{db}_audit.audit_records", cut["audit"], "recorded_at < toDateTime(toDate(%(cut_audit)s))"),
     ]
     steps = []
@@ -112,9 +132,15 @@ def run_retention(
             execute(client, f"ALTER TABLE {table} DELETE WHERE {where}", params, what=f"retention on {table}")
         steps.append(RetentionStep(table, cutoff, where, matched))
     _wait_for_mutations(client, [s.table for s in steps if s.rows], wait_s, sleep)
-    # the keys of this run are no longer needed (pseudonyms and codes only, but still: keep nothing for nothing)
-    execute(client, f"ALTER TABLE {db}.retention_keys DELETE WHERE run = %(run)s", params)
+    # the keys of this run are no longer needed (pseudonyms, codes, numbers in <db>_reid: keep nothing for nothing)
+    for keys_db in (db, oasis, f"{db}_reid"):
+        execute(client, f"ALTER TABLE {keys_db}.retention_keys DELETE WHERE run = %(run)s", params)
     return steps
+
+
+def _keys(database: str, scope: str) -> str:
+    """The keys a run decided for `scope`, in `database`'s own work table."""
+    return f"(SELECT key FROM {database}.retention_keys WHERE run = %(run)s AND scope = '{scope}')"
 
 
 def _wait_for_mutations(client: Executor, tables: list[str], wait_s: float, sleep: Callable[[float], None]) -> None:

@@ -1,9 +1,11 @@
 """The statistics warehouse's projections: facts -> pseudonymised rows; audit trail -> the audit database.
 
 Each projection is pure (`rows(fact, origin, now)`), like `JourneyProjection`; the `Projector` batches and
-inserts their rows. Persons are replaced by their pseudonym for the warehouse's purpose *here*, at the edge:
-no row of a statistics table ever carries a national number. The pseudonym -> NISS mapping goes, by its own
-projection, to `<database>_reid.pseudonyms`, outside the statistics database; the audit trail goes to
+inserts their rows. Persons are replaced by their pseudonym *here*, at the edge, one pseudonym space per
+purpose, each where it is used: the statistics tables (`<database>`) under the statistics purpose, the OASIS
+tables (`<database>_oasis`: DIMONA and DmfA, what the anti-fraud indicators read) under the anti-fraud purpose.
+No row of either ever carries a national number. The pseudonym -> NISS mapping of each purpose goes, by its
+own projection, to `<database>_reid.pseudonyms`, outside both; the audit trail goes to
 `<database>_audit.audit_records`.
 
 Table names starting with `{database}` are rendered by the projector (`<database>_reid.pseudonyms`); the
@@ -42,9 +44,10 @@ def pseudonymizer(key: bytes, purpose: str) -> Pseudonymizer:
     return of
 
 
-def settings_pseudonymizer(settings: Settings) -> Pseudonymizer:
-    keys = {purpose: secret.get_secret_value().encode() for purpose, secret in settings.pseudonym_keys.items()}
-    purpose = settings.warehouse_purpose
+def settings_pseudonymizer(settings: Settings, purpose: str | None = None) -> Pseudonymizer:
+    """The pseudonymizer of `purpose` (default: the statistics purpose, `warehouse_purpose`)."""
+    keys = {name: secret.get_secret_value().encode() for name, secret in settings.pseudonym_keys.items()}
+    purpose = purpose or settings.warehouse_purpose
     return pseudonymizer(key_for(keys, purpose), purpose)
 
 
@@ -349,17 +352,31 @@ class DirectoryProjection:
         ]
 
 
+class OasisDimonaProjection(DimonaProjection):
+    """The DIMONA events again, for the anti-fraud purpose: its pseudonyms, its own database."""
+
+    table = "{database}_oasis.dimona_events"
+
+
+class OasisDmfaProjection(DmfaProjection):
+    """The DmfA lines again, for the anti-fraud purpose: its pseudonyms, its own database."""
+
+    table = "{database}_oasis.dmfa_lines"
+
+
 class PseudonymMappingProjection:
-    """pseudonym -> NISS, for the re-identification path only: written to `<database>_reid`."""
+    """pseudonym -> NISS of one purpose, for the re-identification path only: written to `<database>_reid`.
+    `topics` are the facts that purpose's tables are projected from, so a purpose maps only the persons its
+    space holds (the anti-fraud purpose: workers, not every resident)."""
 
     table = "{database}_reid.pseudonyms"
     columns = ("purpose", "pseudonym", "person", "seen_at")
-    topics = FACT_TOPICS
     distinct_rows = True  # a person named by many facts of one batch needs one mapping row
 
-    def __init__(self, pseudonymize: Pseudonymizer, purpose: str) -> None:
+    def __init__(self, pseudonymize: Pseudonymizer, purpose: str, topics: tuple[str, ...] = FACT_TOPICS) -> None:
         self._pseudonymize = pseudonymize
         self._purpose = purpose
+        self.topics = topics
 
     def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
         seen = _now(now)
@@ -419,13 +436,20 @@ class AuditProjection:
 
 
 def warehouse_projections(settings: Settings) -> list[Projection]:
-    """The statistics warehouse's projections, sharing one pseudonymizer (the settings' purpose and key)."""
-    pseudonymize = settings_pseudonymizer(settings)
+    """The warehouse's projections: the statistics tables under the statistics purpose's pseudonymizer, the
+    OASIS tables under the anti-fraud purpose's, each purpose's mapping, and the audit log."""
+    oasis_topics = tuple(dict.fromkeys((*OasisDimonaProjection.topics, *OasisDmfaProjection.topics)))
+    statistics = settings_pseudonymizer(settings, settings.warehouse_purpose)
+    antifraud = settings_pseudonymizer(settings, settings.oasis_purpose)
     return [
-        DimonaProjection(pseudonymize),
-        DmfaProjection(pseudonymize),
-        CivilProjection(pseudonymize),
-        DirectoryProjection(pseudonymize),
-        PseudonymMappingProjection(pseudonymize, settings.warehouse_purpose),
+        DimonaProjection(statistics),
+        DmfaProjection(statistics),
+        CivilProjection(statistics),
+        DirectoryProjection(statistics),
+        PseudonymMappingProjection(statistics, settings.warehouse_purpose),
+        OasisDimonaProjection(antifraud),
+        OasisDmfaProjection(antifraud),
+        # the anti-fraud purpose maps the persons of the facts its tables are projected from, and only those
+        PseudonymMappingProjection(antifraud, settings.oasis_purpose, oasis_topics),
         AuditProjection(),
     ]

@@ -1,7 +1,8 @@
 """`crossroads projector`: facts and the audit trail -> the ClickHouse warehouse.
 
-Projections: the walking skeleton's `journey`, the pseudonymised statistics tables, the pseudonym mapping
-(`<database>_reid`) and the audit log (`<database>_audit`), see docs/warehouse.md.
+Projections: the walking skeleton's `journey`, the pseudonymised statistics tables (statistics purpose), the
+OASIS tables (`<database>_oasis`, anti-fraud purpose), each purpose's pseudonym mapping (`<database>_reid`) and
+the audit log (`<database>_audit`), see docs/warehouse.md.
 """
 
 from __future__ import annotations

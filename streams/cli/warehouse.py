@@ -230,28 +230,49 @@ def mobility_command(
 @app.command("oasis")
 def oasis_command(
     quarter: str = typer.Option(..., "--quarter", help="YYYY-Qn"),
+    persons: bool = typer.Option(
+        False, "--persons", help="also the workers each flag is about, by their anti-fraud pseudonym"
+    ),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
 ) -> None:
     """OASIS: employers whose quarter raises at least one anti-fraud indicator, and which."""
-    from connectors.clickhouse.oasis import oasis_flags, thresholds_from
+    from connectors.clickhouse.oasis import oasis_flagged_persons, oasis_flags, thresholds_from
+    from streams.domain.oasis import FlaggedPerson
 
     settings = Settings()
+    database, thresholds = settings.clickhouse.database, thresholds_from(settings)
+    flagged: dict[str, FlaggedPerson] = {}
     try:
         with _warehouse(settings) as client:
-            flags = oasis_flags(client, settings.clickhouse.database, quarter, thresholds_from(settings))
+            if persons:
+                flags, flagged = oasis_flagged_persons(client, database, quarter, thresholds)
+            else:  # the employers only: no worker is read
+                flags = oasis_flags(client, database, quarter, thresholds)
     except (WarehouseError, ValueError) as exc:
         raise _fail("oasis", exc) from exc
+    about: dict[str, list[str]] = {}
+    for person in flagged.values():
+        for employer in dict.fromkeys(employer for employer, _ in person.reasons):
+            about.setdefault(employer, []).append(person.worker)
     if as_json:
         payload = [
             {"employer": f.employer, "quarter": f.quarter, "sector": f.sector, "indicators": list(f.indicators),
-             "details": f.details}
+             "details": f.details, **({"persons": sorted(about.get(f.employer, []))} if persons else {})}
             for f in flags
         ]  # fmt: skip
         typer.echo(json.dumps(payload))
         return
-    table = Table("employer", "sector", "indicators", "details", title=f"OASIS {quarter}: {len(flags)} employers")
+    columns = (
+        "employer",
+        "sector",
+        "indicators",
+        "details",
+        *(("persons (anti-fraud pseudonyms)",) if persons else ()),
+    )
+    table = Table(*columns, title=f"OASIS {quarter}: {len(flags)} employers")
     for f in flags:
-        table.add_row(f.employer, f.sector or "unknown", "\n".join(f.indicators), "\n".join(f.details.values()))
+        cells = [f.employer, f.sector or "unknown", "\n".join(f.indicators), "\n".join(f.details.values())]
+        table.add_row(*cells, *(("\n".join(sorted(about.get(f.employer, []))),) if persons else ()))
     console.print(table)
 
 
@@ -259,13 +280,18 @@ def oasis_command(
 def reidentify_command(
     pseudonyms: list[str] = typer.Argument(..., help="pseudonyms to map back"),
     requester: str = typer.Option(..., help="enterprise number of the requesting service"),
-    purpose: str = typer.Option(..., help="purpose of the request, e.g. oasis"),
+    purpose: str = typer.Option(..., help="purpose of the request: the anti-fraud purpose (oasis) re-identifies"),
+    quarter: str = typer.Option(..., "--quarter", help="YYYY-Qn: the OASIS quarter whose flags justify it"),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
 ) -> None:
-    """Map pseudonyms back to national numbers for an authorized requester and purpose; always audited."""
+    """Map pseudonyms of persons the OASIS indicators flagged back to national numbers, for an authorized
+    requester and the anti-fraud purpose; every pseudonym asked is audited, granted or refused."""
     from connectors.clickhouse.reidentify import kafka_publisher, reidentify
+    from streams.domain.validation import parse_quarter
 
     settings = Settings()
+    if parse_quarter(quarter) is None:
+        raise typer.BadParameter(f"{quarter!r} is not a quarter (YYYY-Qn)", param_hint="--quarter")
     try:
         with _warehouse(settings) as client:
             result = reidentify(
@@ -273,21 +299,24 @@ def reidentify_command(
                 settings,
                 requester=requester,
                 purpose=purpose,
+                quarter=quarter,
                 pseudonyms=pseudonyms,
                 publish=kafka_publisher(settings),
             )
-    except (WarehouseError, RuntimeError, ValueError) as exc:
+    except (WarehouseError, ValueError) as exc:
         raise _fail("reidentify", exc) from exc
     if as_json:
         typer.echo(json.dumps({"ticket": result.ticket, "granted": result.granted, "reason": result.reason,
-                               "persons": result.persons}))  # fmt: skip
-    elif result.granted:
+                               "persons": result.persons, "refused": result.refused}))  # fmt: skip
+    elif result.reason is not None:
+        console.print(f"[red]refused[/red] ({result.reason}); the refusal is audited as {result.ticket}")
+    else:
         table = Table("pseudonym", "NISS", title=f"re-identification {result.ticket} (audited)")
         for value, person in result.persons.items():
-            table.add_row(value, person or "[yellow]unknown pseudonym[/yellow]")
+            table.add_row(value, person)
+        for value, why in result.refused.items():
+            table.add_row(value, f"[red]refused[/red]: {why}")
         console.print(table)
-    else:
-        console.print(f"[red]refused[/red] ({result.reason}); the refusal is audited as {result.ticket}")
     if not result.granted:
         raise typer.Exit(2)
 

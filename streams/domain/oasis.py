@@ -16,26 +16,42 @@ Indicators (thresholds from ``OasisThresholds``, i.e. the settings ``oasis_*``):
 * ``cancelled_dimona`` — at least ``cancellations`` relations starting in the quarter were cancelled;
 * ``turnover_above_sector`` — ``(hires + exits) / max(workers, 1)`` is above ``factor`` × the sector's
   ``Σ(hires + exits) / Σ max(workers, 1)``; workers are the distinct workers of the DmfA in force.
+
+The indicators flag employers; the seed re-identifies "les personnes soupçonnées de fraude c'est à dire celles
+pour lesquelles un ou plusieurs des indices prédéfinis clignotent". A flagged employer's *persons* are the
+workers whose lines or relations make an indicator fire (``CONCERNS``, ``flagged_persons``): the workers with
+sickness or accident days for the assimilated days, those with temporary-unemployment days and the hires for
+temporary unemployment with hires, the hires for massive hiring, the cancelled relations' workers, the hires
+and exits for turnover. Not every worker of the employer: only those the suspicion is about (proportionality).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 __all__ = [
     "ASSIMILATED_ABOVE_SECTOR",
+    "CANCELLATION",
     "CANCELLED_DIMONA",
+    "CONCERNS",
+    "EXIT",
+    "HIRE",
     "INDICATORS",
     "MASSIVE_HIRING",
+    "SICKNESS_OR_ACCIDENT",
+    "TEMPORARY_UNEMPLOYMENT",
     "TEMPORARY_UNEMPLOYMENT_WITH_HIRES",
     "TURNOVER_ABOVE_SECTOR",
     "EmployerQuarter",
     "Flag",
+    "FlaggedPerson",
+    "Involvement",
     "OasisThresholds",
     "flag_employers",
+    "flagged_persons",
 ]
 
 ASSIMILATED_ABOVE_SECTOR = "assimilated_days_above_sector"
@@ -156,3 +172,56 @@ def flag_employers(quarters: Iterable[EmployerQuarter], thresholds: OasisThresho
         if fired:
             flags.append(Flag(e.employer, e.quarter, e.sector, tuple(fired), details))
     return sorted(flags, key=lambda f: (f.quarter, f.employer))
+
+
+# -- the persons a flag is about (seed 4.14: they, and only they, may be re-identified) ---------------------
+
+# how a worker takes part in an employer's quarter, as far as the indicators go
+SICKNESS_OR_ACCIDENT = "sickness_or_accident"  # a line of the DmfA in force with sickness or accident days
+TEMPORARY_UNEMPLOYMENT = "temporary_unemployment"  # ... with temporary-unemployment days
+HIRE = "hire"  # a relation declared, not cancelled, starting in the quarter
+EXIT = "exit"  # such a relation ending in the quarter
+CANCELLATION = "cancellation"  # a relation starting in the quarter that was cancelled
+
+CONCERNS: Mapping[str, frozenset[str]] = {
+    ASSIMILATED_ABOVE_SECTOR: frozenset({SICKNESS_OR_ACCIDENT}),
+    TEMPORARY_UNEMPLOYMENT_WITH_HIRES: frozenset({TEMPORARY_UNEMPLOYMENT, HIRE}),
+    MASSIVE_HIRING: frozenset({HIRE}),
+    CANCELLED_DIMONA: frozenset({CANCELLATION}),
+    TURNOVER_ABOVE_SECTOR: frozenset({HIRE, EXIT}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Involvement:
+    """A worker's part in an employer's quarter; ``worker`` is a pseudonym (the anti-fraud purpose's)."""
+
+    employer: str
+    worker: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedPerson:
+    """A worker some indicator of ``quarter`` is about, and which: (employer, indicator) pairs, sorted."""
+
+    worker: str
+    quarter: str
+    reasons: tuple[tuple[str, str], ...]
+
+
+def flagged_persons(flags: Iterable[Flag], involvements: Iterable[Involvement]) -> dict[str, FlaggedPerson]:
+    """The workers the flags are about, by pseudonym. ``involvements`` are those of the flags' quarter (one
+    quarter at a time); an involvement with an employer no indicator fired for flags no one."""
+    fired: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for flag in flags:
+        fired[flag.employer] = (flag.quarter, flag.indicators)
+    reasons: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    quarters: dict[str, str] = {}
+    for involvement in involvements:
+        quarter, indicators = fired.get(involvement.employer, ("", ()))
+        for indicator in indicators:
+            if involvement.role in CONCERNS[indicator]:
+                reasons[involvement.worker].add((involvement.employer, indicator))
+                quarters[involvement.worker] = quarter
+    return {worker: FlaggedPerson(worker, quarters[worker], tuple(sorted(found))) for worker, found in reasons.items()}

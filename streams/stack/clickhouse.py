@@ -147,8 +147,8 @@ class ClickHouseService:
         return self.grants_dir / f"warehouse-{quote_identifier(database)}.xml"
 
     def grant(self, database: str) -> None:
-        """Give the roles (analyst, auditor, projector) their rights on the warehouse `database` (its `_audit`
-        and `_reid` siblings included) on this running server, and wait until the server applies them.
+        """Give the roles (analyst, auditor, projector) their rights on the warehouse `database` (its `_audit`,
+        `_reid` and `_oasis` siblings included) on this running server, and wait until the server applies them.
 
         users.d/roles.xml names the warehouse it was rendered for; any other (a test session's, a chaos run's)
         gets a file of its own beside it, so concurrent sessions never rewrite each other's."""

@@ -1,9 +1,9 @@
 """Least privilege in the warehouse, on the real ClickHouse 18.16 of the local stack (docs/warehouse.md, "Access").
 
-* `analyst` reads the statistics database, read-only, and neither the pseudonym mapping (`<db>_reid`) nor the
-  audit log (`<db>_audit`);
+* `analyst` reads the statistics database, read-only, and neither the pseudonym mapping (`<db>_reid`), the
+  audit log (`<db>_audit`) nor the OASIS tables (`<db>_oasis`, the anti-fraud purpose's pseudonyms);
 * `auditor` reads the audit log only, read-only;
-* `projector` inserts into the three databases the projections write, changes no schema, and may use no other
+* `projector` inserts into the four databases the projections write, changes no schema, and may use no other
   database; `crossroads projector` writes as that user, not as the URL's;
 * the rights on a warehouse other than the stack's own come from a file of their own in users.d/: they add up
   with the others and go away with it.
@@ -24,7 +24,7 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 from confluent_kafka import Producer
 
-from connectors.clickhouse import connect, migrate
+from connectors.clickhouse import connect, migrate, warehouse_databases
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.samples import sample_dimona_in
 from streams.kafka.admin import TopicAdmin
@@ -67,7 +67,7 @@ def roles(stack_settings: Settings, warehouse_roles: WarehouseRoles) -> Iterator
     admin.execute(f"INSERT INTO {database}_reid.pseudonyms (purpose, pseudonym) VALUES", [("statistics", "seeded")])
     yield settings
     warehouse_roles.revoke(settings)
-    for name in (database, f"{database}_audit", f"{database}_reid", f"{database}_ungranted"):
+    for name in (*warehouse_databases(database), f"{database}_ungranted"):
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.disconnect()
     drop_topics(settings)
@@ -78,7 +78,12 @@ def test_the_analyst_reads_the_statistics_database_and_nothing_else(roles: Setti
     analyst = _as(roles, *ANALYST)
 
     assert ("seeded",) in analyst.execute(f"SELECT ticket FROM {db}.journey")
-    for refused in (f"{db}_reid.pseudonyms", f"{db}_audit.audit_records", "default.anything"):
+    for refused in (
+        f"{db}_reid.pseudonyms",
+        f"{db}_audit.audit_records",
+        f"{db}_oasis.dimona_events",
+        "default.anything",
+    ):
         assert _code(analyst, f"SELECT count() FROM {refused}") == ACCESS_DENIED, refused
     assert _code(analyst, f"INSERT INTO {db}.journey (ticket) VALUES ('x')") == READONLY
     assert _code(analyst, f"DROP TABLE {db}.journey") == READONLY
@@ -90,12 +95,12 @@ def test_the_auditor_reads_the_audit_database_only(roles: Settings) -> None:
     auditor = _as(roles, *AUDITOR)
 
     assert ("seeded",) in auditor.execute(f"SELECT audit_id FROM {db}_audit.audit_records")
-    for refused in (f"{db}.journey", f"{db}_reid.pseudonyms", "default.anything"):
+    for refused in (f"{db}.journey", f"{db}_reid.pseudonyms", f"{db}_oasis.dimona_events", "default.anything"):
         assert _code(auditor, f"SELECT count() FROM {refused}") == ACCESS_DENIED, refused
     assert _code(auditor, f"INSERT INTO {db}_audit.audit_records (audit_id) VALUES ('x')") == READONLY
 
 
-def test_the_projector_inserts_into_its_three_databases_and_changes_no_schema(roles: Settings) -> None:
+def test_the_projector_inserts_into_its_four_databases_and_changes_no_schema(roles: Settings) -> None:
     db = roles.clickhouse.database
     address = roles.clickhouse_projector
     projector = _as(roles, address.user, address.password)
@@ -106,10 +111,12 @@ def test_the_projector_inserts_into_its_three_databases_and_changes_no_schema(ro
     projector.execute(f"INSERT INTO {db}.journey (ticket, kind) VALUES", [("by-projector", "dimona")])
     projector.execute(f"INSERT INTO {db}_audit.audit_records (audit_id) VALUES", [("by-projector",)])
     projector.execute(f"INSERT INTO {db}_reid.pseudonyms (purpose, pseudonym) VALUES", [("statistics", "by-proj")])
+    projector.execute(f"INSERT INTO {db}_oasis.dimona_events (event_id, worker) VALUES", [("by-projector", "p")])
 
     assert admin.execute(f"SELECT count() FROM {db}.journey WHERE ticket = 'by-projector'") == [(1,)]
     assert admin.execute(f"SELECT count() FROM {db}_audit.audit_records WHERE audit_id = 'by-projector'") == [(1,)]
     assert admin.execute(f"SELECT count() FROM {db}_reid.pseudonyms WHERE pseudonym = 'by-proj'") == [(1,)]
+    assert admin.execute(f"SELECT count() FROM {db}_oasis.dimona_events WHERE event_id = 'by-projector'") == [(1,)]
     for refused in (f"{db}_ungranted.t", "default.anything"):
         assert _code(projector, f"INSERT INTO {refused} (x) VALUES (1)") == ACCESS_DENIED, refused
         assert _code(projector, f"SELECT count() FROM {refused}") == ACCESS_DENIED, refused
@@ -148,8 +155,8 @@ def test_the_rights_on_a_granted_warehouse_add_up_and_go_with_its_file(
         assert ("seeded",) in analyst.execute(f"SELECT ticket FROM {roles_db}.journey")
     finally:
         warehouse_roles.revoke(third)
-        for suffix in ("", "_audit", "_reid"):
-            admin.execute(f"DROP DATABASE IF EXISTS {roles_db}_third{suffix}")
+        for name in warehouse_databases(f"{roles_db}_third"):
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
 def test_crossroads_projector_writes_as_the_projector_not_as_the_urls_user(roles: Settings) -> None:

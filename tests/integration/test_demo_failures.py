@@ -17,7 +17,7 @@ import pytest
 from clickhouse_driver import Client
 from confluent_kafka.admin import AdminClient
 
-from connectors.clickhouse import connect, migrate
+from connectors.clickhouse import connect, migrate, warehouse_databases
 from streams.deployment import grant_deployment
 from streams.kafka.admin import TopicAdmin
 from streams.kafka.security import client_config
@@ -119,6 +119,6 @@ def _drop(settings: Settings) -> None:
     with contextlib.suppress(Exception):
         address = settings.clickhouse
         client = Client(host=address.host, port=address.port, user=address.user, password=address.password)
-        for suffix in ("", "_audit", "_reid"):
-            client.execute(f"DROP DATABASE IF EXISTS {address.database}{suffix}")
+        for name in warehouse_databases(address.database):
+            client.execute(f"DROP DATABASE IF EXISTS {name}")
         client.disconnect()

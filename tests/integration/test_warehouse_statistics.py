@@ -3,11 +3,12 @@
 Given a generated data set of facts on the facts topics (tests/unit/test_warehouse_dataset.py), when
 `crossroads projector` is killed right after an insert and before its offset commit, then restarted, then
 the statistics and OASIS flags equal the pure-Python oracle (nothing counted twice), no national number is in
-the statistics database, re-identification is refused and audited for an unauthorized requester, and
-retention deletes exactly what is past its period.
+the statistics database nor in the OASIS tables, re-identification resolves only the anti-fraud pseudonyms of
+flagged workers for a granted requester and is refused and audited otherwise, and retention deletes exactly
+what is past its period.
 
-The module works under its own topic prefix and databases (`<session db>_wh`, `_wh_audit`, `_wh_reid`), so
-the session's running platform (if any) never sees these facts.
+The module works under its own topic prefix and databases (`<session db>_wh`, `_wh_audit`, `_wh_reid`,
+`_wh_oasis`), so the session's running platform (if any) never sees these facts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from connectors.clickhouse.migrations import SIBLING_SUFFIXES, warehouse_databases
 from streams.catalog import CATALOG
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain, delivery_entry
@@ -39,6 +41,7 @@ from tests.unit.test_warehouse_dataset import (
     Dataset,
     generate,
     oracle_employment,
+    oracle_flagged_persons,
     oracle_mobility,
     oracle_oasis,
     oracle_population,
@@ -63,10 +66,10 @@ def _client(settings: Settings, database: str = "default") -> Any:
 
 
 def _drop_orphans(client: Any) -> None:
-    """Audit/reid databases of test sessions whose main database is gone (conftest drops only the main one)."""
+    """Sibling databases of test sessions whose main database is gone (left by a session that was killed)."""
     names = {row[0] for row in client.execute("SELECT name FROM system.databases")}
     for name in names:
-        for suffix in ("_audit", "_reid"):
+        for suffix in SIBLING_SUFFIXES:
             if name.startswith("crossroads_test_") and name.endswith(suffix) and name[: -len(suffix)] not in names:
                 client.execute(f"DROP DATABASE IF EXISTS {name}")
 
@@ -93,7 +96,7 @@ def wh(stack_settings: Settings, warehouse_roles: WarehouseRoles) -> Iterator[Se
     grant_deployment(settings)
     migrate(connect(settings, "default"), settings)
     yield settings
-    for name in (database, f"{database}_audit", f"{database}_reid"):
+    for name in warehouse_databases(database):
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.disconnect()
     warehouse_roles.revoke(settings)
@@ -238,17 +241,27 @@ def _is_person_number(value: str) -> bool:
 def test_no_national_number_in_the_statistics_database(wh: Settings, dataset: Dataset) -> None:
     client = _client(wh)
     database = wh.clickhouse.database
-    columns = client.execute(
-        "SELECT table, name FROM system.columns WHERE database = %(db)s AND type LIKE '%%String%%'", {"db": database}
+    for pseudonymised in (database, f"{database}_oasis"):
+        columns = client.execute(
+            "SELECT table, name FROM system.columns WHERE database = %(db)s AND type LIKE '%%String%%'",
+            {"db": pseudonymised},
+        )
+        assert len(columns) > (20 if pseudonymised == database else 10)
+        scanned = 0
+        for table, column in columns:
+            values = [
+                row[0] for row in client.execute(f"SELECT DISTINCT toString({column}) FROM {pseudonymised}.{table}")
+            ]
+            scanned += len(values)
+            found = [v for v in values if v and _is_person_number(v)]
+            assert not found, f"{pseudonymised}.{table}.{column} holds national numbers: {found[:3]}"
+        assert scanned > 500
+    # the two purposes' spaces do not meet: no worker pseudonym is in both
+    shared = client.execute(
+        f"SELECT count() FROM (SELECT DISTINCT worker FROM {database}.dmfa_lines) "
+        f"WHERE worker IN (SELECT worker FROM {database}_oasis.dmfa_lines)"
     )
-    assert len(columns) > 20
-    scanned = 0
-    for table, column in columns:
-        values = [row[0] for row in client.execute(f"SELECT DISTINCT toString({column}) FROM {database}.{table}")]
-        scanned += len(values)
-        found = [v for v in values if v and _is_person_number(v)]
-        assert not found, f"{database}.{table}.{column} holds national numbers: {found[:3]}"
-    assert scanned > 500
+    assert shared == [(0,)]
     # ...whereas the facts were full of them, and the re-identification database (outside) maps them
     persons = {r.get("person") or r.get("worker") or r.get("child") for _, r in dataset.facts} - {None}
     mapped = client.execute(f"SELECT uniqExact(person) FROM {database}_reid.pseudonyms")[0][0]
@@ -281,17 +294,28 @@ def _pending_audit(settings: Settings, source_ticket: str) -> list[dict[str, Any
     return found
 
 
-def test_reidentification_is_refused_and_audited_for_an_unauthorized_requester(wh: Settings, dataset: Dataset) -> None:
-    client = _client(wh, wh.clickhouse.database)
-    (pseudonym,) = client.execute("SELECT any(worker) FROM dmfa_lines")[0]
-    person = client.execute(
-        f"SELECT any(person) FROM {wh.clickhouse.database}_reid.pseudonyms FINAL WHERE pseudonym = %(p)s",
-        {"p": pseudonym},
-    )[0][0]
+def _reidentify(wh: Settings, pseudonym: str, requester: str, purpose: str) -> Any:
+    return _cli(
+        wh, "warehouse", "reidentify", pseudonym, "--requester", requester, "--purpose", purpose,
+        "--quarter", QUARTER, "--json",
+    )  # fmt: skip
 
-    refused = _cli(
-        wh, "warehouse", "reidentify", pseudonym, "--requester", UNAUTHORIZED, "--purpose", "oasis", "--json"
-    )
+
+def test_reidentification_resolves_flagged_workers_only_for_the_anti_fraud_grant(
+    wh: Settings, dataset: Dataset
+) -> None:
+    shown = _cli(wh, "warehouse", "oasis", "--quarter", QUARTER, "--persons", "--json")
+    assert shown.returncode == 0, shown.stderr
+    listed = {p for flag in json.loads(shown.stdout) for p in flag["persons"]}
+    from connectors.clickhouse.warehouse import settings_pseudonymizer
+
+    oasis_of = settings_pseudonymizer(wh, wh.oasis_purpose)
+    flagged = oracle_flagged_persons(dataset, QUARTER)
+    assert listed == {oasis_of(w) for w in flagged}
+    person = sorted(flagged)[0]
+    pseudonym = oasis_of(person)
+
+    refused = _reidentify(wh, pseudonym, UNAUTHORIZED, wh.oasis_purpose)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     answer = json.loads(refused.stdout)
     assert answer["granted"] is False and answer["persons"] == {}
@@ -305,14 +329,25 @@ def test_reidentification_is_refused_and_audited_for_an_unauthorized_requester(w
     )
     assert "no re-identification grant" in entry["reason"]
 
-    wrong_purpose = _cli(
-        wh, "warehouse", "reidentify", pseudonym, "--requester", AUTHORIZED, "--purpose", "research", "--json"
-    )
+    wrong_purpose = _reidentify(wh, pseudonym, AUTHORIZED, wh.warehouse_purpose)
     assert wrong_purpose.returncode == 2
     (entry,) = _pending_audit(wh, json.loads(wrong_purpose.stdout)["ticket"])
     assert entry["kind"] == "CONSULTATION_REFUSED" and "may not re-identify for purpose" in entry["reason"]
 
-    granted = _cli(wh, "warehouse", "reidentify", pseudonym, "--requester", AUTHORIZED, "--purpose", "oasis", "--json")
+    # a worker no flag is about, in the anti-fraud space: refused
+    client = _client(wh, f"{wh.clickhouse.database}_oasis")
+    unflagged = next(
+        row[0]
+        for row in client.execute("SELECT DISTINCT worker FROM dmfa_lines WHERE quarter = %(q)s", {"q": QUARTER})
+        if row[0] not in listed
+    )
+    not_flagged = _reidentify(wh, unflagged, AUTHORIZED, wh.oasis_purpose)
+    assert not_flagged.returncode == 2
+    assert "not flagged by the OASIS indicators" in json.loads(not_flagged.stdout)["refused"][unflagged]
+    (entry,) = _pending_audit(wh, json.loads(not_flagged.stdout)["ticket"])
+    assert entry["kind"] == "CONSULTATION_REFUSED" and _is_person_number(entry["person"])
+
+    granted = _reidentify(wh, pseudonym, AUTHORIZED, wh.oasis_purpose)
     assert granted.returncode == 0, granted.stdout + granted.stderr
     answer = json.loads(granted.stdout)
     assert answer["persons"] == {pseudonym: person}
@@ -353,7 +388,13 @@ def test_retention_deletes_what_is_past_its_period(wh: Settings, dataset: Datase
     }
     deaths_after = {r["person"] for s, r in dataset.facts if s.endswith("Death")} - deaths_before
     assert deaths_before and deaths_after
-    mapped_before = client.execute(f"SELECT uniqExact(pseudonym) FROM {database}_reid.pseudonyms")[0][0]
+    mapping = f"{database}_reid.pseudonyms"
+    statistics_mapped = f"SELECT uniqExact(pseudonym) FROM {mapping} WHERE purpose = %(p)s"
+    mapped_before = client.execute(statistics_mapped, {"p": wh.warehouse_purpose})[0][0]
+    deceased_with_oasis = client.execute(
+        f"SELECT uniqExact(person) FROM {mapping} WHERE purpose = %(p)s AND person IN %(dead)s",
+        {"p": wh.oasis_purpose, "dead": tuple(deaths_before)},
+    )[0][0]
 
     ran = _cli(
         wh,
@@ -366,13 +407,21 @@ def test_retention_deletes_what_is_past_its_period(wh: Settings, dataset: Datase
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
     assert client.execute("SELECT count() FROM dmfa_lines")[0][0] == 0
+    assert client.execute(f"SELECT count() FROM {database}_oasis.dmfa_lines")[0][0] == 0
     kept = {
         k
         for k, r in relations(dataset.facts).items()
         if not ((r.end and r.end < cutoff) or (r.cancelled and k[2] < cutoff))
     }
     assert client.execute("SELECT uniqExact(employer, worker, relation_start) FROM dimona_events")[0][0] == len(kept)
+    oasis_relations = f"SELECT uniqExact(employer, worker, relation_start) FROM {database}_oasis.dimona_events"
+    assert client.execute(oasis_relations)[0][0] == len(kept)
     persons = client.execute("SELECT uniqExact(person) FROM civil_events WHERE kind = 'DEATH'")[0][0]
     assert persons == len(deaths_after)
-    mapped_after = client.execute(f"SELECT uniqExact(pseudonym) FROM {database}_reid.pseudonyms")[0][0]
+    mapped_after = client.execute(statistics_mapped, {"p": wh.warehouse_purpose})[0][0]
     assert mapped_after == mapped_before - len(deaths_before)
+    # ...and in every purpose: the anti-fraud mapping of the deceased who had worked is gone too
+    assert deceased_with_oasis > 0
+    left = f"SELECT count() FROM {mapping} WHERE person IN %(dead)s"
+    assert client.execute(left, {"dead": tuple(deaths_before)}) == [(0,)]
+    assert client.execute(left, {"dead": tuple(deaths_after)})[0][0] > 0

@@ -92,8 +92,9 @@ def test_who_received_shows_refusals_and_the_source_of_each_exchange(p: Platform
         )[0][0],
     )
     refused = cli(
-        settings, "warehouse", "reidentify", pseudonym, "--requester", NO_GRANT, "--purpose", "oasis", "--json"
-    )
+        settings, "warehouse", "reidentify", pseudonym,
+        "--requester", NO_GRANT, "--purpose", "oasis", "--quarter", "2026-Q1", "--json",
+    )  # fmt: skip
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert json.loads(refused.stdout)["granted"] is False
 

@@ -38,6 +38,8 @@ class ChdbWarehouse:
 
 
 def _literal(value: Any) -> str:
+    if isinstance(value, tuple):  # clickhouse_driver renders a tuple as an IN list
+        return "(" + ", ".join(_literal(v) for v in value) + ")"
     if isinstance(value, int):
         return str(value)
     escaped = str(value).replace("\\", "\\\\").replace("'", "\\'")
@@ -204,3 +206,21 @@ def test_employment_mobility_and_oasis_on_a_current_engine_equal_the_oracle(
     )
     flags = {f.employer: set(f.indicators) for f in oasis_flags(warehouse, DATABASE, QUARTER, OasisThresholds())}
     assert flags == oracle_oasis(projected, QUARTER)
+
+
+def test_oasis_flags_name_the_workers_they_are_about_in_the_anti_fraud_space(
+    warehouse: ChdbWarehouse, projected: Any, settings: Settings
+) -> None:
+    from connectors.clickhouse.oasis import oasis_flagged_persons
+    from connectors.clickhouse.warehouse import settings_pseudonymizer
+    from streams.domain.oasis import OasisThresholds
+    from tests.unit.test_warehouse_dataset import QUARTER, oracle_flagged_persons, oracle_oasis
+
+    flags, flagged = oasis_flagged_persons(warehouse, DATABASE, QUARTER, OasisThresholds())
+    assert {f.employer: set(f.indicators) for f in flags} == oracle_oasis(projected, QUARTER)
+    oasis_of = settings_pseudonymizer(settings, settings.oasis_purpose)
+    expected = {oasis_of(w): reasons for w, reasons in oracle_flagged_persons(projected, QUARTER).items()}
+    assert {w: set(f.reasons) for w, f in flagged.items()} == expected
+    # the statistics tables know none of those pseudonyms: the two spaces do not meet
+    statistics = {row[0] for row in warehouse.execute(f"SELECT DISTINCT worker FROM {DATABASE}.dimona_events")}
+    assert expected and not statistics & set(expected)

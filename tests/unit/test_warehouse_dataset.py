@@ -511,6 +511,45 @@ def oracle_oasis(data: Dataset, quarter: str, t: Thresholds = Thresholds()) -> d
     return flags
 
 
+def oracle_flagged_persons(
+    data: Dataset, quarter: str, t: Thresholds = Thresholds()
+) -> dict[str, set[tuple[str, str]]]:
+    """The workers (NISS) each flag is about, with (employer, indicator): the lines with sickness or accident
+    days (assimilated days above the sector), with temporary-unemployment days and the hires (temporary
+    unemployment with hires), the hires (massive hiring), the cancelled relations (cancelled DIMONA), the hires
+    and exits (turnover)."""
+    first, last = Q_FIRST, Q_LAST
+    about: dict[tuple[str, str], set[str]] = defaultdict(set)  # (employer, role) -> workers
+    for employer, declaration in in_force(data.facts, quarter).items():
+        for line in declaration["worker_lines"]:
+            for a in line["assimilated_days"]:
+                if a["days"] > 0 and a["reason"] in ("SICKNESS", "WORK_ACCIDENT", "OCCUPATIONAL_DISEASE"):
+                    about[(employer, "sick")].add(line["worker"])
+                elif a["days"] > 0 and a["reason"] == "TEMPORARY_UNEMPLOYMENT":
+                    about[(employer, "tu")].add(line["worker"])
+    for (employer, worker, relation_start), r in relations(data.facts).items():
+        if r.cancelled and first <= relation_start <= last:
+            about[(employer, "cancelled")].add(worker)
+        if r.declared and not r.cancelled and r.start and first <= r.start <= last:
+            about[(employer, "hire")].add(worker)
+        if r.declared and not r.cancelled and r.end and first <= r.end <= last:
+            about[(employer, "exit")].add(worker)
+    roles = {
+        "assimilated_days_above_sector": ("sick",),
+        "temporary_unemployment_with_hires": ("tu", "hire"),
+        "massive_hiring": ("hire",),
+        "cancelled_dimona": ("cancelled",),
+        "turnover_above_sector": ("hire", "exit"),
+    }
+    flagged: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for employer, indicators in oracle_oasis(data, quarter, t).items():
+        for indicator in indicators:
+            for role in roles[indicator]:
+                for worker in about[(employer, role)]:
+                    flagged[worker].add((employer, indicator))
+    return dict(flagged)
+
+
 # -- the data set exercises every rule -----------------------------------------------------------------------
 
 
@@ -544,3 +583,12 @@ def test_the_oracle_statistics_are_not_trivial() -> None:
     mobility = oracle_mobility(data.facts, dt.date(2025, 1, 1), Q_LAST)
     assert {a for a, _ in mobility} >= {"EMPLOYED", "UNEMPLOYED", "PENSIONER", "DECEASED", "OTHER"}
     assert any(a != b for a, b in mobility)
+
+
+def test_the_oracle_flags_some_workers_but_not_all() -> None:
+    data = generate()
+    flagged = oracle_flagged_persons(data, QUARTER)
+    workers = {r["worker"] for s, r in data.facts if _short(s).startswith("Dimona")}
+    assert 10 < len(flagged) < len(workers)
+    indicators = {indicator for reasons in flagged.values() for _, indicator in reasons}
+    assert indicators == set().union(*oracle_oasis(data, QUARTER).values())

@@ -18,7 +18,20 @@ from connectors.clickhouse.warehouse import persons_of, warehouse_projections
 from streams.codecs import Decoded
 from streams.domain.errors import InvalidIdentifierError
 from streams.domain.identifiers import parse_niss
-from streams.domain.oasis import EmployerQuarter, OasisThresholds, flag_employers
+from streams.domain.oasis import (
+    CANCELLATION,
+    EXIT,
+    HIRE,
+    SICKNESS_OR_ACCIDENT,
+    TEMPORARY_UNEMPLOYMENT,
+    EmployerQuarter,
+    Flag,
+    Involvement,
+    OasisThresholds,
+    flag_employers,
+    flagged_persons,
+)
+from streams.domain.pseudonyms import pseudonym
 from streams.settings import Settings
 from tests.unit.test_warehouse_dataset import generate, make_niss
 
@@ -39,7 +52,10 @@ def _is_person_number(value: object) -> bool:
 def test_statistics_rows_carry_pseudonyms_and_the_mapping_keeps_the_numbers_apart() -> None:
     data = generate(persons=40)
     projections = warehouse_projections(Settings())
-    statistics = [p for p in projections if not p.table.startswith("{database}")]
+    # every table but the mapping and the audit log holds coded data: the statistics' and the OASIS tables
+    statistics = [
+        p for p in projections if p.table not in ("{database}_reid.pseudonyms", "{database}_audit.audit_records")
+    ]
     mapping = next(p for p in projections if p.table == "{database}_reid.pseudonyms")
     produced = 0
     for schema, record in data.facts:
@@ -56,6 +72,73 @@ def test_statistics_rows_carry_pseudonyms_and_the_mapping_keeps_the_numbers_apar
         assert [r[2] for r in rows] == [parse_niss(p).digits for p in persons]
         assert all(len(r[1]) == 64 for r in rows)
     assert produced > len(data.facts)
+
+
+def test_each_purpose_is_projected_in_its_own_space() -> None:
+    """Statistics tables carry the statistics purpose's pseudonyms, the OASIS tables (`<db>_oasis`) the
+    anti-fraud purpose's; the mapping keeps each under its purpose, the anti-fraud one for employment only."""
+    settings = Settings()
+    keys = {p: k.get_secret_value().encode() for p, k in settings.pseudonym_keys.items()}
+    statistics, oasis = settings.warehouse_purpose, settings.oasis_purpose
+    projections = {p.table: p for p in warehouse_projections(settings)}
+    assert {"{database}_oasis.dimona_events", "{database}_oasis.dmfa_lines"} <= set(projections)
+    mappings = [p for p in warehouse_projections(settings) if p.table == "{database}_reid.pseudonyms"]
+    assert {frozenset(p.topics) for p in mappings} == {
+        frozenset(TOPICS.values()),
+        frozenset({"facts.dimona", "facts.dmfa"}),
+    }
+
+    data = generate(persons=40)
+    schema, record = next((s, r) for s, r in data.facts if s.endswith("DimonaIn"))
+    fact = Decoded(schema, record, "single-object")
+    worker = record["worker"]
+    ((stats_row,), (oasis_row,)) = (
+        projections[t].rows(fact, ORIGIN, 1.8e9) for t in ("dimona_events", "{database}_oasis.dimona_events")
+    )
+    column = projections["dimona_events"].columns.index("worker")
+    assert stats_row[column] == pseudonym(worker, keys[statistics], statistics)
+    assert oasis_row[column] == pseudonym(worker, keys[oasis], oasis)
+    assert stats_row[column] != oasis_row[column]
+    assert stats_row[:column] + stats_row[column + 1 :] == oasis_row[:column] + oasis_row[column + 1 :]
+    mapped = {row[:3] for projection in mappings for row in projection.rows(fact, ORIGIN, 1.8e9)}
+    assert mapped == {
+        (statistics, pseudonym(worker, keys[statistics], statistics), worker),
+        (oasis, pseudonym(worker, keys[oasis], oasis), worker),
+    }
+    # a civil fact is no OASIS input: its persons get no anti-fraud pseudonym
+    schema, record = next((s, r) for s, r in data.facts if s.endswith("AddressChange"))
+    civil = Decoded(schema, record, "single-object")
+    civil_mappings = [p for p in mappings if "facts.civil" in p.topics]  # the projector dispatches by topic
+    assert {row[0] for projection in civil_mappings for row in projection.rows(civil, ORIGIN, 1.8e9)} == {statistics}
+
+
+def test_a_flag_is_about_the_workers_whose_lines_or_relations_make_it_fire() -> None:
+    flags = [
+        Flag("e1", "2026-Q1", "47", ("massive_hiring",)),
+        Flag("e2", "2026-Q1", "47", ("assimilated_days_above_sector", "cancelled_dimona")),
+        Flag("e3", "2026-Q1", "62", ("temporary_unemployment_with_hires", "turnover_above_sector")),
+    ]
+    involvements = [
+        Involvement("e1", "w-hired", HIRE),
+        Involvement("e1", "w-left", EXIT),  # massive hiring is about the hires only
+        Involvement("e1", "w-sick", SICKNESS_OR_ACCIDENT),
+        Involvement("e2", "w-sick", SICKNESS_OR_ACCIDENT),
+        Involvement("e2", "w-cancelled", CANCELLATION),
+        Involvement("e2", "w-hired-2", HIRE),
+        Involvement("e3", "w-tu", TEMPORARY_UNEMPLOYMENT),
+        Involvement("e3", "w-left", EXIT),
+        Involvement("e4", "w-unflagged", HIRE),  # an employer no indicator fired for
+    ]
+    flagged = flagged_persons(flags, involvements)
+    assert {w: f.reasons for w, f in flagged.items()} == {
+        "w-hired": (("e1", "massive_hiring"),),
+        "w-sick": (("e2", "assimilated_days_above_sector"),),
+        "w-cancelled": (("e2", "cancelled_dimona"),),
+        "w-tu": (("e3", "temporary_unemployment_with_hires"),),
+        "w-left": (("e3", "turnover_above_sector"),),
+    }
+    assert all(f.quarter == "2026-Q1" for f in flagged.values())
+    assert flagged_persons([], involvements) == {}
 
 
 def test_dmfa_lines_split_assimilated_days_by_reason() -> None:
@@ -221,7 +304,7 @@ def test_the_local_server_has_least_privilege_roles_on_its_warehouse(tmp_path: P
     assert analyst is not None and auditor is not None and projector is not None
     assert (analyst.findtext("profile"), _databases(analyst)) == ("readonly", ["stats"])
     assert (auditor.findtext("profile"), _databases(auditor)) == ("readonly", ["stats_audit"])
-    assert _databases(projector) == ["stats", "stats_audit", "stats_reid"]
+    assert _databases(projector) == ["stats", "stats_audit", "stats_reid", "stats_oasis"]
     assert projector.findtext("password_sha256_hex") == hashlib.sha256(b"s3cret").hexdigest()
     assert analyst.findtext("password_sha256_hex") == hashlib.sha256(b"analyst").hexdigest()
     assert [ip.text for ip in analyst.findall("networks/ip")] == ["::1", "127.0.0.1"]
@@ -244,7 +327,7 @@ def test_docker_compose_mounts_the_same_roles_for_its_warehouse() -> None:
     assert mounted.read_text() == compose_roles_xml(), f"regenerate {mounted}: see compose_roles_xml's docstring"
     projector = ET.fromstring(compose_roles_xml()).find("users/projector")
     assert projector is not None
-    assert _databases(projector) == ["crossroads", "crossroads_audit", "crossroads_reid"]
+    assert _databases(projector) == ["crossroads", "crossroads_audit", "crossroads_reid", "crossroads_oasis"]
     assert [ip.text for ip in projector.findall("networks/ip")] == ["::/0", "0.0.0.0/0"]
 
 
@@ -260,7 +343,12 @@ def test_a_further_warehouse_is_granted_by_a_file_whose_entries_cannot_replace_a
     assert analyst is not None and auditor is not None and projector is not None
     assert _databases(analyst) == ["crossroads_test_x"]
     assert _databases(auditor) == ["crossroads_test_x_audit"]
-    assert _databases(projector) == ["crossroads_test_x", "crossroads_test_x_audit", "crossroads_test_x_reid"]
+    assert _databases(projector) == [
+        "crossroads_test_x",
+        "crossroads_test_x_audit",
+        "crossroads_test_x_reid",
+        "crossroads_test_x_oasis",
+    ]
     # ClickHouse merges users.d/ elements by name and attributes: the attribute keeps two warehouses apart
     assert {d.get("warehouse") for d in grants.iter("database")} == {"crossroads_test_x"}
     with pytest.raises(Exception, match="identifier"):
