@@ -42,7 +42,9 @@ class Answer:
 
     @property
     def granted(self) -> bool:
-        return self.status != "REFUSED"
+        """Whether data was given. A NOT_FOUND was allowed (it keeps its legal basis) but gave nothing: audited
+        as granted, it would tell the citizen that data was received which was never sent."""
+        return self.status == "GRANTED"
 
 
 def reply_ticket(request_ticket: str) -> str:
