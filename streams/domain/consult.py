@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain.directory import Entry, PersonFile, Relation
+from streams.domain.directory import CIVIL_PREFIX, Entry, PersonFile, Relation
 from streams.domain.network import DataType, Network
 from streams.domain.sources import source_of, wage_employer
 
@@ -27,7 +27,6 @@ EMPLOYER_DATA_TYPES = frozenset({DataType.IDENTITY, DataType.EMPLOYMENT})
 
 REPLY_NAMESPACE = uuid.UUID("0b6f4a7e-3f5d-5c39-a1a4-3e0a4bb0d0c2")
 
-CIVIL_PREFIX = "be.crossroads.civil."
 DMFA_PREFIX = "be.crossroads.dmfa."
 
 
@@ -121,7 +120,7 @@ def _found(
     payloads: tuple[bytes, ...] = ()
     entries: tuple[Entry, ...] = ()
     if data_type == DataType.IDENTITY:
-        payloads = tuple(f.payload for f in file.stored(CIVIL_PREFIX, as_of))
+        payloads = tuple(f.payload for f in file.in_force(CIVIL_PREFIX, as_of))
     elif data_type == DataType.EMPLOYMENT:
         payloads = tuple(r.payload for r in _relations(file, as_of, employer))
     elif data_type == DataType.WAGES:

@@ -341,3 +341,43 @@ def test_the_audit_trail_verifies(platform_client: Platform) -> None:
     result = cli(p.settings, "audit", "verify")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+IDENTITY = "be.crossroads.consultation.Identity"
+
+
+def moved(person: str, effective: dt.date, street: str) -> tuple[str, dict[str, Any]]:
+    schema, record = address_change(person, effective)
+    return schema, {**record, "address": {**record["address"], "street": street}}
+
+
+def _delivered(p: Platform, *sources: str) -> None:
+    """Wait until the directory has applied these routed facts: each reached its one holder's mailbox."""
+    for source in sources:
+        assert p.wait(
+            lambda s, source=source: s.schema.endswith("Notification") and s.record["source_ticket"] == source
+        )
+
+
+def _streets(p: Platform, reply: dict[str, Any]) -> list[str]:
+    records = [p.codec.decode(payload) for payload in reply["payloads"]]
+    return [d.record["address"]["street"] for d in records if d.schema_name.endswith("AddressChange")]
+
+
+def test_an_identity_consultation_as_of_a_date_between_two_moves_gives_the_address_then_in_force(
+    platform_client: Platform,
+) -> None:
+    p, person = platform_client, niss()
+    registered(p, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", person, dt.date(2020, 1, 1)))
+    # the later move arrives first: the history must not depend on the order facts arrive in
+    second = accepted(p, moved(person, dt.date(2025, 1, 1), "Rue Neuve"))
+    first = accepted(p, moved(person, dt.date(2024, 1, 1), "Rue Haute"))
+    _delivered(p, first, second)
+
+    before = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2023, 6, 1)))
+    between = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2024, 6, 1)))
+    after = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2025, 2, 1)))
+
+    assert before["status"] == "NOT_FOUND"
+    assert between["status"] == "GRANTED" and _streets(p, between) == ["Rue Haute"]
+    assert after["status"] == "GRANTED" and _streets(p, after) == ["Rue Neuve"]

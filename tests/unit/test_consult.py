@@ -1,4 +1,5 @@
-"""Consultations as pure functions: what an answer says (NOT_FOUND is no grant)."""
+"""Consultations as pure functions: what an answer says (NOT_FOUND is no grant), identity as of any date (the
+history of civil facts)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from streams.domain.directory import PersonFile, StoredFact, store_fact
 from streams.domain.network import DataType
 from tests.unit.test_directory_rules import (
     AT,
+    EMPLOYER,
     MUTUALITY_A,
     NETWORK,
     given,
@@ -16,7 +18,11 @@ from tests.unit.test_directory_rules import (
     request,
 )
 
+BIRTH = "be.crossroads.civil.Birth"
+ADDRESS = "be.crossroads.civil.AddressChange"
+STATUS = "be.crossroads.civil.CivilStatusChange"
 DEATH = "be.crossroads.civil.Death"
+DMFA = "be.crossroads.dmfa.DmfaDeclaration"
 
 
 def civil(schema: str, effective: dt.date, ticket: str) -> StoredFact:
@@ -75,3 +81,48 @@ def test_granted_and_refused_consultations_are_audited_with_their_status() -> No
     granted, refused = audit(MUTUALITY_A, "TITULAR"), audit(MUTUALITY_A, "DEPENDANT")
     assert (granted["kind"], granted["consultation_status"]) == ("CONSULTATION_GRANTED", "GRANTED")
     assert (refused["kind"], refused["consultation_status"]) == ("CONSULTATION_REFUSED", "REFUSED")
+
+
+# -- D5: the history of civil facts ------------------------------------------------------------------------------
+
+
+def test_identity_as_of_a_date_between_two_moves_gives_the_address_then_in_force() -> None:
+    first, second = civil(ADDRESS, dt.date(2024, 1, 1), "a1"), civil(ADDRESS, dt.date(2025, 1, 1), "a2")
+
+    for file in (kept(first, second), kept(second, first)):  # whatever order they arrived in
+        assert identity(file, dt.date(2023, 12, 31)).status == "NOT_FOUND"
+        assert identity(file, dt.date(2024, 1, 1)).payloads == (first.payload,)
+        assert identity(file, dt.date(2024, 12, 31)).payloads == (first.payload,)
+        assert identity(file, dt.date(2025, 1, 1)).payloads == (second.payload,)
+
+
+def test_identity_as_of_gives_per_civil_fact_type_the_latest_effective_on_or_before_that_day() -> None:
+    birth = civil(BIRTH, dt.date(1990, 5, 1), "b")
+    moves = [civil(ADDRESS, dt.date(2010 + i, 3, 1), f"a{i}") for i in range(4)]
+    statuses = [civil(STATUS, dt.date(2012, 6, 1), "s1"), civil(STATUS, dt.date(2020, 6, 1), "s2")]
+    death = civil(DEATH, dt.date(2030, 1, 1), "d")
+    since_2000 = given(integration(MUTUALITY_A, "TITULAR", dt.date(2000, 1, 1)))
+    file = kept(death, *reversed(moves), statuses[1], birth, statuses[0], file=since_2000)
+
+    assert set(identity(file, dt.date(2011, 1, 1)).payloads) == {birth.payload, moves[0].payload}
+    assert set(identity(file, dt.date(2015, 1, 1)).payloads) == {birth.payload, moves[3].payload, statuses[0].payload}
+    assert set(identity(file, dt.date(2021, 1, 1)).payloads) == {birth.payload, moves[3].payload, statuses[1].payload}
+    assert death.payload in identity(file, dt.date(2030, 1, 1)).payloads
+
+
+def test_the_history_keeps_each_civil_fact_once() -> None:
+    move = civil(ADDRESS, dt.date(2024, 1, 1), "a1")
+    file = kept(move)
+
+    assert store_fact(file, move) is file  # the same fact delivered again (at-least-once): already kept
+    corrected = civil(ADDRESS, dt.date(2024, 1, 1), "a1-corrected")  # another fact for the same day
+    assert [f.ticket for f in store_fact(file, corrected).facts] == ["a1-corrected"]  # the later one stands
+
+
+def test_wages_keep_superseding_per_employer_and_quarter() -> None:
+    def wages(version: int, ticket: str) -> StoredFact:
+        return StoredFact(DMFA, f"{EMPLOYER}/2026-Q1", version, dt.date(2026, 3, 31), ticket, ticket.encode())
+
+    file = kept(wages(1, "original"), wages(2, "correction"), wages(1, "original"))
+
+    assert [f.ticket for f in file.facts] == ["correction"]
