@@ -16,6 +16,7 @@ import pytest
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
 from tests.integration.harness import (
+    NATIONAL_REGISTER,
     Platform,
     address_change,
     birth,
@@ -351,6 +352,21 @@ def moved(person: str, effective: dt.date, street: str) -> tuple[str, dict[str, 
     return schema, {**record, "address": {**record["address"], "street": street}}
 
 
+def civil_status_change(
+    person: str, effective: dt.date, status: str, partner: str | None
+) -> tuple[str, dict[str, Any]]:
+    return (
+        "be.crossroads.civil.CivilStatusChange",
+        {
+            "envelope": envelope(NATIONAL_REGISTER),
+            "person": person,
+            "effective_date": effective,
+            "civil_status": status,
+            "partner": partner,
+        },
+    )
+
+
 def _delivered(p: Platform, *sources: str) -> None:
     """Wait until the directory has applied these routed facts: each reached its one holder's mailbox."""
     for source in sources:
@@ -381,3 +397,31 @@ def test_an_identity_consultation_as_of_a_date_between_two_moves_gives_the_addre
     assert before["status"] == "NOT_FOUND"
     assert between["status"] == "GRANTED" and _streets(p, between) == ["Rue Haute"]
     assert after["status"] == "GRANTED" and _streets(p, after) == ["Rue Neuve"]
+
+
+def test_an_employers_identity_consultation_gives_the_workers_address_and_nothing_about_relatives(
+    platform_client: Platform,
+) -> None:
+    p = platform_client
+    born = dt.date(1990, 5, 1)
+    worker, mother, father, partner = niss(born), niss(female=True), niss(), niss(female=True)
+    registered(p, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", worker, dt.date(2020, 1, 1)))
+    facts = [
+        accepted(p, birth(worker, [mother, father], born)),
+        accepted(p, moved(worker, dt.date(2024, 1, 1), "Rue Haute")),
+        accepted(p, civil_status_change(worker, dt.date(2024, 6, 1), "MARRIED", partner)),
+    ]
+    accepted(p, dimona_in(EMPLOYER, worker, dt.date(2026, 1, 5)))
+    _delivered(p, *facts[1:])  # the birth is kept in the worker's file, delivered to the parents' holders (none)
+    # the institution sees the whole identity (its deliberation says so): the birth is kept by now
+    full = reply_to(p, consultation(MUTUALITY_A, "TITULAR", worker, IDENTITY, dt.date(2026, 2, 1)))
+    assert full["status"] == "GRANTED" and len(full["payloads"]) == 3
+
+    reply = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, IDENTITY, dt.date(2026, 2, 1)))
+
+    assert reply["status"] == "GRANTED"
+    given = [p.codec.decode(payload) for payload in reply["payloads"]]
+    assert [d.schema_name for d in given] == ["be.crossroads.civil.AddressChange"]
+    assert given[0].record["person"] == worker and given[0].record["address"]["street"] == "Rue Haute"
+    everything = b"".join(reply["payloads"])
+    assert not any(relative.encode() in everything for relative in (mother, father, partner))

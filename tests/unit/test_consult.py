@@ -1,18 +1,19 @@
 """Consultations as pure functions: what an answer says (NOT_FOUND is no grant), identity as of any date (the
-history of civil facts)."""
+history of civil facts), and the minimal identity an employer gets."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from streams.domain import consult, exchange
-from streams.domain.directory import PersonFile, StoredFact, store_fact
+from streams.domain.directory import Changed, PersonFile, StoredFact, apply_dimona, store_fact
 from streams.domain.network import DataType
 from tests.unit.test_directory_rules import (
     AT,
     EMPLOYER,
     MUTUALITY_A,
     NETWORK,
+    dimona_in_of_5_january,
     given,
     integration,
     request,
@@ -126,3 +127,40 @@ def test_wages_keep_superseding_per_employer_and_quarter() -> None:
     file = kept(wages(1, "original"), wages(2, "correction"), wages(1, "original"))
 
     assert [f.ticket for f in file.facts] == ["correction"]
+
+
+# -- D10: what an employer gets --------------------------------------------------------------------------------
+
+
+def _employed(*facts: StoredFact) -> PersonFile:
+    schema, record = dimona_in_of_5_january()
+    registered = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    started = apply_dimona(registered, schema, record, "t-in", b"dimona-in")
+    assert isinstance(started, Changed)
+    return kept(*facts, file=started.file)
+
+
+def test_an_employer_gets_its_workers_address_in_force_and_nothing_about_relatives_or_civil_status() -> None:
+    birth = civil(BIRTH, dt.date(1993, 5, 18), "b")  # names the parents
+    old, new = civil(ADDRESS, dt.date(2020, 1, 1), "a1"), civil(ADDRESS, dt.date(2026, 3, 1), "a2")
+    married = civil(STATUS, dt.date(2025, 6, 1), "s")  # names the partner
+    file = _employed(birth, old, new, married)
+
+    answer = identity(file, dt.date(2026, 2, 1), requester=EMPLOYER, capacity="EMPLOYER")
+
+    assert (answer.status, answer.payloads, answer.legal_basis) == (
+        "GRANTED",
+        (old.payload,),
+        consult.EMPLOYER_LEGAL_BASIS,
+    )
+    assert identity(file, dt.date(2026, 3, 1), requester=EMPLOYER, capacity="EMPLOYER").payloads == (new.payload,)
+    # the institution with a deliberation still gets the whole identity
+    assert set(identity(file, dt.date(2026, 2, 1)).payloads) == {birth.payload, old.payload, married.payload}
+
+
+def test_an_employers_identity_consultation_without_a_known_address_finds_nothing() -> None:
+    file = _employed(civil(BIRTH, dt.date(1993, 5, 18), "b"), civil(STATUS, dt.date(2025, 6, 1), "s"))
+
+    answer = identity(file, dt.date(2026, 2, 1), requester=EMPLOYER, capacity="EMPLOYER")
+
+    assert (answer.status, answer.payloads) == ("NOT_FOUND", ())
