@@ -39,6 +39,7 @@ from streams.domain.admission import (
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.credentials import derived_seal_key
 from streams.domain.fanout import Lookup, route
+from streams.domain.normalise import enterprise_numbers
 from streams.domain.quoting import quoted
 from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
@@ -89,7 +90,9 @@ def _register_family(app: faust.App, deps: Deps, family: str, target: str, seal_
         decoded = await decode_or_dead_letter(event, deps, publisher)
         if decoded is None:
             return
-        schema, record = decoded.schema_name, decoded.record
+        schema = decoded.schema_name
+        # one form per enterprise number (a legacy 9-digit one gets its 0) before anything judges or stores it
+        record, _ = enterprise_numbers(schema, decoded.record)
         message = event.message
         ticket = deps.ticket_for(message.topic, message.partition, message.offset)
         received_at = deps.clock()

@@ -345,6 +345,7 @@ def test_the_audit_trail_verifies(platform_client: Platform) -> None:
 
 
 IDENTITY = "be.crossroads.consultation.Identity"
+EMPLOYMENT = "be.crossroads.consultation.Employment"
 
 
 def moved(person: str, effective: dt.date, street: str) -> tuple[str, dict[str, Any]]:
@@ -425,3 +426,19 @@ def test_an_employers_identity_consultation_gives_the_workers_address_and_nothin
     assert given[0].record["person"] == worker and given[0].record["address"]["street"] == "Rue Haute"
     everything = b"".join(reply["payloads"])
     assert not any(relative.encode() in everything for relative in (mother, father, partner))
+
+
+def test_a_legacy_nine_digit_enterprise_number_is_accepted_and_stored_with_its_leading_zero(
+    platform_client: Platform,
+) -> None:
+    p, worker = platform_client, niss()
+    legacy = EMPLOYER[1:]  # 403170701: the KBO's old 9-digit form of 0403170701
+    schema, record = dimona_in(legacy, worker, dt.date(2026, 1, 5))
+
+    ack = p.ack(p.send_as(EMPLOYER, schema, record))
+    assert ack["status"] == "ACCEPTED", ack["violations"]
+
+    reply = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, EMPLOYMENT, dt.date(2026, 2, 1)))
+    assert reply["status"] == "GRANTED"
+    stored = p.codec.decode(reply["payloads"][0]).record
+    assert (stored["employer"], stored["envelope"]["sender"]) == (EMPLOYER, EMPLOYER)
