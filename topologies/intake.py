@@ -23,6 +23,7 @@ from streams.domain import admission
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.credentials import derived_seal_key
 from streams.domain.kinds import FAMILIES, Family
+from streams.domain.normalise import enterprise_numbers
 from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
 from topologies.batches import handle_then_release
@@ -58,7 +59,9 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         decoded = await decode_or_dead_letter(event, deps, publisher)
         if decoded is None:
             return
-        schema, record, message = decoded.schema_name, decoded.record, event.message
+        schema, message = decoded.schema_name, event.message
+        # one form per enterprise number (a legacy 9-digit one gets its 0) before anything judges or stores it
+        record, _ = enterprise_numbers(schema, decoded.record)
         received_at = deps.clock()
         producer = proven_producer(message.headers, message.topic, event.value, seal_key)
         decision = admission.decide(

@@ -400,6 +400,7 @@ class AuditProjection:
         "source",
         "legal_basis",
         "reason",
+        "consultation_status",
         "recorded_at",
         "hash",
         "audit_topic",
@@ -425,6 +426,7 @@ class AuditProjection:
                 record.get("source"),  # None for a record written with AuditRecord v1
                 record["legal_basis"],
                 record["reason"],
+                record.get("consultation_status"),  # None for a record written before AuditRecord v3
                 instant(record["recorded_at"]),
                 record["hash"],
                 origin.topic,

@@ -191,7 +191,8 @@ def who_received_(
     which legal basis or for which reason.
 
     One line per audited exchange about the person: deliveries, consultations (re-identifications included)
-    granted or refused, and deliveries withheld from an unauthorized holder; a refusal says REFUSED and why.
+    granted or refused, consultations that found nothing (nothing was given), and deliveries withheld from an
+    unauthorized holder; a refusal says REFUSED and why.
     """
     settings = Settings()
     try:
@@ -229,20 +230,30 @@ def who_received_(
             receipt.institution,
             receipt.data_type,
             escape(describe(receipt.source)),
-            escape((receipt.reason if receipt.refused else receipt.legal_basis) or "-"),
+            escape(_basis_or_reason(receipt)),
             receipt.ticket,
             _how(receipt),
         )
     console.print(table)
     refused = sum(1 for r in receipts if r.refused)
-    console.print(f"{len(receipts)} exchange(s): {len(receipts) - refused} allowed, {refused} refused")
+    nothing = sum(1 for r in receipts if r.nothing_found)
+    allowed = len(receipts) - refused - nothing
+    console.print(f"{len(receipts)} exchange(s): {allowed} allowed, {nothing} found nothing, {refused} refused")
 
 
 def _outcome(receipt: Receipt) -> str:
     if receipt.refused:
         return "[red]REFUSED[/red]"
-    # a granted consultation may have found nothing to give (its reply said NOT_FOUND): "granted", not "received"
+    if receipt.nothing_found:  # allowed to ask, but nothing was given: no data about the person left
+        return "nothing found"
+    # a consultation written before AuditRecord v3 as granted may still have found nothing (its reply said so)
     return "granted" if receipt.consultation else "received"
+
+
+def _basis_or_reason(receipt: Receipt) -> str:
+    if receipt.nothing_found:  # on which basis it asked, and what it did not find
+        return f"{receipt.legal_basis or '-'}; {receipt.reason or 'nothing found'}"
+    return (receipt.reason if receipt.refused else receipt.legal_basis) or "-"
 
 
 def _how(receipt: Receipt) -> str:

@@ -37,6 +37,13 @@ def _check_number(parse: Callable[[str], Any], number: str) -> None:
     console.print(Text("valid", style="bold green"))
     for key, value in parsed.facts().items():
         console.print(Text.assemble((f"{key:<12}", "cyan"), "unknown" if value is None else str(value)))
+    if isinstance(parsed, EnterpriseNumber) and parsed.legacy_form:
+        # accepted, but the provider should know that the platform stores another spelling
+        console.print(
+            Text.assemble(
+                ("note        ", "yellow"), f"{number!r} read as {parsed.digits} (the legacy 9-digit form, 0 prefixed)"
+            )
+        )
 
 
 @app.command("niss")
@@ -88,7 +95,17 @@ def file(
         raise typer.Exit(2) from None
     failed = 0
     violations = 0
+    notes = 0
     for report in reports:
+        for note in report.notes:
+            notes += 1
+            # not "record ...": scripts count the lines that start so as violations
+            console.print(
+                Text.assemble(
+                    ("note", "yellow"), "  ", ("record ", "dim"), (str(report.number), "bold"), "  ",
+                    (note.field, "cyan"), "  ", note.message,
+                )
+            )  # fmt: skip
         if not report.violations:
             continue
         failed += 1
@@ -109,6 +126,8 @@ def file(
     summary = (
         f"{len(reports)} records checked: {len(reports) - failed} valid, {failed} invalid, {violations} violations"
     )
+    if notes:
+        summary += f", {notes} note{'s' if notes > 1 else ''}"
     console.print(Text(summary, style="bold red" if failed else "bold green"))
     if failed:
         raise typer.Exit(1)

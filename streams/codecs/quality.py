@@ -1,8 +1,10 @@
 """The providers' quality checker (seed 3.2): read a declaration file and apply exactly what the platform does.
 
 For each record: structural conformance (:mod:`streams.codecs.conform`), then the codec's encode and decode
-(what the intake receives), then :func:`streams.domain.validation.validate` — the very function the intake
-calls.  A provider who gets a clean report here gets no rejection at intake for the same reasons.
+(what the intake receives), then the intake's own rewrite of enterprise numbers
+(:func:`streams.domain.normalise.enterprise_numbers`, reported as notes: a legacy 9-digit number is read with
+its 0) and :func:`streams.domain.validation.validate` — the very functions the intake calls.  A provider who
+gets a clean report here gets no rejection at intake for the same reasons.
 
 Which declaration type a file holds:
 
@@ -30,6 +32,7 @@ from streams.codecs.conform import conform
 from streams.codecs.errors import CodecError
 from streams.codecs.registry import SchemaRegistry
 from streams.domain.kinds import validate
+from streams.domain.normalise import Note, enterprise_numbers
 from streams.domain.validation import Violation
 
 __all__ = ["FileFormat", "RecordReport", "check_file", "check_record", "detect_format", "read_records"]
@@ -49,6 +52,7 @@ class RecordReport:
     number: int  # 1-based: line of a JSON Lines file, data row of a CSV, record of an Avro file
     schema_name: str | None
     violations: list[Violation] = field(default_factory=list)
+    notes: tuple[Note, ...] = ()  # what the platform reads differently from how it is written (not a violation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +112,19 @@ def read_records(path: Path, file_format: FileFormat) -> Iterator[_Raw]:
 
 def check_record(codec: AvroCodec, schema_name: str, raw: Any) -> list[Violation]:
     """Every violation of one untrusted record of type ``schema_name`` (full name)."""
+    return _check(codec, schema_name, raw)[0]
+
+
+def _check(codec: AvroCodec, schema_name: str, raw: Any) -> tuple[list[Violation], tuple[Note, ...]]:
     record, violations = conform(codec.registry, schema_name, raw)
     if violations:
-        return violations
+        return violations, ()
     try:
         decoded = codec.decode(codec.encode(schema_name, record))
     except CodecError as exc:  # conform should have caught it; never hide it if it did not
-        return [Violation("schema.encode", "", exc.reason)]
-    return validate(decoded.schema_name, decoded.record)
+        return [Violation("schema.encode", "", exc.reason)], ()
+    normalised, notes = enterprise_numbers(decoded.schema_name, decoded.record)
+    return validate(decoded.schema_name, normalised), notes
 
 
 def check_file(
@@ -147,4 +156,5 @@ def check_file(
         except CodecError as exc:
             yield RecordReport(raw.number, None, [Violation("declaration.unknown_type", "type", exc.reason)])
             continue
-        yield RecordReport(raw.number, full_name, check_record(codec, full_name, raw.record))
+        violations, notes = _check(codec, full_name, raw.record)
+        yield RecordReport(raw.number, full_name, violations, notes)

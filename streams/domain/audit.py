@@ -57,6 +57,9 @@ __all__ = [
     "AUDIT_SCHEMA",
     "EDITED",
     "GENESIS",
+    "GRANTED",
+    "NOT_FOUND",
+    "REFUSED",
     "RELINKED",
     "TRUNCATED",
     "AuditKind",
@@ -99,7 +102,13 @@ class AuditKind(StrEnum):
     DELIVERY = "DELIVERY"
     REFUSAL = "REFUSAL"
     CONSULTATION_GRANTED = "CONSULTATION_GRANTED"
-    CONSULTATION_REFUSED = "CONSULTATION_REFUSED"
+    CONSULTATION_REFUSED = "CONSULTATION_REFUSED"  # nothing given: refused, or (status NOT_FOUND) found nothing
+
+
+# The consultation reply's statuses (be.crossroads.consultation.ConsultationStatus), as AuditRecord v3 records
+# them. A NOT_FOUND is no new AuditKind: a symbol added to the enum could not be read by a reader on
+# AuditRecord v1/v2 (forward compatibility, docs/contracts.md "Evolution").
+GRANTED, REFUSED, NOT_FOUND = "GRANTED", "REFUSED", "NOT_FOUND"
 
 
 # -- hashing ---------------------------------------------------------------------------------------------------
@@ -431,6 +440,7 @@ def _entry(
     legal_basis: str | None,
     reason: str | None,
     at: datetime,
+    consultation_status: str | None = None,
 ) -> dict[str, Any]:
     return {
         "audit_id": audit_id(ticket, actor, kind),
@@ -443,6 +453,7 @@ def _entry(
         "source": source,
         "legal_basis": legal_basis,
         "reason": reason,
+        "consultation_status": consultation_status,
         "recorded_at": _to_millis(at),
         "previous_hash": "",
         "hash": "",
@@ -515,13 +526,23 @@ def consultation_entry(
     reason: str | None = None,
     source_ticket: str | None = None,
     source: str | None = None,
+    status: str | None = None,
 ) -> dict[str, Any]:
     """The reply ``ticket`` to ``actor``'s consultation of ``data_type`` about ``person``: granted under
-    ``legal_basis``, or refused for ``reason``; ``source`` is where the data given (or refused) comes from."""
+    ``legal_basis``, or refused for ``reason``; ``source`` is where the data given (or refused) comes from.
+
+    ``status`` is the reply's (GRANTED, REFUSED, NOT_FOUND; None: not a consultation reply, e.g. a
+    re-identification). A reply that found nothing gave nothing: it is not granted (kind
+    CONSULTATION_REFUSED, so that no reader, not even one on AuditRecord v2, lists it as data received), and
+    it keeps both the legal basis it was allowed to ask on and the reason (what was not found)."""
+    if status is not None and (status == GRANTED) != granted:
+        raise ValueError(f"a consultation replied {status} cannot be audited as {'granted' if granted else 'not'}")
     if granted and not legal_basis:
         raise ValueError("a granted consultation needs its legal basis")
     if not granted and not reason:
         raise ValueError("a refused consultation needs its reason")
+    if status == NOT_FOUND and not legal_basis:
+        raise ValueError("a consultation that found nothing was allowed: it needs its legal basis")
     kind = AuditKind.CONSULTATION_GRANTED if granted else AuditKind.CONSULTATION_REFUSED
     return _entry(
         kind,
@@ -531,9 +552,10 @@ def consultation_entry(
         person=person,
         data_type=data_type,
         source=source,
-        legal_basis=legal_basis if granted else None,
+        legal_basis=legal_basis if granted or status == NOT_FOUND else None,
         reason=None if granted else reason,
         at=at,
+        consultation_status=status,
     )
 
 
@@ -552,10 +574,16 @@ class Receipt:
     audit_id: str
     source: str | None = None  # None on records written before the audit record carried it (AuditRecord v1)
     reason: str | None = None
+    consultation_status: str | None = None  # None before AuditRecord v3, and for what is no consultation reply
+
+    @property
+    def nothing_found(self) -> bool:
+        """A consultation that was allowed but found nothing to give: nothing was received, nothing refused."""
+        return self.consultation_status == NOT_FOUND
 
     @property
     def refused(self) -> bool:
-        return self.kind in _REFUSED
+        return self.kind in _REFUSED and not self.nothing_found
 
     @property
     def consultation(self) -> bool:
@@ -568,7 +596,8 @@ _REFUSED = frozenset({AuditKind.REFUSAL, AuditKind.CONSULTATION_REFUSED})
 def who_received(records: Iterable[Mapping[str, Any]], person: str, *, since: datetime | None = None) -> list[Receipt]:
     """Which institutions received, or were refused, which data about ``person``, from which source, when and
     why: every delivery, withheld delivery (REFUSAL), granted and refused consultation (re-identifications
-    included), once each (a record replayed after a crash has the same audit_id), oldest first.
+    included) and consultation that found nothing (``Receipt.nothing_found``), once each (a record replayed
+    after a crash has the same audit_id), oldest first.
 
     Refusals are part of the answer because the citizen is entitled to know who asked for their data, not only
     who got it (seed 6.7)."""
@@ -591,5 +620,6 @@ def who_received(records: Iterable[Mapping[str, Any]], person: str, *, since: da
                 audit_id=identity,
                 source=record.get("source"),
                 reason=record.get("reason"),
+                consultation_status=record.get("consultation_status"),
             )
     return sorted(seen.values(), key=lambda r: (r.at, r.audit_id))

@@ -2,7 +2,8 @@
 
 An institution must hold an active file on the person, in the capacity it states, on the date it asks about,
 and that sector + capacity must be authorized for the data type on that date. An employer may consult its own
-personnel — a worker with whom a DIMONA relation is active on that date — and nobody else.
+personnel — a worker with whom a DIMONA relation is active on that date — and nobody else; of their identity,
+only the minimal, non-sensitive part (seed 6.2: the address then in force).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain.directory import Entry, PersonFile, Relation
+from streams.domain.directory import CIVIL_PREFIX, Entry, PersonFile, Relation
 from streams.domain.network import DataType, Network
 from streams.domain.sources import source_of, wage_employer
 
@@ -24,10 +25,14 @@ EMPLOYER_CAPACITY = "EMPLOYER"
 # The employer's access key comes from the DIMONA regulation itself, not from a sectoral deliberation.
 EMPLOYER_LEGAL_BASIS = "AR/KB 05.11.2002 DIMONA, art. 8"
 EMPLOYER_DATA_TYPES = frozenset({DataType.IDENTITY, DataType.EMPLOYMENT})
+# Seed 6.2: employers obtain "des informations minimales et non sensibles" about the persons concerned. Of
+# the civil facts the platform keeps, that is the worker's address in force (an AddressChange names only the
+# person, the date and the address). Not the Birth (it names the parents), the CivilStatusChange (civil status
+# and the partner) nor the Death. The birth date is in the NISS the employer already declared.
+EMPLOYER_IDENTITY_FACTS = frozenset({"be.crossroads.civil.AddressChange"})
 
 REPLY_NAMESPACE = uuid.UUID("0b6f4a7e-3f5d-5c39-a1a4-3e0a4bb0d0c2")
 
-CIVIL_PREFIX = "be.crossroads.civil."
 DMFA_PREFIX = "be.crossroads.dmfa."
 
 
@@ -42,7 +47,9 @@ class Answer:
 
     @property
     def granted(self) -> bool:
-        return self.status != "REFUSED"
+        """Whether data was given. A NOT_FOUND was allowed (it keeps its legal basis) but gave nothing: audited
+        as granted, it would tell the citizen that data was received which was never sent."""
+        return self.status == "GRANTED"
 
 
 def reply_ticket(request_ticket: str) -> str:
@@ -119,7 +126,10 @@ def _found(
     payloads: tuple[bytes, ...] = ()
     entries: tuple[Entry, ...] = ()
     if data_type == DataType.IDENTITY:
-        payloads = tuple(f.payload for f in file.stored(CIVIL_PREFIX, as_of))
+        in_force = file.in_force(CIVIL_PREFIX, as_of)
+        if employer is not None:  # the minimal identity, as facts the employer decodes like any other
+            in_force = [f for f in in_force if f.schema_name in EMPLOYER_IDENTITY_FACTS]
+        payloads = tuple(f.payload for f in in_force)
     elif data_type == DataType.EMPLOYMENT:
         payloads = tuple(r.payload for r in _relations(file, as_of, employer))
     elif data_type == DataType.WAGES:

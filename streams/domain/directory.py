@@ -2,7 +2,9 @@
 plus the employment relations DIMONA declares (the employer's access key, seed 4.13).
 
 Pure and immutable: every rule takes a `PersonFile` and returns a new one (or a refusal). History is kept —
-an unregistration closes an entry, it never deletes it — so "who held a file on P at date D" stays answerable.
+an unregistration closes an entry, it never deletes it — so "who held a file on P at date D" stays answerable;
+so is every civil fact (each address, each civil status, with its effective date), so that "P's identity as
+of D" does too.
 """
 
 from __future__ import annotations
@@ -75,12 +77,16 @@ class Relation:
         return self.start <= day and (self.end is None or day <= self.end)
 
 
+CIVIL_PREFIX = "be.crossroads.civil."
+
+
 @dataclass(frozen=True, slots=True)
 class StoredFact:
-    """The latest fact of one kind about the person (identity facts, wages per employer and quarter)."""
+    """A fact kept about the person for consultations: every civil fact (the history), the latest wages per
+    employer and quarter."""
 
     schema_name: str
-    slot: str  # which fact it supersedes: the schema for civil facts, "<employer>/<quarter>" for wages
+    slot: str  # what it is a fact of: the schema for civil facts, "<employer>/<quarter>" for wages
     version: int
     effective: dt.date
     ticket: str
@@ -106,6 +112,14 @@ class PersonFile:
             (f for f in self.facts if f.schema_name.startswith(schema_prefix) and f.effective <= until),
             key=lambda f: (f.effective, f.slot),
         )
+
+    def in_force(self, schema_prefix: str, on: dt.date) -> list[StoredFact]:
+        """Per slot, the fact in force on `on`: the latest effective on or before it (as-of query). An address
+        as of a day between two moves is the first move's, whatever order the moves arrived in."""
+        latest: dict[str, StoredFact] = {}
+        for f in self.stored(schema_prefix, on):  # by effective date: a later one replaces an earlier one
+            latest[f.slot] = f
+        return sorted(latest.values(), key=lambda f: (f.effective, f.slot))
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,11 +366,25 @@ def _swap(file: PersonFile, old: Relation, new: Relation) -> PersonFile:
 
 
 def store_fact(file: PersonFile, fact: StoredFact) -> PersonFile:
-    """Keep the latest fact per slot; a higher version (a DmfA correction) supersedes, an older one is ignored."""
+    """Keep a civil fact in the person's history; keep the latest wages per slot (employer and quarter)."""
+    if fact.schema_name.startswith(CIVIL_PREFIX):
+        return _keep_in_history(file, fact)
+    # wages: a higher version (a DmfA correction) supersedes, an older one is ignored
     current = next((f for f in file.facts if f.slot == fact.slot), None)
     if current is not None and (current.version, current.effective) > (fact.version, fact.effective):
         return file
     kept = tuple(f for f in file.facts if f.slot != fact.slot)
+    return replace(file, facts=(*kept, fact))
+
+
+def _keep_in_history(file: PersonFile, fact: StoredFact) -> PersonFile:
+    """Every civil fact stays, with its effective date: a consultation as of any day needs the one then in
+    force (an address change effective later does not erase the earlier address). The same fact delivered again
+    (at-least-once: same ticket) is kept once; another fact of the same kind effective the same day replaces it
+    (the later word of the register on that day)."""
+    if any(f.ticket == fact.ticket and f.slot == fact.slot for f in file.facts):
+        return file
+    kept = tuple(f for f in file.facts if (f.slot, f.effective) != (fact.slot, fact.effective))
     return replace(file, facts=(*kept, fact))
 
 

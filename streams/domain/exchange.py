@@ -211,7 +211,7 @@ def on_consultation(
             "data_type": request["data_type"],
             "status": answer.status,
             "reason": answer.reason,
-            "legal_basis": answer.legal_basis if answer.granted else None,
+            "legal_basis": answer.legal_basis,  # a refusal has none; a NOT_FOUND keeps the one it asked on
             "payloads": payloads,
             "replied_at": at,
         },
@@ -227,6 +227,7 @@ def on_consultation(
         reason=answer.reason or "",
         source_ticket=ticket,
         source=answer.source,
+        status=answer.status,
     )
     return Decision(None, (reply, ToAudit(entry)))
 

@@ -12,7 +12,8 @@ adds what the platform needs on top of it:
 Layout reminder: ``YYMMDD SSS CC``.  ``SSS`` odd = male, even = female.  ``CC = 97 - (YYMMDDSSS mod 97)``,
 with a ``2`` prefixed to the nine digits for people born in 2000 or later.  A BIS number has month + 20
 (sex unknown) or month + 40 (sex known).  An enterprise number has 10 digits, the first 0 or 1, and
-``CC = 97 - (first 8 digits mod 97)``.
+``CC = 97 - (first 8 digits mod 97)``; its legacy 9-digit form (the old VAT number) is read with a 0 prefixed,
+as the KBO/BCE and ``stdnum.be.vat`` do, and only the 10-digit form is kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Self
 
@@ -72,8 +73,9 @@ class IdentifierCode(StrEnum):
     FIRST_DIGIT = "first_digit"  # enterprise only: must be 0 or 1
 
 
-def _digits(kind: str, raw: str, length: int, *, strip_country: bool = False) -> str:
-    """Remove the usual punctuation, then insist on exactly ``length`` ASCII digits."""
+def _digits(kind: str, raw: str, length: int, *, strip_country: bool = False, legacy: int | None = None) -> str:
+    """Remove the usual punctuation, then insist on exactly ``length`` ASCII digits (or ``legacy`` many: the
+    caller completes them)."""
     text = _SEPARATORS.sub("", raw)
     if strip_country and text[:2].upper() == "BE":
         text = text[2:]
@@ -85,9 +87,10 @@ def _digits(kind: str, raw: str, length: int, *, strip_country: bool = False) ->
             f"{raw!r} must contain only digits (spaces, dots, dashes and slashes are ignored)",
             raw,
         )
-    if len(text) != length:
+    if len(text) != length and len(text) != legacy:
+        expected = f"{length}" if legacy is None else f"{length} (or {legacy}, the legacy form)"
         raise InvalidIdentifierError(
-            kind, IdentifierCode.LENGTH, f"{raw!r} has {len(text)} digits, expected {length}", raw
+            kind, IdentifierCode.LENGTH, f"{raw!r} has {len(text)} digits, expected {expected}", raw
         )
     return text
 
@@ -249,16 +252,23 @@ def parse_niss(raw: str) -> PersonNumber:
 
 @dataclass(frozen=True, slots=True)
 class EnterpriseNumber:
-    """An enterprise number of the Crossroads Bank for Enterprises (KBO/BCE), e.g. ``0403.170.701``."""
+    """An enterprise number of the Crossroads Bank for Enterprises (KBO/BCE), e.g. ``0403.170.701``.
+
+    ``digits`` are always the 10-digit form; ``legacy_form`` says that it was read from the old 9-digit form
+    (which the KBO still accepts, with a 0 in front): the same number, so it takes no part in equality."""
 
     digits: str
+    legacy_form: bool = field(default=False, compare=False)
 
     kind: ClassVar[str] = "enterprise"
 
     @classmethod
     def parse(cls, raw: str) -> EnterpriseNumber:
         kind = cls.kind
-        digits = _digits(kind, raw, 10, strip_country=True)
+        digits = _digits(kind, raw, 10, strip_country=True, legacy=9)
+        legacy_form = len(digits) == 9
+        if legacy_form:  # every enterprise number issued since 2003 starts with 0 or 1; the old ones with 0
+            digits = "0" + digits
         if digits[0] not in "01":
             raise InvalidIdentifierError(
                 kind, IdentifierCode.FIRST_DIGIT, f"{raw!r}: the first digit must be 0 or 1, not {digits[0]}", raw
@@ -274,7 +284,7 @@ class EnterpriseNumber:
             ) from None
         except stdnum_errors.ValidationError as exc:
             raise InvalidIdentifierError(kind, IdentifierCode.CHARACTERS, f"{raw!r}: {exc}", raw) from None
-        return cls(digits)
+        return cls(digits, legacy_form)
 
     @property
     def formatted(self) -> str:

@@ -157,6 +157,7 @@ class Kind:
     projection: str | None = None  # the warehouse table its facts are projected to
     batch: bool = False  # a batch of other kinds' declarations, split at intake
     by_employer: bool = False  # declared for an employer: by itself or a secretariat it mandated (senders)
+    enterprises: tuple[str, ...] = ()  # its enterprise-number fields besides the envelope's sender (normalise)
 
     @property
     def short_name(self) -> str:
@@ -268,6 +269,7 @@ def _dimona(name: str, validate: Validator, effective: Callable[[Record], dt.dat
         Decider.DIMONA,
         projection="dimona_events",
         by_employer=True,
+        enterprises=("employer",),
     )
 
 
@@ -311,6 +313,7 @@ DMFA_DECLARATION = Kind(
     route=_dmfa,
     projection="dmfa_lines",
     by_employer=True,
+    enterprises=("employer",),
 )
 BIRTH = _civil("Birth", validate_birth, "child", ("child", "parents"), "birth_date", DataType.BIRTH, _birth)
 ADDRESS_CHANGE = _civil(
@@ -340,6 +343,7 @@ INTEGRATION = Kind(
     _persons("person"),
     decider=Decider.INTEGRATION,
     projection="directory_entries",
+    enterprises=("institution",),
 )
 CONSULTATION_REQUEST = Kind(
     "be.crossroads.consultation.ConsultationRequest",
@@ -348,6 +352,7 @@ CONSULTATION_REQUEST = Kind(
     _field("person"),
     _persons("person"),
     decider=Decider.CONSULTATION,
+    enterprises=("requester",),
 )
 
 #: every declaration type the platform accepts at intake, by full Avro name

@@ -16,6 +16,7 @@ import pytest
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
 from tests.integration.harness import (
+    NATIONAL_REGISTER,
     Platform,
     address_change,
     birth,
@@ -341,3 +342,103 @@ def test_the_audit_trail_verifies(platform_client: Platform) -> None:
     result = cli(p.settings, "audit", "verify")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+IDENTITY = "be.crossroads.consultation.Identity"
+EMPLOYMENT = "be.crossroads.consultation.Employment"
+
+
+def moved(person: str, effective: dt.date, street: str) -> tuple[str, dict[str, Any]]:
+    schema, record = address_change(person, effective)
+    return schema, {**record, "address": {**record["address"], "street": street}}
+
+
+def civil_status_change(
+    person: str, effective: dt.date, status: str, partner: str | None
+) -> tuple[str, dict[str, Any]]:
+    return (
+        "be.crossroads.civil.CivilStatusChange",
+        {
+            "envelope": envelope(NATIONAL_REGISTER),
+            "person": person,
+            "effective_date": effective,
+            "civil_status": status,
+            "partner": partner,
+        },
+    )
+
+
+def _delivered(p: Platform, *sources: str) -> None:
+    """Wait until the directory has applied these routed facts: each reached its one holder's mailbox."""
+    for source in sources:
+        assert p.wait(
+            lambda s, source=source: s.schema.endswith("Notification") and s.record["source_ticket"] == source
+        )
+
+
+def _streets(p: Platform, reply: dict[str, Any]) -> list[str]:
+    records = [p.codec.decode(payload) for payload in reply["payloads"]]
+    return [d.record["address"]["street"] for d in records if d.schema_name.endswith("AddressChange")]
+
+
+def test_an_identity_consultation_as_of_a_date_between_two_moves_gives_the_address_then_in_force(
+    platform_client: Platform,
+) -> None:
+    p, person = platform_client, niss()
+    registered(p, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", person, dt.date(2020, 1, 1)))
+    # the later move arrives first: the history must not depend on the order facts arrive in
+    second = accepted(p, moved(person, dt.date(2025, 1, 1), "Rue Neuve"))
+    first = accepted(p, moved(person, dt.date(2024, 1, 1), "Rue Haute"))
+    _delivered(p, first, second)
+
+    before = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2023, 6, 1)))
+    between = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2024, 6, 1)))
+    after = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2025, 2, 1)))
+
+    assert before["status"] == "NOT_FOUND"
+    assert between["status"] == "GRANTED" and _streets(p, between) == ["Rue Haute"]
+    assert after["status"] == "GRANTED" and _streets(p, after) == ["Rue Neuve"]
+
+
+def test_an_employers_identity_consultation_gives_the_workers_address_and_nothing_about_relatives(
+    platform_client: Platform,
+) -> None:
+    p = platform_client
+    born = dt.date(1990, 5, 1)
+    worker, mother, father, partner = niss(born), niss(female=True), niss(), niss(female=True)
+    registered(p, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", worker, dt.date(2020, 1, 1)))
+    facts = [
+        accepted(p, birth(worker, [mother, father], born)),
+        accepted(p, moved(worker, dt.date(2024, 1, 1), "Rue Haute")),
+        accepted(p, civil_status_change(worker, dt.date(2024, 6, 1), "MARRIED", partner)),
+    ]
+    accepted(p, dimona_in(EMPLOYER, worker, dt.date(2026, 1, 5)))
+    _delivered(p, *facts[1:])  # the birth is kept in the worker's file, delivered to the parents' holders (none)
+    # the institution sees the whole identity (its deliberation says so): the birth is kept by now
+    full = reply_to(p, consultation(MUTUALITY_A, "TITULAR", worker, IDENTITY, dt.date(2026, 2, 1)))
+    assert full["status"] == "GRANTED" and len(full["payloads"]) == 3
+
+    reply = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, IDENTITY, dt.date(2026, 2, 1)))
+
+    assert reply["status"] == "GRANTED"
+    given = [p.codec.decode(payload) for payload in reply["payloads"]]
+    assert [d.schema_name for d in given] == ["be.crossroads.civil.AddressChange"]
+    assert given[0].record["person"] == worker and given[0].record["address"]["street"] == "Rue Haute"
+    everything = b"".join(reply["payloads"])
+    assert not any(relative.encode() in everything for relative in (mother, father, partner))
+
+
+def test_a_legacy_nine_digit_enterprise_number_is_accepted_and_stored_with_its_leading_zero(
+    platform_client: Platform,
+) -> None:
+    p, worker = platform_client, niss()
+    legacy = EMPLOYER[1:]  # 403170701: the KBO's old 9-digit form of 0403170701
+    schema, record = dimona_in(legacy, worker, dt.date(2026, 1, 5))
+
+    ack = p.ack(p.send_as(EMPLOYER, schema, record))
+    assert ack["status"] == "ACCEPTED", ack["violations"]
+
+    reply = reply_to(p, consultation(EMPLOYER, "EMPLOYER", worker, EMPLOYMENT, dt.date(2026, 2, 1)))
+    assert reply["status"] == "GRANTED"
+    stored = p.codec.decode(reply["payloads"][0]).record
+    assert (stored["employer"], stored["envelope"]["sender"]) == (EMPLOYER, EMPLOYER)

@@ -126,7 +126,7 @@ def test_who_received_shows_refusals_and_the_source_of_each_exchange(p: Platform
     assert "REFUSED" in refused_reid and describe(WAREHOUSE) in refused_reid
     assert "no re-identification grant" in refused_reid
     assert refused_reid.rstrip(" │").endswith(" re-identification")  # the "how" column
-    assert "3 exchange(s): 1 allowed, 2 refused" in answer.stdout
+    assert "3 exchange(s): 1 allowed, 0 found nothing, 2 refused" in answer.stdout
 
     # the audit projection carries the same sources (the citizen's questions may be asked of <db>_audit too)
     rows = _eventually(
@@ -156,3 +156,49 @@ def _line_of(output: str, ticket: str) -> str:
     rows = [line for line in output.splitlines() if ticket in line]
     assert len(rows) == 1, f"{ticket} on {len(rows)} lines of:\n{output}"
     return rows[0]
+
+
+WAGES = "be.crossroads.consultation.Wages"
+
+
+def test_a_consultation_that_found_nothing_is_not_listed_as_data_received(p: Platform) -> None:
+    """An authorized consultation of wages nobody declared: the reply says NOT_FOUND, and the audit trail, its
+    projection and the citizen's answer say that nothing was given (not GRANTED, not received)."""
+    settings, worker = p.settings, niss()
+    database = settings.clickhouse.database
+    registered(p, integration(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", worker, dt.date(2025, 6, 1)))
+
+    reply = reply_to(p, consultation(UNEMPLOYMENT_CSC, "BENEFICIARY", worker, WAGES, dt.date(2026, 2, 1)))
+    assert reply["status"] == "NOT_FOUND" and reply["payloads"] == []
+
+    audits = _eventually(
+        "the consultation's audit record",
+        lambda: [s.record for s in p.seen(lambda s: s.schema.endswith("AuditRecord") and s.record["person"] == worker)],
+    )
+    assert len(audits) == 1
+    (audit,) = audits
+    assert audit["kind"] != "CONSULTATION_GRANTED"
+    assert (audit["consultation_status"], audit["actor"], audit["ticket"]) == (
+        "NOT_FOUND",
+        UNEMPLOYMENT_CSC,
+        reply["ticket"],
+    )
+    assert audit["legal_basis"]  # it was allowed to ask: on this basis
+    assert "no be.crossroads.consultation.Wages known" in audit["reason"]
+
+    answer = cli(settings, "audit", "who-received", worker)
+
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    line = _line_of(answer.stdout, audit["ticket"])
+    assert "nothing found" in line and audit["legal_basis"] in line and UNEMPLOYMENT_CSC in line
+    assert "received" not in line and "granted" not in line and "REFUSED" not in line
+    assert "1 exchange(s): 0 allowed, 1 found nothing, 0 refused" in answer.stdout
+
+    rows = _eventually(
+        "the audit projection",
+        lambda: _client(settings).execute(
+            f"SELECT kind, consultation_status FROM {database}_audit.audit_records FINAL WHERE person = %(person)s",
+            {"person": worker},
+        ),
+    )
+    assert rows == [(audit["kind"], "NOT_FOUND")]

@@ -173,6 +173,73 @@ def test_consultation_entries_carry_either_a_legal_basis_or_a_reason() -> None:
         consultation_entry(granted=True, ticket="t", actor="a", person=ANNA, data_type=DATA, at=T0)
 
 
+def test_a_consultation_that_found_nothing_is_audited_as_nothing_given_with_the_basis_it_asked_on() -> None:
+    nothing = consultation_entry(
+        granted=False,
+        status="NOT_FOUND",
+        ticket="t",
+        actor="a",
+        person=ANNA,
+        data_type=DATA,
+        at=T0,
+        legal_basis="CSSS/1",
+        reason="no wages known",
+    )
+    assert (nothing["kind"], nothing["consultation_status"]) == ("CONSULTATION_REFUSED", "NOT_FOUND")
+    assert (nothing["legal_basis"], nothing["reason"]) == ("CSSS/1", "no wages known")
+    assert (
+        nothing["audit_id"]
+        != consultation_entry(
+            granted=True, status="GRANTED", ticket="t", actor="a", person=ANNA, data_type=DATA, at=T0, legal_basis="L"
+        )["audit_id"]
+    )
+    with pytest.raises(ValueError):  # a status that contradicts the grant
+        consultation_entry(
+            granted=True, status="NOT_FOUND", ticket="t", actor="a", person=ANNA, data_type=DATA, at=T0, legal_basis="L"
+        )
+    with pytest.raises(ValueError):  # found nothing, yet allowed on no basis
+        consultation_entry(granted=False, status="NOT_FOUND", ticket="t", actor="a", person=ANNA, data_type=DATA,
+                           at=T0, reason="no wages known")  # fmt: skip
+
+
+def test_who_received_tells_a_consultation_that_found_nothing_from_a_grant_and_a_refusal() -> None:
+    def consulted(ticket: str, status: str | None, granted: bool) -> dict[str, Any]:
+        return consultation_entry(
+            granted=granted,
+            status=status,
+            ticket=ticket,
+            actor="0206731645",
+            person=ANNA,
+            data_type=DATA,
+            at=T0,
+            legal_basis="CSSS/1",
+            reason=None if granted else "why",
+        )
+
+    records = build(
+        [
+            consulted("found", "GRANTED", True),
+            consulted("nothing", "NOT_FOUND", False),
+            consulted("refused", "REFUSED", False),
+            consulted("v2-granted", None, True),  # written before AuditRecord v3: no status, the kind says it
+            consulted("v2-refused", None, False),
+        ]
+    )
+    for record in records:
+        assert verify_chain(positioned([record]), start=record["previous_hash"]).ok
+
+    receipts = {r.ticket: r for r in who_received(records, ANNA)}
+
+    assert {t: (r.nothing_found, r.refused, r.consultation) for t, r in receipts.items()} == {
+        "found": (False, False, True),
+        "nothing": (True, False, True),
+        "refused": (False, True, True),
+        "v2-granted": (False, False, True),
+        "v2-refused": (False, True, True),
+    }
+    assert (receipts["nothing"].legal_basis, receipts["nothing"].reason) == ("CSSS/1", "why")
+
+
 # -- verification: properties ----------------------------------------------------------------------------------
 @given(chains)
 def test_an_untouched_chain_verifies(records: list[dict[str, Any]]) -> None:

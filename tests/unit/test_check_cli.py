@@ -191,3 +191,27 @@ def test_check_niss_invalid_says_why() -> None:
     result = runner.invoke(app, ["niss", f"{body}{97 - int(body) % 97:02d}"])
     assert result.exit_code == 1
     assert "niss.birth_date" in result.output and "impossible" in result.output
+
+
+def test_check_enterprise_reads_the_legacy_nine_digit_form_and_says_so() -> None:
+    result = runner.invoke(app, ["enterprise", "403.170.701"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("valid")
+    assert "0403170701" in result.output and "0403.170.701" in result.output
+    assert "note" in result.output and "read as 0403170701" in result.output
+
+
+def test_a_record_with_a_nine_digit_enterprise_number_passes_with_a_note(tmp_path: Path) -> None:
+    legacy = {**sample_dimona_in(worker=niss(1)), "employer": "403170701"}
+    modern = sample_dimona_in(worker=niss(2))
+    path = tmp_path / "legacy.jsonl"
+    path.write_text("".join(json.dumps(r, default=to_json) + "\n" for r in (modern, legacy)))
+
+    result = runner.invoke(app, ["file", str(path), "--type", "DimonaIn"])
+
+    assert result.exit_code == 0, result.output
+    assert reported(result.output) == {}  # no violation
+    notes = [line for line in result.output.splitlines() if line.startswith("note")]
+    assert notes == ["note  record 2  employer  '403170701' read as 0403170701 (the legacy 9-digit form, 0 prefixed)"]
+    assert "2 records checked: 2 valid, 0 invalid, 0 violations, 1 note" in result.output

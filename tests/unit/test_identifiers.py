@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.be import nn as stdnum_nn
+from stdnum.be import vat as stdnum_vat
 
 from streams.domain.errors import DomainError, InvalidIdentifierError
 from streams.domain.identifiers import (
@@ -117,7 +118,9 @@ def test_bis_numbers() -> None:
         (BisNumber.parse, "12345", "bis.length"),
         (parse_enterprise, "BE 0403.170.702", "enterprise.check_digits"),
         (parse_enterprise, "2403170701", "enterprise.first_digit"),
-        (parse_enterprise, "403.170.701", "enterprise.length"),
+        (parse_enterprise, "03.170.701", "enterprise.length"),  # 8 digits: the legacy form has 9
+        (parse_enterprise, "12403170701", "enterprise.length"),
+        (parse_enterprise, "403.170.702", "enterprise.check_digits"),  # the legacy form is checked too
         (parse_enterprise, "0403-170-70A", "enterprise.characters"),
     ],
 )
@@ -132,6 +135,16 @@ def test_each_failure_has_its_own_code(parse: object, raw: str, code: str) -> No
 def test_enterprise_number() -> None:
     e = EnterpriseNumber.parse("BE 0403.170.701")
     assert (e.digits, e.formatted, str(e)) == ("0403170701", "0403.170.701", "0403170701")
+    assert not e.legacy_form
+
+
+@pytest.mark.parametrize("raw", ["403170701", "403.170.701", "BE 403 170 701", "be403170701"])
+def test_the_legacy_nine_digit_form_is_read_with_a_leading_zero_as_the_kbo_does(raw: str) -> None:
+    e = parse_enterprise(raw)
+
+    assert (e.digits, e.formatted) == ("0403170701", "0403.170.701")
+    assert e.digits == stdnum_vat.compact(raw)  # python-stdnum reads it the same way
+    assert e.legacy_form and e == EnterpriseNumber.parse("0403170701")  # the same number, however it was typed
 
 
 # -- properties -----------------------------------------------------------------------------------------
@@ -158,6 +171,8 @@ def test_every_valid_bis_number_is_accepted(number: str) -> None:
 @given(enterprise_numbers)
 def test_every_valid_enterprise_number_is_accepted(number: str) -> None:
     assert EnterpriseNumber.parse(number).digits == number
+    if number[0] == "0":  # and its legacy 9-digit form, to the same number
+        assert EnterpriseNumber.parse(number[1:]).digits == number
 
 
 def single_digit_changes(number: str) -> list[tuple[int, str]]:

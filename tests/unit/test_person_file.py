@@ -450,3 +450,18 @@ def test_a_file_that_is_not_one_is_refused_on_encode() -> None:
         encode_person_file(CODEC, bad)
     with pytest.raises(InvalidRecordError):
         encode_person_file(CODEC, PersonFile(facts=(StoredFact("s", "s", 1, dt.date(2024, 1, 1), "t", "text"),)))  # type: ignore[arg-type]
+
+
+def test_a_civil_history_is_stored_in_the_same_format_and_files_written_before_it_still_answer() -> None:
+    # the history of civil facts (D5) is several facts of one slot: no new layout, old values read as they were
+    address = "be.crossroads.civil.AddressChange"
+    moves = tuple(
+        StoredFact(address, address, 0, dt.date(2020 + i, 1, 1), str(uuid.uuid4()), f"move {i}".encode())
+        for i in range(3)
+    )
+    history = PersonFile(facts=moves)
+    assert decode_person_file(CODEC, encode_person_file(CODEC, history)) == history
+    assert decode_person_file(CODEC, encode_avro_person_file(CODEC, history)) == history
+    before = decode_person_file(CODEC, encode_person_file(CODEC, PersonFile(facts=moves[-1:])))  # one per slot
+    assert [f.payload for f in before.in_force("be.crossroads.civil.", dt.date(2023, 1, 1))] == [b"move 2"]
+    assert before.in_force("be.crossroads.civil.", dt.date(2021, 6, 1)) == []  # what it did not keep is unknown

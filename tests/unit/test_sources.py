@@ -181,4 +181,9 @@ def test_a_consultation_that_found_nothing_names_no_source() -> None:
 
     nothing = _consulted(file, MUTUALITY_A, "TITULAR", DataType.WAGES, dt.date(2026, 6, 1))
 
-    assert (nothing["kind"], nothing["source"]) == ("CONSULTATION_GRANTED", None)  # allowed; nothing given
+    # allowed, but nothing given: not a grant (D4), and no source to name
+    assert (nothing["kind"], nothing["consultation_status"], nothing["source"]) == (
+        "CONSULTATION_REFUSED",
+        "NOT_FOUND",
+        None,
+    )

@@ -41,7 +41,7 @@ _INTAKE: tuple[tuple[str, str], ...] = (
     ("bis.birth_date", "a BIS number encodes an impossible birth date (check bis only)"),
     ("bis.month_range", "a BIS number's month is not in 20..32 or 40..52 (check bis only)"),
     ("enterprise.characters", "an enterprise number contains something else than digits and punctuation"),
-    ("enterprise.length", "an enterprise number does not have 10 digits"),
+    ("enterprise.length", "an enterprise number has neither 10 digits nor 9 (the legacy form, read with a 0)"),
     ("enterprise.first_digit", "an enterprise number does not start with 0 or 1"),
     ("enterprise.check_digits", "an enterprise number's check digits do not match"),
     # envelope and generic field formats
