@@ -192,4 +192,6 @@ def owned_by_deployment(grant: Grant, prefix: str, app_id: str) -> bool:
     """Whether a grant found on the broker belongs to this deployment (what `revoke` removes)."""
     if grant.resource is Resource.CLUSTER:
         return False
-    return grant.name.startswith((f"{prefix}.", app_id))
+    # app id "x" owns "x" and "x-..." only: not the grants of another deployment whose app id merely starts with
+    # it ("x2"), which a bare prefix match would revoke under that deployment's running workers
+    return grant.name.startswith((f"{prefix}.", f"{app_id}-")) or grant.name == app_id

@@ -5,6 +5,7 @@ Runs as the operator (a super user). Kafka's errors are wrapped in KafkaAdapterE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -118,8 +119,26 @@ class AccessAdmin:
             futures = self._admin.create_acls([binding(name, g) for name, g in missing], request_timeout=TIMEOUT_S)
             for acl, future in futures.items():
                 _wait(future, f"create {acl}")
+            self._until_in_force(missing)
             changes += [AccessChange(name, "granted", g.describe()) for name, g in missing]
         return changes
+
+    def _until_in_force(self, created: list[tuple[str, Grant]]) -> None:
+        """Wait until the broker's authorizer holds every created ACL. CreateAcls returns once the controller
+        committed them; the broker applies them when it replays the metadata log, a moment later (longer under
+        load), and a client started in between is refused (GROUP_AUTHORIZATION_FAILED for a fresh projector).
+        DescribeAcls is answered from the broker's own authorizer, so what it lists is in force there."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            pending = set(created) - set(self.grants())
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                name, grant = min(pending)
+                raise KafkaAdapterError(
+                    f"{len(pending)} ACL(s) not in force after {TIMEOUT_S:.0f} s, e.g. {name}: {grant.describe()}"
+                )
+            time.sleep(0.05)
 
     def grants(self, principal: str | None = None) -> list[tuple[str, Grant]]:
         """The ACLs on the broker (of one principal, or all), as grants."""
