@@ -104,3 +104,15 @@ def test_the_deployment_plan_has_the_networks_authentic_source_and_secretariats(
     plan = deployment_plan(Settings())
     assert {p.role for p in plan} == {"service", "institution", "authentic source", "secretariat"}
     assert find(plan, NR) is not None and find(plan, SDWORX) is not None
+
+
+def test_a_deployment_owns_its_app_ids_grants_and_not_those_of_an_app_id_that_merely_starts_like_it() -> None:
+    from streams.access import Grant, Operation, Pattern, Resource, owned_by_deployment
+
+    def group(name: str) -> Grant:
+        return Grant(Resource.GROUP, Pattern.LITERAL, name, Operation.READ)
+
+    assert owned_by_deployment(group("crossroads-test-1"), "test1", "crossroads-test-1")
+    assert owned_by_deployment(group("crossroads-test-1-projector"), "test1", "crossroads-test-1")
+    assert not owned_by_deployment(group("crossroads-test-12-projector"), "test1", "crossroads-test-1")
+    assert not owned_by_deployment(group("crossroads-test-12"), "test1", "crossroads-test-1")
