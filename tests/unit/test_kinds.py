@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from streams.codecs import SchemaRegistry, default_schema_dir
-from streams.codecs.packed import FACT_SCHEMAS
+from streams.codecs.packed import FACT_SCHEMAS, pack, unpack
+from streams.domain.directory import PersonFile, StoredFact
 from streams.domain.filedrop import FILE_TYPES
 from streams.domain.kinds import FAMILIES, KINDS, Decider, kinds_of
 from streams.domain.network import DataType
@@ -38,10 +41,14 @@ def test_the_file_types_and_families_are_the_kinds() -> None:
         assert FILE_TYPES[family.file_type].schemas == {k.schema for k in kinds_of(family)}
 
 
-def test_every_fact_a_person_file_keeps_has_a_code_in_the_packed_format() -> None:
-    # the packed format's code table is a wire format (appended to, never reordered): it must know each kept kind
-    kept = {k.schema for k in KINDS.values() if k.route is not None}
-    assert kept <= set(FACT_SCHEMAS)
+def test_a_kept_kind_the_packed_format_does_not_list_is_kept_by_name() -> None:
+    # the packed format's code table is an optimisation (appended to, never reordered): a new kind needs no
+    # entry there, its facts are stored by name (the 0xFF escape)
+    assert "be.crossroads.civil.NotListed" not in FACT_SCHEMAS
+    fact = StoredFact(
+        "be.crossroads.civil.NotListed", "be.crossroads.civil.NotListed", 0, dt.date(2026, 1, 1), "t", b"p"
+    )
+    assert unpack(pack(PersonFile(facts=(fact,)))).facts == (fact,)
 
 
 def test_facts_topics_hold_only_what_was_accepted() -> None:
