@@ -88,7 +88,8 @@ def histories(draw: st.DrawFn) -> tuple[list[Step], list[Fact]]:
     fact = st.builds(
         Fact, st.sampled_from(["address", "address", "dimona", "death"]), dates.map(lambda d: d + dt.timedelta(days=14))
     )
-    # one DIMONA IN per employer and start date: a second one is the directory's refusal, not a fan-out case
+    # one DIMONA IN per employer and start date (each a one-day job, so none overlaps another): a second one, or
+    # an overlapping one, is the directory's refusal, not a fan-out case
     facts = draw(st.lists(fact, min_size=1, max_size=3, unique_by=lambda f: (f.kind, f.day)))
     return integrations, facts
 
@@ -175,7 +176,8 @@ def declarations(person: str, facts: list[Fact]) -> Iterator[tuple[str, dict[str
                     "employer": EMPLOYER,
                     "worker": person,
                     "start_date": fact.day,
-                    "planned_end_date": None,
+                    # a one-day job: two INs of one employer must not overlap (dimona.relation_overlap)
+                    "planned_end_date": fact.day,
                     "worker_type": "OTH",
                     "joint_committee": "200",
                     "planned_hours": None,
