@@ -96,9 +96,11 @@ def integration(
     end: dt.date | None = None,
     *,
     action: str = "REGISTER",
+    status: str = "DEFINITIVE",
     **stamp: Any,
 ) -> Declaration:
-    """``institution`` registers (or, ``action="UNREGISTER"``, closes) its file of ``person``."""
+    """``institution`` registers (or, ``action="UNREGISTER"``, closes) its file of ``person`` (``status=
+    "PROVISIONAL"``: held for the sector's provisional period unless confirmed)."""
     schema = "be.crossroads.directory.Integration"
     return _declared(
         schema,
@@ -111,7 +113,7 @@ def integration(
         sector=sector,
         capacity=capacity,
         period={"start": start, "end": end},
-        status="DEFINITIVE",
+        status=status,
     )
 
 
@@ -175,13 +177,24 @@ def dimona_update(
     worker: str | None = None,
     start: dt.date | None = None,
     *,
-    new_end: dt.date | None = None,
+    new_start: dt.date | None = None,
+    new_end: dt.date | None = dt.date(2024, 12, 31),
     **stamp: Any,
 ) -> Declaration:
-    """``employer`` moves the end of the relation with ``worker`` that started on ``start`` to ``new_end``."""
+    """``employer`` moves the start and/or the end (``None``: unchanged) of the relation with ``worker`` that
+    started on ``start`` (by default: the sample relation's end to the end of 2024)."""
     schema = "be.crossroads.dimona.DimonaUpdate"
-    fields = _given(relation_start_date=start, new_end_date=new_end)
-    return _declared(schema, sample(schema), employer, stamp, employer=employer, worker=worker or niss(), **fields)
+    return _declared(
+        schema,
+        sample(schema),
+        employer,
+        stamp,
+        employer=employer,
+        worker=worker or niss(),
+        new_start_date=new_start,
+        new_end_date=new_end,
+        **_given(relation_start_date=start),
+    )
 
 
 def dimona_cancel(
