@@ -16,30 +16,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from streams.domain.identifiers import parse_niss
-from streams.domain.samples import SAMPLE_EMPLOYER, SAMPLE_INSTITUTION, sample, sample_dimona_in, sample_dimona_out
+from streams.domain.samples import SAMPLE_EMPLOYER, SAMPLE_INSTITUTION, sample
 from streams.domain.sources import NATIONAL_REGISTER
 from tests.support.numbers import niss
-
-__all__ = [
-    "AT",
-    "NATIONAL_REGISTER",
-    "Declaration",
-    "address_change",
-    "birth",
-    "civil_status_change",
-    "consultation",
-    "death",
-    "dimona_cancel",
-    "dimona_in",
-    "dimona_out",
-    "dimona_update",
-    "dmfa",
-    "envelope",
-    "integration",
-    "to_json",
-    "with_envelope",
-    "worker_line",
-]
 
 AT = dt.datetime(2026, 11, 27, 9, tzinfo=dt.UTC)  # when test declarations are recorded
 
@@ -73,15 +52,30 @@ def with_envelope(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**record, "envelope": {**record["envelope"], **changes}}
 
 
-def _declared(schema: str, base: dict[str, Any], sender: str, stamp: dict[str, Any], **fields: Any) -> Declaration:
-    """``base`` (a sample of ``schema``) with these fields and the envelope of ``sender`` (or of ``stamp``'s)."""
+def _declared(schema: str, sender: str, stamp: dict[str, Any], **fields: Any) -> Declaration:
+    """The sample of ``schema`` with these fields, in the envelope of ``sender`` (or of ``stamp``'s)."""
     sent_by = stamp.pop("sender", None) or sender
-    return Declaration(schema, {**base, **fields, "envelope": envelope(sent_by, **stamp)})
+    return Declaration(schema, {**sample(schema), **fields, "envelope": envelope(sent_by, **stamp)})
 
 
 def _given(**fields: Any) -> dict[str, Any]:
     """The fields a caller gave (``None``: keep the sample's)."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _relation(
+    schema: str, employer: str, worker: str | None, start: dt.date | None, stamp: dict[str, Any], **fields: Any
+) -> Declaration:
+    """A DIMONA of ``employer`` about its relation with ``worker`` that started on ``start``."""
+    return _declared(
+        schema,
+        employer,
+        stamp,
+        employer=employer,
+        worker=worker or niss(),
+        **_given(relation_start_date=start),
+        **fields,
+    )
 
 
 # -- directory ---------------------------------------------------------------------------------------------------
@@ -101,10 +95,8 @@ def integration(
 ) -> Declaration:
     """``institution`` registers (or, ``action="UNREGISTER"``, closes) its file of ``person`` (``status=
     "PROVISIONAL"``: held for the sector's provisional period unless confirmed)."""
-    schema = "be.crossroads.directory.Integration"
     return _declared(
-        schema,
-        sample(schema),
+        "be.crossroads.directory.Integration",
         institution,
         stamp,
         action=action,
@@ -126,18 +118,15 @@ def consultation(
     **stamp: Any,
 ) -> Declaration:
     """``requester``, in ``capacity``, asks for ``person``'s ``data_type`` as of a day."""
-    schema = "be.crossroads.consultation.ConsultationRequest"
-    fields = _given(as_of=as_of)
     return _declared(
-        schema,
-        sample(schema),
+        "be.crossroads.consultation.ConsultationRequest",
         requester,
         stamp,
         requester=requester,
         person=person or niss(),
         data_type=data_type,
         capacity=capacity,
-        **fields,
+        **_given(as_of=as_of),
     )
 
 
@@ -153,9 +142,15 @@ def dimona_in(
 ) -> Declaration:
     """``employer`` hires ``worker`` on ``start`` (an ordinary worker, joint committee 200); ``end``: the planned
     end."""
-    base = sample_dimona_in(worker=worker or niss(), employer=employer)
+    fields = _given(start_date=start)
     return _declared(
-        "be.crossroads.dimona.DimonaIn", base, employer, stamp, planned_end_date=end, **_given(start_date=start)
+        "be.crossroads.dimona.DimonaIn",
+        employer,
+        stamp,
+        employer=employer,
+        worker=worker or niss(),
+        planned_end_date=end,
+        **fields,
     )
 
 
@@ -167,9 +162,7 @@ def dimona_out(
     **stamp: Any,
 ) -> Declaration:
     """``employer`` ends on ``end`` the relation with ``worker`` that started on ``start``."""
-    base = sample_dimona_out(worker=worker or niss(), employer=employer)
-    fields = _given(relation_start_date=start, end_date=end)
-    return _declared("be.crossroads.dimona.DimonaOut", base, employer, stamp, **fields)
+    return _relation("be.crossroads.dimona.DimonaOut", employer, worker, start, stamp, **_given(end_date=end))
 
 
 def dimona_update(
@@ -183,17 +176,14 @@ def dimona_update(
 ) -> Declaration:
     """``employer`` moves the start and/or the end (``None``: unchanged) of the relation with ``worker`` that
     started on ``start`` (by default: the sample relation's end to the end of 2024)."""
-    schema = "be.crossroads.dimona.DimonaUpdate"
-    return _declared(
-        schema,
-        sample(schema),
+    return _relation(
+        "be.crossroads.dimona.DimonaUpdate",
         employer,
+        worker,
+        start,
         stamp,
-        employer=employer,
-        worker=worker or niss(),
         new_start_date=new_start,
         new_end_date=new_end,
-        **_given(relation_start_date=start),
     )
 
 
@@ -206,11 +196,7 @@ def dimona_cancel(
     **stamp: Any,
 ) -> Declaration:
     """``employer`` cancels its DIMONA IN of ``worker`` on ``start``."""
-    schema = "be.crossroads.dimona.DimonaCancel"
-    fields = _given(relation_start_date=start)
-    return _declared(
-        schema, sample(schema), employer, stamp, employer=employer, worker=worker or niss(), reason=reason, **fields
-    )
+    return _relation("be.crossroads.dimona.DimonaCancel", employer, worker, start, stamp, reason=reason)
 
 
 # -- DmfA ----------------------------------------------------------------------------------------------------
@@ -244,10 +230,8 @@ def dmfa(
     **stamp: Any,
 ) -> Declaration:
     """``employer``'s DmfA of ``quarter``: version 1 the original, a later version a correction."""
-    schema = "be.crossroads.dmfa.DmfaDeclaration"
     return _declared(
-        schema,
-        sample(schema),
+        "be.crossroads.dmfa.DmfaDeclaration",
         employer,
         stamp,
         employer=employer,
@@ -291,10 +275,8 @@ def birth(
         day = day or dt.date(2026, 9, 1)
         child = niss(day)
     day = day or parse_niss(child).birth_date
-    schema = "be.crossroads.civil.Birth"
     return _declared(
-        schema,
-        sample(schema),
+        "be.crossroads.civil.Birth",
         NATIONAL_REGISTER,
         stamp,
         child=child,
@@ -308,11 +290,9 @@ def death(
     person: str | None = None, day: dt.date | None = None, *, municipality: str | None = "21004", **stamp: Any
 ) -> Declaration:
     """``person`` dies on ``day``."""
-    schema = "be.crossroads.civil.Death"
     fields = _given(date_of_death=day)
     return _declared(
-        schema,
-        sample(schema),
+        "be.crossroads.civil.Death",
         NATIONAL_REGISTER,
         stamp,
         person=person or niss(),
@@ -329,11 +309,9 @@ def civil_status_change(
     **stamp: Any,
 ) -> Declaration:
     """``person``'s civil status becomes ``status`` on ``effective`` (with ``partner``, if any)."""
-    schema = "be.crossroads.civil.CivilStatusChange"
     fields = _given(effective_date=effective)
     return _declared(
-        schema,
-        sample(schema),
+        "be.crossroads.civil.CivilStatusChange",
         NATIONAL_REGISTER,
         stamp,
         person=person or niss(),

@@ -13,18 +13,6 @@ import itertools
 
 from hypothesis import strategies as st
 
-__all__ = [
-    "birth_dates",
-    "bis",
-    "bis_numbers",
-    "enterprise_number",
-    "enterprise_numbers",
-    "national_numbers",
-    "niss",
-    "person_number",
-    "serials",
-]
-
 _people = itertools.count(1)
 _enterprises = itertools.count(1)
 
