@@ -188,8 +188,8 @@ def test_check_enterprise_reads_the_legacy_nine_digit_form_and_says_so() -> None
 
 
 def test_a_record_with_a_nine_digit_enterprise_number_passes_with_a_note(tmp_path: Path) -> None:
-    legacy = {**sample_dimona_in(worker=niss(1)), "employer": "403170701"}
-    modern = sample_dimona_in(worker=niss(2))
+    legacy = {**sample_dimona_in(worker=niss()), "employer": "403170701"}
+    modern = sample_dimona_in(worker=niss())
     path = tmp_path / "legacy.jsonl"
     path.write_text("".join(json.dumps(r, default=to_json) + "\n" for r in (modern, legacy)))
 
