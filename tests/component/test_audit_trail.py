@@ -33,6 +33,7 @@ from streams.domain.outcomes import LOOKUP
 from streams.network_files import load_network
 from streams.settings import Settings
 from tests.component.fakes import COMPONENT_TRANSPORT, FakeAuditTopic, Log, LoggingPublisher
+from tests.support import address_change, integration
 from topologies import directory
 from topologies.app import create_app, source_topics
 from topologies.deps import Deps
@@ -42,8 +43,6 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ANNA, BRAM = "93051822361", "85073003328"
 EXISTING_HEAD = "ab" * 32
 MUTUALITY = "0206731645"
-ADDRESS = "be.crossroads.civil.AddressChange"
-INTEGRATION = "be.crossroads.directory.Integration"
 
 
 @cache
@@ -374,7 +373,7 @@ def test_undecodable_or_foreign_entries_are_dead_lettered_and_not_chained(harnes
 
     messages: list[Any] = []
     garbage = tracked(messages, b"k", b"\x00\x01 not avro", pending=True)
-    not_audit = codec.encode(ADDRESS, _address(ANNA))
+    not_audit = codec.encode(*address_change(ANNA, dt.date(2026, 3, 1)))
     foreign = tracked(messages, b"k", not_audit, pending=True)
 
     _run(app, garbage, foreign, put(codec, _entry(1), 0), until=lambda: len(fake.written) == 1)
@@ -388,60 +387,21 @@ def test_undecodable_or_foreign_entries_are_dead_lettered_and_not_chained(harnes
 # -- the directory's own entries, and the mailbox messages they record ----------------------------------------
 
 
-def _envelope(sender: str) -> dict[str, Any]:
-    return {
-        "ticket": str(uuid.uuid4()),
-        "sender_reference": f"ref-{uuid.uuid4().hex[:8]}",
-        "sender": sender,
-        "environment": "PRODUCTION",
-        "recorded_at": NOW,
-        "schema_version": 1,
-    }
-
-
-def _integration(person: str) -> dict[str, Any]:
-    """The mutuality registers the person's file (the directory acknowledges it; no audit record)."""
-    return {
-        "envelope": _envelope(MUTUALITY),
-        "action": "REGISTER",
-        "person": person,
-        "institution": MUTUALITY,
-        "sector": "MUTUALITY",
-        "capacity": "TITULAR",
-        "period": {"start": dt.date(2020, 1, 1), "end": None},
-        "status": "DEFINITIVE",
-    }
-
-
-def _address(person: str, day: int = 1) -> dict[str, Any]:
-    return {
-        "envelope": _envelope("0367302178"),
-        "person": person,
-        "effective_date": dt.date(2026, 3, day),
-        "address": {
-            "street": "Rue",
-            "number": str(day),
-            "box": None,
-            "postal_code": "1000",
-            "municipality_nis": "21004",
-            "country": "BE",
-        },
-    }
-
-
 def _lookup(codec: AvroCodec, person: str, day: int) -> bytes:
     """An address change as the intake routes it to the person's directory (a lookup: notify the holders)."""
-    record = _address(person, day)
-    payload = codec.encode(ADDRESS, record)
-    (lookup,) = route(ADDRESS, record, record["envelope"]["ticket"], payload, codec.encode)
+    schema, record = address_change(person, dt.date(2026, 3, day), ticket=str(uuid.uuid4()))
+    payload = codec.encode(schema, record)
+    (lookup,) = route(schema, record, record["envelope"]["ticket"], payload, codec.encode)
     return codec.encode(LOOKUP, lookup_record(lookup))
 
 
 def _one_batch_of_decisions(codec: AvroCodec, messages: list[Any]) -> list[Step]:
     """A registration then two address changes of the same person, in partition 0, one batch of 3."""
     key = ANNA.encode()
+    # the mutuality registers the person's file (the directory acknowledges it; no audit record)
+    registration = integration(MUTUALITY, "MUTUALITY", "TITULAR", ANNA, ticket=str(uuid.uuid4()))
     return [
-        tracked(messages, key, codec.encode(INTEGRATION, _integration(ANNA))),
+        tracked(messages, key, codec.encode(*registration)),
         tracked(messages, key, _lookup(codec, ANNA, 1)),
         tracked(messages, key, _lookup(codec, ANNA, 2)),
     ]

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from streams.domain.audit import GENESIS
 from streams.network_files import load_network
 from streams.settings import Settings
 from tests.component.fakes import COMPONENT_TRANSPORT, FakeAuditTopic, sealed
+from tests.support import address_change, integration
 from topologies import directory, intake
 from topologies.app import create_app
 from topologies.deps import Deps
@@ -24,17 +24,6 @@ from topologies.publisher import RecordingPublisher
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 PERSON = "93051822361"
 MUTUALITY = "0206731645"
-
-
-def envelope(sender: str, ticket: str) -> dict[str, Any]:
-    return {
-        "ticket": ticket,
-        "sender_reference": f"ref-{ticket[:8]}",
-        "sender": sender,
-        "environment": "PRODUCTION",
-        "recorded_at": NOW,
-        "schema_version": 1,
-    }
 
 
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
@@ -59,36 +48,15 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     app.conf.tabledir = tmp_path / "tables"
     app.finalize()
     app.flow_control.resume()
-    integration = {
-        "envelope": envelope(MUTUALITY, str(uuid.uuid4())),
-        "action": "REGISTER",
-        "person": PERSON,
-        "institution": MUTUALITY,
-        "sector": "MUTUALITY",
-        "capacity": "TITULAR",
-        "period": {"start": dt.date(2020, 1, 1), "end": None},
-        "status": "DEFINITIVE",
-    }
-    address = {
-        "envelope": envelope("0367302178", str(uuid.uuid4())),
-        "person": PERSON,
-        "effective_date": dt.date(2026, 3, 1),
-        "address": {
-            "street": "Rue",
-            "number": "1",
-            "box": None,
-            "postal_code": "1000",
-            "municipality_nis": "21004",
-            "country": "BE",
-        },
-    }
+    registration = integration(MUTUALITY, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), ticket=str(uuid.uuid4()))
+    address = address_change(PERSON, dt.date(2026, 3, 1), ticket=str(uuid.uuid4()))
 
     async def go() -> None:
         async with app.agents["directory"].test_context() as agent:
-            await agent.put(value=codec.encode("be.crossroads.directory.Integration", integration), key=PERSON.encode())
+            await agent.put(value=codec.encode(*registration), key=PERSON.encode())
             # the intake's lookup, handed to the directory as the lookups topic would
             async with app.agents["intake-civil"].test_context() as routing:
-                value = codec.encode("be.crossroads.civil.AddressChange", address)
+                value = codec.encode(*address)
                 await routing.put(value=value, key=PERSON.encode(), headers=sealed(settings, codec, "civil", value))
             lookups = publisher.on(f"{settings.topic_prefix}.directory.lookups.v1")
             assert len(lookups) == 1

@@ -6,8 +6,6 @@ Nothing here knows how the platform decides: it only produces to intake topics a
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import re
 import threading
 import time
@@ -28,33 +26,25 @@ from streams.kafka.producer import DeclarationProducer
 from streams.kafka.security import client_config
 from streams.network_files import load_network
 from streams.settings import Settings
+from tests.support import AT, NATIONAL_REGISTER, address_change, birth, death, envelope, integration, niss
 
-NATIONAL_REGISTER = "0367302178"  # the sender of civil facts in tests (a valid enterprise number)
-AT = dt.datetime(2026, 11, 27, 9, tzinfo=dt.UTC)
-
-_sequence = itertools.count(1)
-
-
-def niss(birth: dt.date | None = None, *, female: bool = False) -> str:
-    """A fresh, checksum-valid national number (a different person on every call)."""
-    birth = birth or dt.date(1970, 1, 1) + dt.timedelta(days=next(_sequence) * 7 % 15000)
-    serial = (next(_sequence) % 499) * 2 + (0 if female else 1)  # odd = male, even = female
-    if serial == 0:
-        serial = 2
-    body = f"{birth:%y%m%d}{serial:03d}"
-    base = int(("2" if birth.year >= 2000 else "") + body)
-    return f"{body}{97 - base % 97:02d}"
-
-
-def envelope(sender: str, reference: str | None = None) -> dict[str, Any]:
-    return {
-        "ticket": None,
-        "sender_reference": reference or f"ref-{uuid.uuid4().hex[:12]}",
-        "sender": sender,
-        "environment": "PRODUCTION",
-        "recorded_at": AT,
-        "schema_version": 1,
-    }
+# The records' builders moved to tests.support; they are re-exported for older imports (use tests.support).
+__all__ = [
+    "AT",
+    "NATIONAL_REGISTER",
+    "Platform",
+    "Seen",
+    "address_change",
+    "birth",
+    "by_recipient",
+    "death",
+    "drop_topics",
+    "envelope",
+    "integration",
+    "niss",
+    "own_run",
+    "ticket_of",
+]
 
 
 @dataclass(frozen=True)
@@ -236,70 +226,6 @@ class Platform:
             elif time.monotonic() - since >= quiet:
                 return
             time.sleep(0.1)
-
-
-def integration(
-    institution: str,
-    sector: str,
-    capacity: str,
-    person: str,
-    start: dt.date,
-    end: dt.date | None = None,
-    *,
-    action: str = "REGISTER",
-) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.directory.Integration",
-        {
-            "envelope": envelope(institution),
-            "action": action,
-            "person": person,
-            "institution": institution,
-            "sector": sector,
-            "capacity": capacity,
-            "period": {"start": start, "end": end},
-            "status": "DEFINITIVE",
-        },
-    )
-
-
-def address_change(person: str, effective: dt.date) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.civil.AddressChange",
-        {
-            "envelope": envelope(NATIONAL_REGISTER),
-            "person": person,
-            "effective_date": effective,
-            "address": {
-                "street": "Rue de la Loi",
-                "number": "16",
-                "box": None,
-                "postal_code": "1000",
-                "municipality_nis": "21004",
-                "country": "BE",
-            },
-        },
-    )
-
-
-def death(person: str, day: dt.date) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.civil.Death",
-        {"envelope": envelope(NATIONAL_REGISTER), "person": person, "date_of_death": day, "municipality_nis": "21004"},
-    )
-
-
-def birth(child: str, parents: list[str], day: dt.date) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.civil.Birth",
-        {
-            "envelope": envelope(NATIONAL_REGISTER),
-            "child": child,
-            "birth_date": day,
-            "parents": parents,
-            "municipality_nis": "21004",
-        },
-    )
 
 
 def ticket_of(ack: dict[str, Any]) -> str:

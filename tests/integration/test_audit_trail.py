@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -47,6 +47,7 @@ from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
 from tests.integration.harness import drop_topics, own_run
+from tests.support import niss
 from topologies.app import create_app, source_topics
 
 pytestmark = pytest.mark.integration
@@ -58,13 +59,8 @@ SECOND = 20_000
 TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TRANSPORT}
 
 
-def niss(n: int) -> str:
-    """A valid national number born 1985-07-30, serial n (born before 2000: no '2' prefix)."""
-    first9 = f"850730{n:03d}"
-    return f"{first9}{97 - int(first9) % 97:02d}"
-
-
-PEOPLE = [niss(n) for n in range(11, 23)]
+BORN = date(1985, 7, 30)  # the people of this module, serials 11 to 22
+PEOPLE = [niss(BORN, serial=n) for n in range(11, 23)]
 
 
 @dataclass
@@ -355,7 +351,7 @@ def test_librdkafkas_murmur2_random_puts_keys_where_partition_for_says(topics: S
     agrees with :func:`partition_for` (Java, aiokafka/faust); with librdkafka's default it does not."""
     topic = f"{topics.topic_prefix}.audit.partitioner-probe-{uuid.uuid4().hex[:6]}.v1"
     _create_topic(topics, topic, 7)
-    keys = [niss(n).encode() for n in range(1, 200)] + [b"21", b"foobar", b"a-little-bit-long-string"]
+    keys = [niss(BORN, serial=n).encode() for n in range(1, 200)] + [b"21", b"foobar", b"a-little-bit-long-string"]
     landed: dict[str, dict[bytes, int]] = {}
     for partitioner in (PRODUCER_PARTITIONER, "consistent_random"):
         producer = Producer({**client_config(topics), "partitioner": partitioner})

@@ -26,7 +26,8 @@ from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
-from tests.integration.harness import Platform, address_change, drop_topics, integration, niss, own_run
+from tests.integration.harness import Platform, drop_topics, own_run
+from tests.support import address_change, integration, niss
 from topologies.app import create_app, source_topics
 
 pytestmark = pytest.mark.integration

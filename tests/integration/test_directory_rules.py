@@ -24,18 +24,25 @@ from connectors.clickhouse.statistics import relations_sql
 from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.domain.network import DEFAULT_PROVISIONAL_DAYS
 from streams.settings import Settings
-from tests.integration.harness import Platform, address_change, envelope, integration, niss
+from tests.integration.harness import Platform
 from tests.integration.test_scenarios import (
     EMPLOYER,
     MUTUALITY_A,
     MUTUALITY_B,
     UNEMPLOYMENT_CSC,
     accepted,
+    registered,
+    reply_to,
+)
+from tests.support import (
+    address_change,
     consultation,
     dimona_in,
     dimona_out,
-    registered,
-    reply_to,
+    dimona_update,
+    envelope,
+    integration,
+    niss,
 )
 
 pytestmark = pytest.mark.integration
@@ -59,22 +66,6 @@ def _eventually(what: str, probe: Callable[[], Any], timeout: float = 180.0) -> 
     return answer
 
 
-def dimona_update(employer: str, worker: str, relation_start: dt.date, **changes: Any) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.dimona.DimonaUpdate",
-        {
-            "envelope": envelope(employer),
-            "employer": employer,
-            "worker": worker,
-            "relation_start_date": relation_start,
-            "new_start_date": changes.get("new_start_date"),
-            "new_end_date": changes.get("new_end_date"),
-            "new_joint_committee": changes.get("new_joint_committee"),
-            "new_worker_type": changes.get("new_worker_type"),
-        },
-    )
-
-
 def rejected_with(p: Platform, reference: str) -> tuple[list[str], list[str]]:
     """The violation codes of a refused declaration: (its acknowledgement's, its rejection record's)."""
     ack = p.ack(reference)
@@ -94,7 +85,7 @@ def test_a_relation_whose_start_moved_is_closed_by_quoting_its_declared_start_an
     worker, declared, moved, last_day = niss(), dt.date(2026, 1, 5), dt.date(2026, 2, 2), dt.date(2026, 4, 30)
 
     hired = accepted(p, dimona_in(EMPLOYER, worker, declared))
-    updated = accepted(p, dimona_update(EMPLOYER, worker, declared, new_start_date=moved))
+    updated = accepted(p, dimona_update(EMPLOYER, worker, declared, new_start=moved, new_end=None))
     out = p.ack(p.send(*dimona_out(EMPLOYER, worker, declared, last_day)))  # quotes the start it was declared with
 
     assert out["status"] == "ACCEPTED", out["violations"]
@@ -140,7 +131,7 @@ def test_a_relation_whose_start_moved_is_closed_by_quoting_its_declared_start_an
 def test_a_declaration_quoting_the_moved_start_is_refused_and_told_the_start_to_quote(p: Platform) -> None:
     worker, declared, moved = niss(), dt.date(2026, 1, 5), dt.date(2026, 2, 2)
     accepted(p, dimona_in(EMPLOYER, worker, declared))
-    accepted(p, dimona_update(EMPLOYER, worker, declared, new_start_date=moved))
+    accepted(p, dimona_update(EMPLOYER, worker, declared, new_start=moved, new_end=None))
 
     reference = p.send(*dimona_out(EMPLOYER, worker, moved, dt.date(2026, 4, 30)))
 
@@ -200,21 +191,13 @@ def test_a_dimona_in_overlapping_a_relation_of_the_same_employer_is_refused(p: P
 # -- provisional files expire unless confirmed --------------------------------------------------------------
 
 
-def provisional(
-    institution: str, sector: str, capacity: str, person: str, start: dt.date
-) -> tuple[str, dict[str, Any]]:
-    schema, record = integration(institution, sector, capacity, person, start)
-    record["status"] = "PROVISIONAL"
-    return schema, record
-
-
 def test_a_provisional_file_is_held_for_the_provisional_period_unless_confirmed(p: Platform) -> None:
     unconfirmed, confirmed, start = niss(), niss(), dt.date(2026, 1, 1)
     last_day = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS - 1)  # the sample network's sectors keep the default
     registered(
         p,
-        provisional(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", unconfirmed, start),
-        provisional(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", confirmed, start),
+        integration(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", unconfirmed, start, status="PROVISIONAL"),
+        integration(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", confirmed, start, status="PROVISIONAL"),
         integration(UNEMPLOYMENT_CSC, "UNEMPLOYMENT", "BENEFICIARY", confirmed, start),  # the same file, DEFINITIVE
     )
 

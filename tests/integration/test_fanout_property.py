@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from streams.network_files import load_network
 from streams.settings import Settings
-from tests.integration.harness import Platform, address_change, death, envelope, integration, niss
+from tests.integration.harness import Platform
+from tests.support import address_change, death, dimona_in, integration, niss
 
 pytestmark = pytest.mark.integration
 
@@ -169,21 +170,8 @@ def declarations(person: str, facts: list[Fact]) -> Iterator[tuple[str, dict[str
         elif fact.kind == "death":
             yield (*death(person, fact.day), fact)
         else:
-            yield (
-                "be.crossroads.dimona.DimonaIn",
-                {
-                    "envelope": envelope(EMPLOYER),
-                    "employer": EMPLOYER,
-                    "worker": person,
-                    "start_date": fact.day,
-                    # a one-day job: two INs of one employer must not overlap (dimona.relation_overlap)
-                    "planned_end_date": fact.day,
-                    "worker_type": "OTH",
-                    "joint_committee": "200",
-                    "planned_hours": None,
-                },
-                fact,
-            )
+            # a one-day job: two INs of one employer must not overlap (dimona.relation_overlap)
+            yield (*dimona_in(EMPLOYER, person, fact.day, fact.day), fact)
 
 
 def test_notifications_equal_the_oracle_over_a_thousand_histories(platform: Settings) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from streams.settings import Settings
-from tests.integration.harness import Platform, integration, niss, ticket_of
-from tests.integration.test_scenarios import EMPLOYER, MUTUALITY_A, MUTUALITY_B, dimona_in, dimona_out
+from tests.integration.harness import Platform, ticket_of
+from tests.integration.test_scenarios import EMPLOYER, MUTUALITY_A, MUTUALITY_B
+from tests.support import dimona_in, dimona_out, integration, niss
 
 pytestmark = pytest.mark.integration
 

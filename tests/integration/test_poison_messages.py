@@ -24,7 +24,8 @@ from streams.domain.quoting import QUOTE_LIMIT
 from streams.domain.samples import sample, sample_dimona_in
 from streams.kafka.security import client_config
 from streams.settings import Settings
-from tests.integration.harness import Platform, envelope, niss
+from tests.integration.harness import Platform
+from tests.support import envelope, niss
 
 pytestmark = pytest.mark.integration
 

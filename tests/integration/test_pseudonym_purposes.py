@@ -34,8 +34,8 @@ from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
 from streams.synthetic.numbers import enterprise_number
-from tests.integration.harness import Platform, niss, ticket_of
-from tests.integration.test_scenarios import dimona_in
+from tests.integration.harness import Platform, ticket_of
+from tests.support import dimona_in, niss
 
 pytestmark = pytest.mark.integration
 

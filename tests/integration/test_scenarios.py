@@ -15,16 +15,19 @@ import pytest
 
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
-from tests.integration.harness import (
-    NATIONAL_REGISTER,
-    Platform,
+from tests.integration.harness import Platform, ticket_of
+from tests.support import (
     address_change,
     birth,
+    civil_status_change,
+    consultation,
     death,
-    envelope,
+    dimona_in,
+    dimona_out,
+    dmfa,
     integration,
     niss,
-    ticket_of,
+    worker_line,
 )
 
 pytestmark = pytest.mark.integration
@@ -176,22 +179,6 @@ def test_a_birth_reaches_the_holders_of_the_parents_files(platform_client: Platf
     assert all(n["person"] == child for n in notified.values())
 
 
-def consultation(
-    requester: str, capacity: str, person: str, data_type: str, as_of: dt.date
-) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.consultation.ConsultationRequest",
-        {
-            "envelope": envelope(requester),
-            "requester": requester,
-            "person": person,
-            "data_type": data_type,
-            "capacity": capacity,
-            "as_of": as_of,
-        },
-    )
-
-
 def reply_to(p: Platform, request: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     p.send(*request)
     requester, person, as_of = request[1]["requester"], request[1]["person"], request[1]["as_of"]
@@ -212,35 +199,6 @@ def reply_to(p: Platform, request: tuple[str, dict[str, Any]]) -> dict[str, Any]
 
 
 _answered: set[str] = set()
-
-
-def dimona_in(employer: str, worker: str, start: dt.date) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.dimona.DimonaIn",
-        {
-            "envelope": envelope(employer),
-            "employer": employer,
-            "worker": worker,
-            "start_date": start,
-            "planned_end_date": None,
-            "worker_type": "OTH",
-            "joint_committee": "200",
-            "planned_hours": None,
-        },
-    )
-
-
-def dimona_out(employer: str, worker: str, start: dt.date, end: dt.date) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.dimona.DimonaOut",
-        {
-            "envelope": envelope(employer),
-            "employer": employer,
-            "worker": worker,
-            "relation_start_date": start,
-            "end_date": end,
-        },
-    )
 
 
 def test_dimona_in_out_and_the_employers_consultation_allowed_then_refused(platform_client: Platform) -> None:
@@ -287,35 +245,12 @@ def test_a_dimona_out_without_in_is_refused_by_the_directory(platform_client: Pl
     assert [v["code"] for v in ack["violations"]] == ["dimona.out_without_in"]
 
 
-def dmfa(employer: str, worker: str, quarter: str, version: int, wage_cents: int) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.dmfa.DmfaDeclaration",
-        {
-            "envelope": envelope(employer),
-            "employer": employer,
-            "quarter": quarter,
-            "nature": "ORIGINAL" if version == 1 else "CORRECTION",
-            "version": version,
-            "worker_lines": [
-                {
-                    "worker": worker,
-                    "worker_category": "WHITE_COLLAR",
-                    "joint_committee": "200",
-                    "days_worked": 60,
-                    "gross_wage_cents": wage_cents,
-                    "assimilated_days": [],
-                }
-            ],
-        },
-    )
-
-
 def test_a_dmfa_correction_supersedes_the_original(platform_client: Platform) -> None:
     p, worker = platform_client, niss()
     registered(p, integration(TAX, "TAX", "TAXPAYER", worker, dt.date(2020, 1, 1)))
 
-    original = accepted(p, dmfa(EMPLOYER, worker, "2026-Q1", 1, 900_000))
-    correction = accepted(p, dmfa(EMPLOYER, worker, "2026-Q1", 2, 1_000_000))
+    original = accepted(p, dmfa(EMPLOYER, [worker_line(worker, 900_000)], "2026-Q1", 1))
+    correction = accepted(p, dmfa(EMPLOYER, [worker_line(worker, 1_000_000)], "2026-Q1", 2))
     p.wait(lambda s: s.schema.endswith("Notification") and s.record["source_ticket"] in (original, correction), count=2)
     reply = reply_to(p, consultation(TAX, "TAXPAYER", worker, "be.crossroads.consultation.Wages", dt.date(2026, 6, 30)))
 
@@ -348,26 +283,6 @@ IDENTITY = "be.crossroads.consultation.Identity"
 EMPLOYMENT = "be.crossroads.consultation.Employment"
 
 
-def moved(person: str, effective: dt.date, street: str) -> tuple[str, dict[str, Any]]:
-    schema, record = address_change(person, effective)
-    return schema, {**record, "address": {**record["address"], "street": street}}
-
-
-def civil_status_change(
-    person: str, effective: dt.date, status: str, partner: str | None
-) -> tuple[str, dict[str, Any]]:
-    return (
-        "be.crossroads.civil.CivilStatusChange",
-        {
-            "envelope": envelope(NATIONAL_REGISTER),
-            "person": person,
-            "effective_date": effective,
-            "civil_status": status,
-            "partner": partner,
-        },
-    )
-
-
 def _delivered(p: Platform, *sources: str) -> None:
     """Wait until the directory has applied these routed facts: each reached its one holder's mailbox."""
     for source in sources:
@@ -387,8 +302,8 @@ def test_an_identity_consultation_as_of_a_date_between_two_moves_gives_the_addre
     p, person = platform_client, niss()
     registered(p, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", person, dt.date(2020, 1, 1)))
     # the later move arrives first: the history must not depend on the order facts arrive in
-    second = accepted(p, moved(person, dt.date(2025, 1, 1), "Rue Neuve"))
-    first = accepted(p, moved(person, dt.date(2024, 1, 1), "Rue Haute"))
+    second = accepted(p, address_change(person, dt.date(2025, 1, 1), street="Rue Neuve"))
+    first = accepted(p, address_change(person, dt.date(2024, 1, 1), street="Rue Haute"))
     _delivered(p, first, second)
 
     before = reply_to(p, consultation(MUTUALITY_A, "TITULAR", person, IDENTITY, dt.date(2023, 6, 1)))
@@ -409,7 +324,7 @@ def test_an_employers_identity_consultation_gives_the_workers_address_and_nothin
     registered(p, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", worker, dt.date(2020, 1, 1)))
     facts = [
         accepted(p, birth(worker, [mother, father], born)),
-        accepted(p, moved(worker, dt.date(2024, 1, 1), "Rue Haute")),
+        accepted(p, address_change(worker, dt.date(2024, 1, 1), street="Rue Haute")),
         accepted(p, civil_status_change(worker, dt.date(2024, 6, 1), "MARRIED", partner)),
     ]
     accepted(p, dimona_in(EMPLOYER, worker, dt.date(2026, 1, 5)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -13,23 +14,16 @@ from confluent_kafka import Consumer
 
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.codecs.errors import CodecError
+from streams.domain.samples import SAMPLE_NISS
 from streams.kafka.security import client_config
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
+from tests.support import dimona_in, to_json
 
 pytestmark = pytest.mark.integration
 
 EMPLOYER_A, EMPLOYER_B = "0403170701", "0477472701"
-
-
-def _dimona(sender: str, reference: str) -> dict[str, object]:
-    return {
-        "type": "DimonaIn",
-        "envelope": {"sender_reference": reference, "sender": sender, "environment": "PRODUCTION",
-                     "recorded_at": "2026-11-27T09:00:00Z", "schema_version": 1},
-        "employer": sender, "worker": "93051822361", "start_date": "2026-12-01", "planned_end_date": None,
-        "worker_type": "OTH", "joint_committee": "200", "planned_hours": None,
-    }  # fmt: skip
+START = dt.date(2026, 12, 1)
 
 
 def _intake(settings: Settings, references: set[str]) -> dict[str, str]:
@@ -54,9 +48,11 @@ def _intake(settings: Settings, references: set[str]) -> dict[str, str]:
 def test_send_as_one_actor_or_with_each_records_own_sender(topics: Settings, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     mixed = tmp_path / "mixed.jsonl"
-    mixed.write_text(
-        "\n".join(json.dumps(_dimona(s, f"{tag}-{i}")) for i, s in enumerate([EMPLOYER_A, EMPLOYER_B])) + "\n"
-    )
+    declarations = [
+        {"type": "DimonaIn", **dimona_in(sender, SAMPLE_NISS, START, reference=f"{tag}-{i}").record}
+        for i, sender in enumerate([EMPLOYER_A, EMPLOYER_B])
+    ]
+    mixed.write_text("".join(json.dumps(line, default=to_json) + "\n" for line in declarations))
     env = {**os.environ, **topics.as_env()}
 
     def send(*args: str) -> subprocess.CompletedProcess[str]:

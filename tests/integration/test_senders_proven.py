@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from streams.domain.samples import sample_dimona_in
 from streams.settings import Settings
-from tests.integration.harness import Platform, death, envelope, niss
+from tests.integration.harness import Platform
+from tests.support import death, dimona_in, niss
 
 pytestmark = pytest.mark.integration
 
@@ -20,6 +20,7 @@ EMPLOYER = "0403170701"
 MANDATED = "0448123469"  # SD Worx: mandated by EMPLOYER since 2020 (deploy/network/v1/mandates.yaml)
 ENDED = "0459246894"  # Partena: its mandate of EMPLOYER ended on 2019-12-31
 DIMONA_IN = "be.crossroads.dimona.DimonaIn"
+BORN = dt.date(1990, 5, 18)  # the workers' birth date
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +28,6 @@ def client(platform: Settings) -> Iterator[Platform]:
     watcher = Platform(platform)
     yield watcher
     watcher.close()
-
-
-def dimona_in(sender: str) -> dict[str, Any]:
-    """A DIMONA IN for EMPLOYER about a fresh worker, its envelope naming ``sender``."""
-    record = sample_dimona_in(worker=niss(dt.date(1990, 5, 18)), employer=EMPLOYER)
-    record["envelope"] = envelope(sender)
-    return record
 
 
 def refusal(p: Platform, reference: str, ticket: str) -> dict[str, Any]:
@@ -53,7 +47,7 @@ def codes(ack: dict[str, Any]) -> list[str]:
 def test_a_declaration_forged_in_another_senders_name_is_refused_audited_and_told_to_the_real_producer(
     client: Platform,
 ) -> None:
-    record = dimona_in(EMPLOYER)  # the employer's name, produced (sealed) by the mutuality
+    record = dimona_in(EMPLOYER, niss(BORN)).record  # the employer's name, produced (sealed) by the mutuality
     reference = client.send_as(MUTUALITY, DIMONA_IN, record)
 
     ack = client.ack(reference, timeout=120)
@@ -74,7 +68,7 @@ def test_a_declaration_forged_in_another_senders_name_is_refused_audited_and_tol
 
 
 def test_a_dimona_from_a_secretariat_whose_mandate_ended_is_not_mandated(client: Platform) -> None:
-    reference = client.send(DIMONA_IN, dimona_in(ENDED))
+    reference = client.send(*dimona_in(EMPLOYER, niss(BORN), sender=ENDED))
 
     ack = client.ack(reference, timeout=120)
     assert (ack["status"], ack["recipient"], codes(ack)) == ("REJECTED", ENDED, ["envelope.sender_not_mandated"])
@@ -84,8 +78,7 @@ def test_a_dimona_from_a_secretariat_whose_mandate_ended_is_not_mandated(client:
 
 
 def test_a_death_declared_by_an_institution_is_not_from_the_authentic_source(client: Platform) -> None:
-    schema, record = death(niss(dt.date(1940, 2, 2)), dt.date(2026, 11, 1))
-    record["envelope"] = envelope(MUTUALITY)
+    schema, record = death(niss(dt.date(1940, 2, 2)), dt.date(2026, 11, 1), sender=MUTUALITY)
     reference = client.send(schema, record)
 
     ack = client.ack(reference, timeout=120)
@@ -94,7 +87,7 @@ def test_a_death_declared_by_an_institution_is_not_from_the_authentic_source(cli
 
 
 def test_a_mandated_secretariats_dimona_is_accepted(client: Platform) -> None:
-    reference = client.send(DIMONA_IN, dimona_in(MANDATED))
+    reference = client.send(*dimona_in(EMPLOYER, niss(BORN), sender=MANDATED))
 
     ack = client.ack(reference, timeout=120)
     assert (ack["status"], ack["recipient"], ack["violations"]) == ("ACCEPTED", MANDATED, [])

@@ -14,7 +14,7 @@ from streams.domain.samples import sample_dimona_in
 from streams.kafka.sealing import intake_headers
 from streams.kafka.security import client_config
 from streams.settings import Settings
-from tests.integration.harness import niss
+from tests.support import niss
 
 pytestmark = pytest.mark.integration
 

@@ -24,18 +24,17 @@ from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.domain.sources import WAREHOUSE, describe
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
-from tests.integration.harness import Platform, integration, niss
+from tests.integration.harness import Platform
 from tests.integration.test_scenarios import (
     EMPLOYER,
     MUTUALITY_A,
     OTHER_EMPLOYER,
     UNEMPLOYMENT_CSC,
     accepted,
-    consultation,
-    dimona_in,
     registered,
     reply_to,
 )
+from tests.support import consultation, dimona_in, integration, niss
 
 pytestmark = pytest.mark.integration
 

@@ -15,40 +15,25 @@ from typer.testing import CliRunner
 from streams.cli.check import app
 from streams.codecs import SchemaRegistry
 from streams.domain.samples import sample_dimona_in, sample_dimona_out, sample_dmfa
+from streams.synthetic.numbers import break_niss
+from tests.support import niss, person_number, to_json, with_envelope
 
 runner = CliRunner()
 LINE = re.compile(r"^record (\d+)  (\S+)  (\S+)  .+$")
 REGISTRY = SchemaRegistry.from_directory()
 
 
-def niss(i: int) -> str:
-    """A distinct valid national number per i (born 1950 + i days)."""
-    born = dt.date(1950, 1, 1) + dt.timedelta(days=i)
-    body = f"{born:%y%m%d}{1 + i % 997:03d}"
-    return f"{body}{97 - int(body) % 97:02d}"
-
-
-def to_json(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(value)
-
-
-def _envelope(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {**record, "envelope": {**record["envelope"], **changes}}
-
-
 # Each breakage: (type, record builder, the exact violations expected as {(field, code)}).
 BREAKAGES: list[tuple[str, Any, set[tuple[str, str]]]] = [
     (
         "DimonaIn",
-        lambda i: {**sample_dimona_in(worker=niss(i)[:-2] + f"{(int(niss(i)[-2:]) % 97) + 1:02d}")},
+        lambda i: {**sample_dimona_in(worker=break_niss(niss()))},
         {("worker", "niss.check_digits")},
     ),
     (
         "DimonaIn",
         lambda i: {
-            **sample_dimona_in(worker=niss(i)),
+            **sample_dimona_in(worker=niss()),
             "employer": "2403170701",
             "planned_end_date": dt.date(2024, 1, 1),
         },
@@ -56,22 +41,22 @@ BREAKAGES: list[tuple[str, Any, set[tuple[str, str]]]] = [
     ),
     (
         "DimonaIn",
-        lambda i: {**sample_dimona_in(worker=niss(i)), "worker_type": "STU"},
+        lambda i: {**sample_dimona_in(worker=niss()), "worker_type": "STU"},
         {("planned_end_date", "dimona.student_end_required"), ("planned_hours", "dimona.planned_hours")},
     ),
     (
         "DimonaIn",
-        lambda i: {**sample_dimona_in(worker=niss(i)), "start_date": "2024-02-30", "wokrer": "x"},
+        lambda i: {**sample_dimona_in(worker=niss()), "start_date": "2024-02-30", "wokrer": "x"},
         {("start_date", "schema.type"), ("wokrer", "schema.unknown_field")},
     ),
     (
         "DimonaIn",
-        lambda i: _envelope(sample_dimona_in(worker=niss(i)), sender_reference="", ticket="T-1"),
+        lambda i: with_envelope(sample_dimona_in(worker=niss()), sender_reference="", ticket="T-1"),
         {("envelope.sender_reference", "envelope.sender_reference"), ("envelope.ticket", "envelope.ticket")},
     ),
     (
         "DimonaOut",
-        lambda i: {**sample_dimona_out(worker=niss(i)), "end_date": dt.date(2024, 6, 30)},
+        lambda i: {**sample_dimona_out(worker=niss()), "end_date": dt.date(2024, 6, 30)},
         {("end_date", "dimona.end_before_start")},
     ),
     ("DmfaDeclaration", lambda i: {**sample_dmfa(lines=2), "version": 3}, {("version", "dmfa.version")}),
@@ -81,9 +66,9 @@ BREAKAGES: list[tuple[str, Any, set[tuple[str, str]]]] = [
 def valid_record(i: int) -> tuple[str, dict[str, Any]]:
     kind = i % 3
     if kind == 0:
-        return "DimonaIn", sample_dimona_in(worker=niss(i))
+        return "DimonaIn", sample_dimona_in(worker=niss())
     if kind == 1:
-        return "be.crossroads.dimona.DimonaOut", sample_dimona_out(worker=niss(i))
+        return "be.crossroads.dimona.DimonaOut", sample_dimona_out(worker=niss())
     return "DmfaDeclaration", sample_dmfa(lines=1 + i % 4)
 
 
@@ -124,7 +109,7 @@ def test_a_1000_record_file_reports_exactly_the_broken_records(tmp_path: Path) -
 
 def test_a_clean_file_exits_0(tmp_path: Path) -> None:
     path = tmp_path / "ok.jsonl"
-    path.write_text("\n".join(json.dumps(sample_dimona_in(worker=niss(i)), default=to_json) for i in range(5)))
+    path.write_text("\n".join(json.dumps(sample_dimona_in(worker=niss()), default=to_json) for _ in range(5)))
     result = runner.invoke(app, ["file", str(path), "--type", "DimonaIn"])
     assert result.exit_code == 0, result.output
     assert "5 records checked: 5 valid, 0 invalid" in result.output
@@ -146,7 +131,7 @@ def test_csv_with_nested_columns(tmp_path: Path) -> None:
     path = tmp_path / "dimona.csv"
     rows = []
     for i in range(4):
-        record = sample_dimona_in(worker=niss(i) if i != 2 else "12345678901")
+        record = sample_dimona_in(worker=niss() if i != 2 else "12345678901")
         flat = {f"envelope.{k}": v for k, v in record.pop("envelope").items()}
         rows.append({"type": "DimonaIn", **flat, **record})
     with path.open("w", newline="") as handle:
@@ -163,7 +148,7 @@ def test_csv_with_nested_columns(tmp_path: Path) -> None:
 
 def test_avro_container_says_its_own_type(tmp_path: Path) -> None:
     path = tmp_path / "dimona.avro"
-    records = [sample_dimona_in(worker=niss(i)) for i in range(3)]
+    records = [sample_dimona_in(worker=niss()) for _ in range(3)]
     records[1]["joint_committee"] = "2OO"
     with path.open("wb") as handle:
         fastavro.writer(handle, REGISTRY.get("be.crossroads.dimona.DimonaIn").parsed, records)
@@ -187,8 +172,8 @@ def test_check_bis_and_enterprise() -> None:
 
 
 def test_check_niss_invalid_says_why() -> None:
-    body = "930230223"  # 30 February, with correct check digits: only the date is wrong
-    result = runner.invoke(app, ["niss", f"{body}{97 - int(body) % 97:02d}"])
+    number = person_number(1993, 2, 30, 223)  # 30 February, with correct check digits: only the date is wrong
+    result = runner.invoke(app, ["niss", number])
     assert result.exit_code == 1
     assert "niss.birth_date" in result.output and "impossible" in result.output
 
@@ -203,8 +188,8 @@ def test_check_enterprise_reads_the_legacy_nine_digit_form_and_says_so() -> None
 
 
 def test_a_record_with_a_nine_digit_enterprise_number_passes_with_a_note(tmp_path: Path) -> None:
-    legacy = {**sample_dimona_in(worker=niss(1)), "employer": "403170701"}
-    modern = sample_dimona_in(worker=niss(2))
+    legacy = {**sample_dimona_in(worker=niss()), "employer": "403170701"}
+    modern = sample_dimona_in(worker=niss())
     path = tmp_path / "legacy.jsonl"
     path.write_text("".join(json.dumps(r, default=to_json) + "\n" for r in (modern, legacy)))
 

@@ -8,16 +8,8 @@ import datetime as dt
 from streams.domain import consult, exchange
 from streams.domain.directory import Changed, PersonFile, StoredFact, apply_dimona, store_fact
 from streams.domain.network import DataType
-from tests.unit.test_directory_rules import (
-    AT,
-    EMPLOYER,
-    MUTUALITY_A,
-    NETWORK,
-    dimona_in_of_5_january,
-    given,
-    integration,
-    request,
-)
+from tests.support import consultation, dimona_in, integration
+from tests.unit.test_directory_rules import AT, EMPLOYER, MUTUALITY_A, NETWORK, PERSON, given
 
 BIRTH = "be.crossroads.civil.Birth"
 ADDRESS = "be.crossroads.civil.AddressChange"
@@ -32,7 +24,8 @@ def civil(schema: str, effective: dt.date, ticket: str) -> StoredFact:
 
 
 def kept(*facts: StoredFact, file: PersonFile | None = None) -> PersonFile:
-    file = file if file is not None else given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    if file is None:
+        file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
     for fact in facts:
         file = store_fact(file, fact)
     return file
@@ -41,7 +34,7 @@ def kept(*facts: StoredFact, file: PersonFile | None = None) -> PersonFile:
 def identity(
     file: PersonFile, as_of: dt.date, requester: str = MUTUALITY_A, capacity: str = "TITULAR"
 ) -> consult.Answer:
-    return consult.decide(file, NETWORK, request(requester, capacity, DataType.IDENTITY, as_of))
+    return consult.decide(file, NETWORK, consultation(requester, capacity, PERSON, DataType.IDENTITY, as_of).record)
 
 
 # -- D4: a consultation that found nothing is no grant ----------------------------------------------------------
@@ -58,7 +51,12 @@ def test_a_consultation_that_found_nothing_is_audited_as_nothing_given_with_its_
     file = kept()
 
     decision = exchange.on_consultation(
-        file, NETWORK, request(MUTUALITY_A, "TITULAR", DataType.WAGES, dt.date(2026, 1, 1)), "req", AT, lambda e: b""
+        file,
+        NETWORK,
+        consultation(MUTUALITY_A, "TITULAR", PERSON, DataType.WAGES, dt.date(2026, 1, 1)).record,
+        "req",
+        AT,
+        lambda e: b"",
     )
 
     (reply,) = [o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox)]
@@ -75,7 +73,12 @@ def test_granted_and_refused_consultations_are_audited_with_their_status() -> No
 
     def audit(requester: str, capacity: str) -> dict[str, object]:
         decision = exchange.on_consultation(
-            file, NETWORK, request(requester, capacity, DataType.IDENTITY, dt.date(2026, 1, 1)), "r", AT, lambda e: b""
+            file,
+            NETWORK,
+            consultation(requester, capacity, PERSON, DataType.IDENTITY, dt.date(2026, 1, 1)).record,
+            "r",
+            AT,
+            lambda e: b"",
         )
         return next(o.record for o in decision.outcomes if isinstance(o, exchange.ToAudit))
 
@@ -102,7 +105,7 @@ def test_identity_as_of_gives_per_civil_fact_type_the_latest_effective_on_or_bef
     moves = [civil(ADDRESS, dt.date(2010 + i, 3, 1), f"a{i}") for i in range(4)]
     statuses = [civil(STATUS, dt.date(2012, 6, 1), "s1"), civil(STATUS, dt.date(2020, 6, 1), "s2")]
     death = civil(DEATH, dt.date(2030, 1, 1), "d")
-    since_2000 = given(integration(MUTUALITY_A, "TITULAR", dt.date(2000, 1, 1)))
+    since_2000 = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2000, 1, 1)))
     file = kept(death, *reversed(moves), statuses[1], birth, statuses[0], file=since_2000)
 
     assert set(identity(file, dt.date(2011, 1, 1)).payloads) == {birth.payload, moves[0].payload}
@@ -133,8 +136,8 @@ def test_wages_keep_superseding_per_employer_and_quarter() -> None:
 
 
 def _employed(*facts: StoredFact) -> PersonFile:
-    schema, record = dimona_in_of_5_january()
-    registered = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
+    registered = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
     started = apply_dimona(registered, schema, record, "t-in", b"dimona-in")
     assert isinstance(started, Changed)
     return kept(*facts, file=started.file)

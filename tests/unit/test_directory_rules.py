@@ -14,6 +14,18 @@ from streams.domain.fanout import notification_ticket, plan
 from streams.domain.kinds import INTEGRATION, Lookup
 from streams.domain.kinds import lookups as route
 from streams.domain.network import DEFAULT_PROVISIONAL_DAYS, Authorization, DataType, Institution, Network, Sector
+from tests.support import (
+    Declaration,
+    birth,
+    consultation,
+    dimona_cancel,
+    dimona_in,
+    dimona_out,
+    dimona_update,
+    dmfa,
+    envelope,
+    integration,
+)
 
 MUTUALITY_A = "0206731645"
 MUTUALITY_B = "0915943977"
@@ -56,42 +68,9 @@ NETWORK = Network.of(
 )
 
 
-def envelope(sender: str, ticket: str = "t-1") -> dict[str, Any]:
-    return {
-        "ticket": ticket,
-        "sender_reference": f"ref-{ticket}",
-        "sender": sender,
-        "environment": "PRODUCTION",
-        "recorded_at": AT,
-        "schema_version": 1,
-    }
-
-
-def integration(
-    institution: str,
-    capacity: str,
-    start: dt.date,
-    end: dt.date | None = None,
-    *,
-    action: str = "REGISTER",
-    sector: str | None = None,
-    person: str = PERSON,
-) -> dict[str, Any]:
-    return {
-        "envelope": envelope(institution),
-        "action": action,
-        "person": person,
-        "institution": institution,
-        "sector": sector or NETWORK.sector_of(institution),
-        "capacity": capacity,
-        "period": {"start": start, "end": end},
-        "status": "DEFINITIVE",
-    }
-
-
-def given(*integrations: dict[str, Any]) -> PersonFile:
+def given(*integrations: Declaration) -> PersonFile:
     file = PersonFile()
-    for i, record in enumerate(integrations):
+    for i, (_, record) in enumerate(integrations):
         outcome = apply_integration(file, record, f"t-{i}", NETWORK)
         assert isinstance(outcome, Changed), outcome
         file = outcome.file
@@ -109,8 +88,8 @@ def codes(outcome: object) -> list[str]:
 
 def test_register_then_as_of_queries_answer_who_held_a_file() -> None:
     file = given(
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2022, 12, 31)),
-        integration(MUTUALITY_B, "TITULAR", dt.date(2023, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), dt.date(2022, 12, 31)),
+        integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, dt.date(2023, 1, 1)),
     )
     assert [e.institution for e in file.holders(dt.date(2021, 6, 1))] == [MUTUALITY_A]
     assert [e.institution for e in file.holders(dt.date(2022, 12, 31))] == [MUTUALITY_A]  # inclusive end
@@ -119,9 +98,11 @@ def test_register_then_as_of_queries_answer_who_held_a_file() -> None:
 
 
 def test_same_capacity_overlapping_period_at_two_institutions_of_a_sector_is_refused() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
 
-    outcome = apply_integration(file, integration(MUTUALITY_B, "TITULAR", dt.date(2024, 1, 1)), "t-x", NETWORK)
+    outcome = apply_integration(
+        file, integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, dt.date(2024, 1, 1)).record, "t-x", NETWORK
+    )
 
     assert codes(outcome) == ["directory.overlap"]
     assert isinstance(outcome, tuple) and MUTUALITY_A in outcome[0].message
@@ -129,19 +110,21 @@ def test_same_capacity_overlapping_period_at_two_institutions_of_a_sector_is_ref
 
 def test_other_capacity_or_adjacent_period_is_not_an_overlap() -> None:
     file = given(
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2020, 12, 31)),
-        integration(MUTUALITY_B, "TITULAR", dt.date(2021, 1, 1)),
-        integration(MUTUALITY_A, "DEPENDANT", dt.date(2021, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), dt.date(2020, 12, 31)),
+        integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, dt.date(2021, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "DEPENDANT", PERSON, dt.date(2021, 1, 1)),
     )
     assert len(file.entries) == 3
 
 
 def test_unregister_closes_the_file_and_keeps_its_history() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
 
     outcome = apply_integration(
         file,
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2024, 6, 30), action="UNREGISTER"),
+        integration(
+            MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), dt.date(2024, 6, 30), action="UNREGISTER"
+        ).record,
         "t-u",
         NETWORK,
     )
@@ -150,7 +133,9 @@ def test_unregister_closes_the_file_and_keeps_its_history() -> None:
     assert [e.institution for e in outcome.file.holders(dt.date(2024, 6, 30))] == [MUTUALITY_A]
     assert outcome.file.holders(dt.date(2024, 7, 1)) == []
     # now another mutuality may take over
-    later = apply_integration(outcome.file, integration(MUTUALITY_B, "TITULAR", dt.date(2024, 7, 1)), "t", NETWORK)
+    later = apply_integration(
+        outcome.file, integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, dt.date(2024, 7, 1)).record, "t", NETWORK
+    )
     assert isinstance(later, Changed)
 
 
@@ -158,20 +143,31 @@ def test_unregister_closes_the_file_and_keeps_its_history() -> None:
     ("record", "expected"),
     [
         (
-            integration("0403170701", "TITULAR", dt.date(2020, 1, 1), sector="MUTUALITY"),
+            integration("0403170701", "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)).record,
             ["directory.unknown_institution"],
         ),
         (
-            integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), sector="CPAS"),
+            integration(MUTUALITY_A, "CPAS", "TITULAR", PERSON, dt.date(2020, 1, 1)).record,
             ["directory.sector_mismatch", "directory.unknown_capacity"],  # CPAS has no TITULAR either
         ),
-        (integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1)), ["directory.unknown_capacity"]),
         (
-            integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2021, 1, 1), action="UNREGISTER"),
+            integration(MUTUALITY_A, "MUTUALITY", "PENSIONER", PERSON, dt.date(2020, 1, 1)).record,
+            ["directory.unknown_capacity"],
+        ),
+        (
+            integration(
+                MUTUALITY_A,
+                "MUTUALITY",
+                "TITULAR",
+                PERSON,
+                dt.date(2020, 1, 1),
+                dt.date(2021, 1, 1),
+                action="UNREGISTER",
+            ).record,
             ["directory.not_registered"],
         ),
         (
-            integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER"),
+            integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), action="UNREGISTER").record,
             ["directory.unregister_without_end", "directory.not_registered"],
         ),
     ],
@@ -182,20 +178,20 @@ def test_refusals_have_stable_codes(record: dict[str, Any], expected: list[str])
 
 
 def test_an_unregistration_without_end_of_a_held_file_breaks_that_rule_only() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
-    record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER")
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
+    record = integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), action="UNREGISTER").record
     assert codes(apply_integration(file, record, "t", NETWORK)) == ["directory.unregister_without_end"]
 
 
 def test_an_institution_cannot_register_a_file_for_another() -> None:
-    record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1))
+    record = integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)).record
     record["envelope"] = envelope(MUTUALITY_B)
     outcome = apply_integration(PersonFile(), record, "t", NETWORK)
     assert codes(outcome) == ["directory.not_own_file"]
 
 
 def test_an_integration_is_refused_with_every_rule_it_breaks_not_only_the_first() -> None:
-    record = integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1))
+    record = integration(MUTUALITY_A, "MUTUALITY", "PENSIONER", PERSON, dt.date(2020, 1, 1)).record
     record["envelope"] = envelope(MUTUALITY_B)  # and not its own file
 
     outcome = apply_integration(PersonFile(), record, "t", NETWORK)
@@ -204,8 +200,8 @@ def test_an_integration_is_refused_with_every_rule_it_breaks_not_only_the_first(
 
 
 def test_not_own_file_and_the_anti_fraud_overlap_are_reported_together() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
-    record = integration(MUTUALITY_B, "TITULAR", dt.date(2024, 1, 1))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
+    record = integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, dt.date(2024, 1, 1)).record
     record["envelope"] = envelope(JOB_OFFICE)
 
     outcome = apply_integration(file, record, "t", NETWORK)
@@ -215,26 +211,31 @@ def test_not_own_file_and_the_anti_fraud_overlap_are_reported_together() -> None
 
 def test_every_overlapping_file_is_named() -> None:
     file = given(
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), dt.date(2021, 12, 31)),
-        integration(MUTUALITY_B, "TITULAR", dt.date(2022, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), dt.date(2021, 12, 31)),
+        integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, dt.date(2022, 1, 1)),
     )
-    outcome = apply_integration(file, integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2019, 1, 1)), "t", NETWORK)
+    outcome = apply_integration(
+        file,
+        integration(JOB_OFFICE, "EMPLOYMENT_OFFICE", "JOB_SEEKER", PERSON, dt.date(2019, 1, 1)).record,
+        "t",
+        NETWORK,
+    )
     assert isinstance(outcome, Changed)  # another sector: no overlap
 
-    record = integration(MUTUALITY_A, "TITULAR", dt.date(2021, 6, 1))
+    record = integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2021, 6, 1)).record
     refused = apply_integration(file, record, "t", NETWORK)
     assert codes(refused) == ["directory.overlap_same_institution", "directory.overlap"]
     assert isinstance(refused, tuple) and MUTUALITY_B in refused[1].message
 
 
 def test_an_unregistration_without_end_of_an_unknown_file_breaks_two_rules() -> None:
-    record = integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1), action="UNREGISTER")
+    record = integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1), action="UNREGISTER").record
     outcome = apply_integration(PersonFile(), record, "t", NETWORK)
     assert codes(outcome) == ["directory.unregister_without_end", "directory.not_registered"]
 
 
 def test_the_rejection_and_the_acknowledgement_carry_every_violation() -> None:
-    record = integration(MUTUALITY_A, "PENSIONER", dt.date(2020, 1, 1))
+    record = integration(MUTUALITY_A, "MUTUALITY", "PENSIONER", PERSON, dt.date(2020, 1, 1)).record
     record["envelope"] = envelope(MUTUALITY_B)
 
     decision = exchange.on_integration(PersonFile(), NETWORK, INTEGRATION, record, "t", b"bytes", AT)
@@ -252,15 +253,11 @@ def test_the_rejection_and_the_acknowledgement_carry_every_violation() -> None:
 # -- provisional files: held for the sector's provisional period unless confirmed -------------------------------
 
 
-def provisional(institution: str, capacity: str, start: dt.date, end: dt.date | None = None) -> dict[str, Any]:
-    return {**integration(institution, capacity, start, end), "status": "PROVISIONAL"}
-
-
 def test_a_provisional_file_is_held_for_the_provisional_period_only() -> None:
     start = dt.date(2026, 1, 1)
     last_day = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS - 1)  # MUTUALITY keeps the default
 
-    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"))
 
     assert [e.institution for e in file.holders(start)] == [MUTUALITY_A]
     assert [e.institution for e in file.holders(last_day)] == [MUTUALITY_A]
@@ -269,19 +266,28 @@ def test_a_provisional_file_is_held_for_the_provisional_period_only() -> None:
 
 
 def test_a_sector_sets_its_own_provisional_period() -> None:
-    file = given(provisional(JOB_OFFICE, "JOB_SEEKER", dt.date(2026, 1, 1)))
+    file = given(
+        integration(JOB_OFFICE, "EMPLOYMENT_OFFICE", "JOB_SEEKER", PERSON, dt.date(2026, 1, 1), status="PROVISIONAL")
+    )
     assert file.holders(dt.date(2026, 1, 30)) != []
     assert file.holders(dt.date(2026, 1, 31)) == []
 
 
 def test_a_provisional_file_ends_at_its_own_end_if_that_comes_first() -> None:
-    file = given(provisional(MUTUALITY_A, "TITULAR", dt.date(2026, 1, 1), dt.date(2026, 1, 10)))
+    file = given(
+        integration(
+            MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2026, 1, 1), dt.date(2026, 1, 10), status="PROVISIONAL"
+        )
+    )
     assert file.holders(dt.date(2026, 1, 10)) != [] and file.holders(dt.date(2026, 1, 11)) == []
 
 
 def test_a_definitive_registration_of_the_same_file_confirms_it_for_its_whole_period() -> None:
     start = dt.date(2026, 1, 1)
-    file = given(provisional(MUTUALITY_A, "TITULAR", start), integration(MUTUALITY_A, "TITULAR", start))
+    file = given(
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start),
+    )
 
     assert [e.institution for e in file.holders(dt.date(2030, 1, 1))] == [MUTUALITY_A]
     assert [(e.status, e.provisional_until) for e in file.entries] == [("DEFINITIVE", None)]
@@ -290,36 +296,50 @@ def test_a_definitive_registration_of_the_same_file_confirms_it_for_its_whole_pe
 def test_confirming_late_brings_the_file_back_for_the_whole_period() -> None:
     """The directory answers as of a date: once confirmed, the file was held all along."""
     start = dt.date(2026, 1, 1)
-    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"))
     assert file.holders(dt.date(2026, 6, 1)) == []
-    confirmed = apply_integration(file, integration(MUTUALITY_A, "TITULAR", start), "t-late", NETWORK)
+    confirmed = apply_integration(
+        file, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start).record, "t-late", NETWORK
+    )
     assert isinstance(confirmed, Changed) and confirmed.file.holders(dt.date(2026, 6, 1)) != []
 
 
 def test_registering_it_provisionally_again_does_not_extend_the_period() -> None:
     start = dt.date(2026, 1, 1)
-    file = given(provisional(MUTUALITY_A, "TITULAR", start), provisional(MUTUALITY_A, "TITULAR", start))
+    file = given(
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"),
+    )
     assert file.holders(start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS)) == []
 
 
 def test_an_expired_provisional_file_does_not_block_another_institution_of_the_sector() -> None:
     start = dt.date(2026, 1, 1)
-    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"))
     after = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS)
 
     assert codes(
-        apply_integration(file, integration(MUTUALITY_B, "TITULAR", after - dt.timedelta(days=1)), "t", NETWORK)
+        apply_integration(
+            file,
+            integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, after - dt.timedelta(days=1)).record,
+            "t",
+            NETWORK,
+        )
     ) == ["directory.overlap"]  # while it is held, the anti-fraud rule applies
-    taken_over = apply_integration(file, integration(MUTUALITY_B, "TITULAR", after), "t", NETWORK)
+    taken_over = apply_integration(
+        file, integration(MUTUALITY_B, "MUTUALITY", "TITULAR", PERSON, after).record, "t", NETWORK
+    )
     assert isinstance(taken_over, Changed)
     # and A can no longer confirm a file that would now overlap B's
-    late = apply_integration(taken_over.file, integration(MUTUALITY_A, "TITULAR", start), "t-late", NETWORK)
+    late = apply_integration(
+        taken_over.file, integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start).record, "t-late", NETWORK
+    )
     assert codes(late) == ["directory.overlap"]
 
 
 def test_an_expired_provisional_file_receives_nothing_and_may_not_consult() -> None:
     start = dt.date(2026, 1, 1)
-    file = given(provisional(MUTUALITY_A, "TITULAR", start))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, start, status="PROVISIONAL"))
     last_day = start + dt.timedelta(days=DEFAULT_PROVISIONAL_DAYS - 1)
 
     def recipients(effective: dt.date) -> list[str]:
@@ -329,7 +349,12 @@ def test_an_expired_provisional_file_receives_nothing_and_may_not_consult() -> N
 
     def status(as_of: dt.date) -> str:
         decision = exchange.on_consultation(
-            file, NETWORK, request(MUTUALITY_A, "TITULAR", DataType.IDENTITY, as_of), "req", AT, lambda e: b""
+            file,
+            NETWORK,
+            consultation(MUTUALITY_A, "TITULAR", PERSON, DataType.IDENTITY, as_of).record,
+            "req",
+            AT,
+            lambda e: b"",
         )
         return str(next(o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox))["status"])
 
@@ -342,29 +367,13 @@ def test_an_expired_provisional_file_receives_nothing_and_may_not_consult() -> N
 # -- DIMONA: the employment relation ------------------------------------------------------------------------
 
 
-def dimona(schema: str, **fields: Any) -> tuple[str, dict[str, Any]]:
-    base: dict[str, Any] = {"envelope": envelope(EMPLOYER), "employer": EMPLOYER, "worker": PERSON}
-    return f"be.crossroads.dimona.{schema}", {**base, **fields}
-
-
-def dimona_in_of_5_january() -> tuple[str, dict[str, Any]]:
-    return dimona(
-        "DimonaIn",
-        start_date=dt.date(2026, 1, 5),
-        planned_end_date=None,
-        worker_type="OTH",
-        joint_committee="200",
-        planned_hours=None,
-    )
-
-
 def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
-    schema, record = dimona_in_of_5_january()
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
     assert isinstance(started, Changed)
     assert started.file.relation(EMPLOYER, dt.date(2026, 3, 1)) is not None
 
-    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 2, 28))
+    schema, out = dimona_out(EMPLOYER, PERSON, dt.date(2026, 1, 5), dt.date(2026, 2, 28))
     ended = apply_dimona(started.file, schema, out, "t-out", b"out")
     assert isinstance(ended, Changed)
     assert ended.file.relation(EMPLOYER, dt.date(2026, 2, 28)) is not None
@@ -372,7 +381,7 @@ def test_dimona_in_then_out_maintains_the_employer_relation() -> None:
 
 
 def test_a_dimona_in_delivered_again_is_recognised_by_its_ticket_not_refused_as_a_duplicate() -> None:
-    schema, record = dimona_in_of_5_january()
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
     assert isinstance(started, Changed)
     # at-least-once: the same declaration (same ticket) replayed on the file it already changed
@@ -384,24 +393,17 @@ def test_a_dimona_in_delivered_again_is_recognised_by_its_ticket_not_refused_as_
 
 
 def test_dimona_out_without_in_is_the_directorys_refusal() -> None:
-    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 2, 28))
+    schema, out = dimona_out(EMPLOYER, PERSON, dt.date(2026, 1, 5), dt.date(2026, 2, 28))
     outcome = apply_dimona(PersonFile(), schema, out, "t", b"")
     assert codes(outcome) == ["dimona.out_without_in"]
 
 
 def moved_to_2_february() -> PersonFile:
     """A relation declared from 5 January whose start an UPDATE then moved to 2 February."""
-    schema, record = dimona_in_of_5_january()
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"in")
     assert isinstance(started, Changed)
-    schema, update = dimona(
-        "DimonaUpdate",
-        relation_start_date=dt.date(2026, 1, 5),
-        new_start_date=dt.date(2026, 2, 2),
-        new_end_date=None,
-        new_joint_committee=None,
-        new_worker_type=None,
-    )
+    schema, update = dimona_update(EMPLOYER, PERSON, dt.date(2026, 1, 5), new_start=dt.date(2026, 2, 2), new_end=None)
     moved = apply_dimona(started.file, schema, update, "t-update", b"update")
     assert isinstance(moved, Changed), moved
     return moved.file
@@ -417,7 +419,7 @@ def test_an_update_moves_the_start_but_the_relation_keeps_the_start_it_was_decla
         dt.date(2026, 1, 5),
     )
     # the OUT quotes the start the relation was declared with, as every later declaration does
-    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 4, 30))
+    schema, out = dimona_out(EMPLOYER, PERSON, dt.date(2026, 1, 5), dt.date(2026, 4, 30))
     ended = apply_dimona(file, schema, out, "t-out", b"out")
     assert isinstance(ended, Changed), ended
     assert ended.file.relation(EMPLOYER, dt.date(2026, 4, 30)) is not None
@@ -426,13 +428,8 @@ def test_an_update_moves_the_start_but_the_relation_keeps_the_start_it_was_decla
 
 def test_later_updates_and_the_cancel_quote_the_declared_start_too() -> None:
     file = moved_to_2_february()
-    schema, update = dimona(
-        "DimonaUpdate",
-        relation_start_date=dt.date(2026, 1, 5),
-        new_start_date=dt.date(2026, 2, 9),
-        new_end_date=dt.date(2026, 6, 30),
-        new_joint_committee=None,
-        new_worker_type=None,
+    schema, update = dimona_update(
+        EMPLOYER, PERSON, dt.date(2026, 1, 5), new_start=dt.date(2026, 2, 9), new_end=dt.date(2026, 6, 30)
     )
     again = apply_dimona(file, schema, update, "t-update-2", b"update")
     assert isinstance(again, Changed), again
@@ -442,13 +439,13 @@ def test_later_updates_and_the_cancel_quote_the_declared_start_too() -> None:
         dt.date(2026, 2, 9),
         dt.date(2026, 6, 30),
     )
-    schema, cancel = dimona("DimonaCancel", relation_start_date=dt.date(2026, 1, 5), cancelled_ticket=None, reason=None)
+    schema, cancel = dimona_cancel(EMPLOYER, PERSON, dt.date(2026, 1, 5), reason=None)
     cancelled = apply_dimona(again.file, schema, cancel, "t-cancel", b"cancel")
     assert isinstance(cancelled, Changed) and cancelled.file.relations == ()
 
 
 def test_quoting_the_moved_start_is_refused_and_names_the_start_to_quote() -> None:
-    schema, out = dimona("DimonaOut", relation_start_date=dt.date(2026, 2, 2), end_date=dt.date(2026, 4, 30))
+    schema, out = dimona_out(EMPLOYER, PERSON, dt.date(2026, 2, 2), dt.date(2026, 4, 30))
 
     outcome = apply_dimona(moved_to_2_february(), schema, out, "t-out", b"out")
 
@@ -458,14 +455,7 @@ def test_quoting_the_moved_start_is_refused_and_names_the_start_to_quote() -> No
 
 def test_an_update_that_moved_the_start_delivered_again_changes_nothing() -> None:
     file = moved_to_2_february()
-    schema, update = dimona(
-        "DimonaUpdate",
-        relation_start_date=dt.date(2026, 1, 5),
-        new_start_date=dt.date(2026, 2, 2),
-        new_end_date=None,
-        new_joint_committee=None,
-        new_worker_type=None,
-    )
+    schema, update = dimona_update(EMPLOYER, PERSON, dt.date(2026, 1, 5), new_start=dt.date(2026, 2, 2), new_end=None)
     # at-least-once: the same UPDATE replayed on the file it already changed
     again = apply_dimona(file, schema, update, "t-update", b"update")
     assert isinstance(again, Changed) and again.file == file
@@ -473,7 +463,7 @@ def test_an_update_that_moved_the_start_delivered_again_changes_nothing() -> Non
 
 def test_a_new_in_at_the_declared_start_of_a_moved_relation_is_a_duplicate() -> None:
     """The declared start names the relation for good: another relation from that day would be ambiguous."""
-    schema, record = dimona_in_of_5_january()
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
     record["planned_end_date"] = dt.date(2026, 1, 20)  # before the moved relation's new start: no overlap
     outcome = apply_dimona(moved_to_2_february(), schema, record, "t-in-2", b"in")
     assert codes(outcome) == ["dimona.duplicate_in"]
@@ -483,9 +473,7 @@ _tickets = itertools.count()
 
 
 def hired(file: PersonFile, start: dt.date, planned_end: dt.date | None = None, *, employer: str = EMPLOYER) -> object:
-    schema, record = dimona_in_of_5_january()
-    record.update(employer=employer, start_date=start, planned_end_date=planned_end)
-    record["envelope"] = envelope(employer)
+    schema, record = dimona_in(employer, PERSON, start, planned_end)
     return apply_dimona(file, schema, record, f"t-in-{next(_tickets)}", b"in")  # each IN a declaration of its own
 
 
@@ -538,9 +526,11 @@ def test_a_dimona_in_is_told_both_a_duplicate_start_and_an_overlap_with_another_
 
 def test_address_change_goes_to_exactly_the_authorized_active_holders() -> None:
     file = given(
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),
-        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),  # active but not authorized for addresses
-        integration(MUTUALITY_B, "DEPENDANT", dt.date(2010, 1, 1), dt.date(2015, 1, 1)),  # authorized? no; ended
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)),
+        # active but not authorized for addresses
+        integration(JOB_OFFICE, "EMPLOYMENT_OFFICE", "JOB_SEEKER", PERSON, dt.date(2020, 1, 1)),
+        # authorized? no; ended
+        integration(MUTUALITY_B, "MUTUALITY", "DEPENDANT", PERSON, dt.date(2010, 1, 1), dt.date(2015, 1, 1)),
     )
 
     result = plan(file, NETWORK, DataType.ADDRESS_CHANGE, dt.date(2026, 3, 1), "src")
@@ -558,14 +548,8 @@ def test_notification_tickets_are_deterministic_and_distinct_per_recipient() -> 
 
 
 def test_a_birth_is_looked_up_at_each_parent_and_kept_for_the_child() -> None:
-    birth = {
-        "envelope": envelope("0000000097"),
-        "child": CHILD,
-        "birth_date": dt.date(2000, 1, 1),
-        "parents": [PARENT, PERSON, PARENT],
-        "municipality_nis": "21004",
-    }
-    lookups = route("be.crossroads.civil.Birth", birth, "t-birth", b"payload", lambda s, r: b"")
+    schema, record = birth(CHILD, [PARENT, PERSON, PARENT], dt.date(2000, 1, 1), sender="0000000097")
+    lookups = route(schema, record, "t-birth", b"payload", lambda s, r: b"")
     assert [(lk.person, lk.subject, lk.notify, lk.keep) for lk in lookups] == [
         (CHILD, CHILD, False, True),
         (PARENT, CHILD, True, False),
@@ -575,20 +559,14 @@ def test_a_birth_is_looked_up_at_each_parent_and_kept_for_the_child() -> None:
 
 def test_a_dmfa_is_split_so_that_each_worker_line_travels_alone() -> None:
     lines = [{"worker": PERSON, "n": 1}, {"worker": PARENT, "n": 2}]
-    dmfa = {
-        "envelope": envelope(EMPLOYER),
-        "employer": EMPLOYER,
-        "quarter": "2026-Q1",
-        "version": 2,
-        "worker_lines": lines,
-    }
+    _, declaration = dmfa(EMPLOYER, lines, "2026-Q1", 2)
     encoded: list[dict[str, Any]] = []
 
     def encode(schema: str, record: dict[str, Any]) -> bytes:
         encoded.append(record)
         return str(len(encoded)).encode()
 
-    lookups = route("be.crossroads.dmfa.DmfaDeclaration", dmfa, "t", b"whole", encode)
+    lookups = route("be.crossroads.dmfa.DmfaDeclaration", declaration, "t", b"whole", encode)
 
     assert [lk.person for lk in lookups] == [PERSON, PARENT]
     assert [r["worker_lines"] for r in encoded] == [[lines[0]], [lines[1]]]
@@ -597,8 +575,8 @@ def test_a_dmfa_is_split_so_that_each_worker_line_travels_alone() -> None:
 
 def test_exchange_audits_every_delivery_and_every_refusal() -> None:
     file = given(
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),
-        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)),
+        integration(JOB_OFFICE, "EMPLOYMENT_OFFICE", "JOB_SEEKER", PERSON, dt.date(2020, 1, 1)),
     )
     lookup = Lookup(PERSON, PERSON, DataType.DEATH, b"fact", "src", dt.date(2026, 1, 1), True, True, DataType.DEATH, 0)
 
@@ -614,21 +592,10 @@ def test_exchange_audits_every_delivery_and_every_refusal() -> None:
 # -- consultations ------------------------------------------------------------------------------------------
 
 
-def request(requester: str, capacity: str, data_type: str, as_of: dt.date) -> dict[str, Any]:
-    return {
-        "envelope": envelope(requester),
-        "requester": requester,
-        "person": PERSON,
-        "data_type": data_type,
-        "capacity": capacity,
-        "as_of": as_of,
-    }
-
-
 def test_consultation_needs_an_active_file_and_an_authorization() -> None:
     file = given(
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),
-        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)),
+        integration(JOB_OFFICE, "EMPLOYMENT_OFFICE", "JOB_SEEKER", PERSON, dt.date(2020, 1, 1)),
     )
     lookup = Lookup(
         PERSON, PERSON, DataType.DEATH, b"death", "src", dt.date(2025, 1, 1), False, True, DataType.DEATH, 0
@@ -637,7 +604,12 @@ def test_consultation_needs_an_active_file_and_an_authorization() -> None:
 
     def answer(requester: str, capacity: str, data_type: str) -> dict[str, Any]:
         decision = exchange.on_consultation(
-            file, NETWORK, request(requester, capacity, data_type, dt.date(2026, 1, 1)), "req", AT, lambda e: b""
+            file,
+            NETWORK,
+            consultation(requester, capacity, PERSON, data_type, dt.date(2026, 1, 1)).record,
+            "req",
+            AT,
+            lambda e: b"",
         )
         return next(o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox))
 
@@ -653,14 +625,19 @@ def test_consultation_needs_an_active_file_and_an_authorization() -> None:
 
 
 def test_an_employer_consults_its_own_personnel_only_while_employed() -> None:
-    schema, record = dimona_in_of_5_january()
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"dimona-in")
     assert isinstance(started, Changed)
     file = started.file
 
     def status(employer: str, as_of: dt.date) -> str:
         decision = exchange.on_consultation(
-            file, NETWORK, request(employer, "EMPLOYER", DataType.EMPLOYMENT, as_of), "req", AT, lambda e: b""
+            file,
+            NETWORK,
+            consultation(employer, "EMPLOYER", PERSON, DataType.EMPLOYMENT, as_of).record,
+            "req",
+            AT,
+            lambda e: b"",
         )
         return str(next(o.record for o in decision.outcomes if isinstance(o, exchange.ToMailbox))["status"])
 

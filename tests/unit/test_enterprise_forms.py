@@ -11,19 +11,15 @@ from streams.domain.admission import Admitted, admit
 from streams.domain.kinds import validate
 from streams.domain.normalise import Note, enterprise_numbers
 from streams.domain.samples import sample_dimona_in, sample_dimona_out, sample_dmfa
+from tests.support import with_envelope
 
 EMPLOYER = "0403170701"
 AT = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 DIMONA_IN = "be.crossroads.dimona.DimonaIn"
 
 
-def _legacy_dimona_in() -> dict[str, object]:
-    record = sample_dimona_in(employer="403170701")
-    return {**record, "envelope": {**record["envelope"], "sender": "403.170.701"}}
-
-
 def test_a_legacy_employer_number_is_stored_with_its_leading_zero_and_noted() -> None:
-    record = _legacy_dimona_in()
+    record = with_envelope(sample_dimona_in(employer="403170701"), sender="403.170.701")
 
     normalised, notes = enterprise_numbers(DIMONA_IN, record)
 
@@ -37,7 +33,8 @@ def test_a_legacy_employer_number_is_stored_with_its_leading_zero_and_noted() ->
 
 
 def test_the_admitted_fact_carries_the_ten_digit_form() -> None:
-    normalised, _ = enterprise_numbers(DIMONA_IN, _legacy_dimona_in())
+    legacy = with_envelope(sample_dimona_in(employer="403170701"), sender="403.170.701")
+    normalised, _ = enterprise_numbers(DIMONA_IN, legacy)
 
     decision = admit(DIMONA_IN, normalised, ticket=uuid.uuid4(), received_at=AT)
 

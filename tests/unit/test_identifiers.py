@@ -20,44 +20,7 @@ from streams.domain.identifiers import (
     parse_enterprise,
     parse_niss,
 )
-
-# -- builders: the arithmetic of the specification, written independently of stdnum -----------------------
-
-
-def person_number(year: int, month: int, day: int, serial: int, *, bis_offset: int = 0) -> str:
-    body = f"{year % 100:02d}{month + bis_offset:02d}{day:02d}{serial:03d}"
-    base = int(("2" if year >= 2000 else "") + body)
-    return f"{body}{97 - base % 97:02d}"
-
-
-def enterprise_number(first8: int) -> str:
-    body = f"{first8:08d}"
-    return f"{body}{97 - first8 % 97:02d}"
-
-
-# Years up to 2020 only: stdnum tries the 20xx rule only for years not after the current one.
-birth_dates = st.dates(dt.date(1900, 1, 1), dt.date(2020, 12, 31))
-serials = st.integers(1, 998)
-
-
-@st.composite
-def national_numbers(draw: st.DrawFn) -> str:
-    born = draw(birth_dates)
-    unknown = draw(st.sampled_from(["none", "day", "month"]))
-    month = 0 if unknown == "month" else born.month
-    day = 0 if unknown in ("day", "month") else born.day
-    return person_number(born.year, month, day, draw(serials))
-
-
-@st.composite
-def bis_numbers(draw: st.DrawFn) -> str:
-    born = draw(birth_dates)
-    month = draw(st.sampled_from([0, born.month]))
-    day = born.day if month else 0
-    return person_number(born.year, month, day, draw(serials), bis_offset=draw(st.sampled_from([20, 40])))
-
-
-enterprise_numbers = st.integers(0, 19_999_999).filter(lambda n: n > 0).map(enterprise_number)
+from tests.support import bis, bis_numbers, enterprise_numbers, national_numbers, person_number
 
 
 def accepted(parse: object, number: str) -> bool:
@@ -94,10 +57,10 @@ def test_unknown_month_and_day_are_legal() -> None:
 
 
 def test_bis_numbers() -> None:
-    unknown_sex = parse_niss(person_number(1980, 2, 3, 5, bis_offset=20))
+    unknown_sex = parse_niss(bis(dt.date(1980, 2, 3), serial=5, sex_known=False))
     assert isinstance(unknown_sex, BisNumber)
     assert (unknown_sex.register, unknown_sex.sex, unknown_sex.birth_date) == (Register.BIS, None, dt.date(1980, 2, 3))
-    known_sex = BisNumber.parse(person_number(1980, 2, 3, 5, bis_offset=40))
+    known_sex = BisNumber.parse(bis(dt.date(1980, 2, 3), serial=5))
     assert known_sex.sex is Sex.MALE
 
 

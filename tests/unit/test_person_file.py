@@ -21,8 +21,10 @@ from streams.codecs import (
 )
 from streams.codecs.person_file import decode_person_file, encode_avro_person_file, encode_person_file
 from streams.domain.directory import Entry, PersonFile, Relation, StoredFact
+from streams.domain.samples import SAMPLE_EMPLOYER, SAMPLE_NISS
 from streams.network_files import load_network
 from streams.settings import Settings
+from tests.support import dimona_in
 
 REGISTRY = SchemaRegistry.from_directory()
 CODEC = AvroCodec(REGISTRY)
@@ -165,10 +167,9 @@ def test_an_avro_value_with_relations_and_facts_still_decodes() -> None:
     assert decode_person_file(CODEC, encode_avro_person_file(CODEC, file)) == file
 
 
-def _dimona_in(start: dt.date) -> bytes:
-    from streams.domain.samples import sample_dimona_in
-
-    return CODEC.encode("be.crossroads.dimona.DimonaIn", {**sample_dimona_in(), "start_date": start})
+def _dimona_in_payload(start: dt.date) -> bytes:
+    """The bytes a relation keeps of its DIMONA IN (the sample's relation, from ``start``)."""
+    return CODEC.encode(*dimona_in(SAMPLE_EMPLOYER, SAMPLE_NISS, start))
 
 
 def _varint(n: int) -> bytes:
@@ -183,7 +184,7 @@ def _varint(n: int) -> bytes:
 def test_a_version_1_value_recovers_each_relations_declared_start_from_its_dimona_in() -> None:
     """Version 1 kept only the current start: an UPDATE written then may have moved it off the declared one."""
     declared, moved, ticket = dt.date(2024, 7, 1), dt.date(2024, 8, 1), uuid.uuid4()
-    payload = _dimona_in(declared)
+    payload = _dimona_in_payload(declared)
     days = (moved - packed.EPOCH).days
     v1 = (
         b"\xd1\x00\x02"  # version 1, no entry, 2 relations
@@ -200,7 +201,9 @@ def test_a_version_1_value_recovers_each_relations_declared_start_from_its_dimon
 
 def test_an_avro_value_recovers_each_relations_declared_start_from_its_dimona_in() -> None:
     declared, moved = dt.date(2024, 7, 1), dt.date(2024, 8, 1)
-    relation = Relation("0206731645", moved, None, "OTH", "200", str(uuid.uuid4()), _dimona_in(declared), declared)
+    relation = Relation(
+        "0206731645", moved, None, "OTH", "200", str(uuid.uuid4()), _dimona_in_payload(declared), declared
+    )
     old = encode_avro_person_file(CODEC, PersonFile(relations=(relation,)))  # the Avro record has no declared start
     assert decode_person_file(CODEC, old).relations == (relation,)
 

@@ -25,14 +25,9 @@ from streams.domain.pseudonyms import (
     purpose_problems,
 )
 from streams.settings import Settings
+from tests.support import niss
 
 NISS = "93051822361"
-
-
-def _niss(birth: dt.date, serial: int) -> str:
-    body = f"{birth:%y%m%d}{serial:03d}"
-    base = int(("2" if birth.year >= 2000 else "") + body)
-    return f"{body}{97 - base % 97:02d}"
 
 
 def test_a_pseudonym_is_64_hex_and_deterministic() -> None:
@@ -62,7 +57,7 @@ def test_an_empty_key_or_an_unknown_purpose_is_refused() -> None:
 
 @given(st.dates(dt.date(1900, 1, 1), dt.date(2099, 12, 31)), st.integers(1, 998), st.binary(min_size=1, max_size=32))
 def test_a_pseudonym_is_never_a_valid_person_number(birth: dt.date, serial: int, key: bytes) -> None:
-    value = pseudonym(_niss(birth, serial), key, "statistics")
+    value = pseudonym(niss(birth, serial=serial), key, "statistics")
     with pytest.raises(InvalidIdentifierError):
         parse_niss(value)
 

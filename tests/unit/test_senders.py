@@ -16,6 +16,7 @@ from streams.domain.senders import NOT_AUTHENTIC_SOURCE, NOT_AUTHENTICATED, NOT_
 from streams.domain.validation import RULES
 from streams.network_files import load_network
 from streams.settings import PROJECT_ROOT
+from tests.support import with_envelope
 
 SECRET = "unit-test-secret"
 TOPIC = "crossroads.intake.dimona.v1"
@@ -107,10 +108,6 @@ DMFA = "be.crossroads.dmfa.DmfaDeclaration"
 DEATH = "be.crossroads.civil.Death"
 
 
-def from_sender(record: dict[str, Any], sender: str) -> dict[str, Any]:
-    return {**record, "envelope": {**record["envelope"], "sender": sender}}
-
-
 def test_the_three_codes_are_registered() -> None:
     assert {NOT_AUTHENTICATED, NOT_AUTHENTIC_SOURCE, NOT_MANDATED} <= RULES.keys()
 
@@ -132,37 +129,37 @@ def test_civil_events_only_from_their_authentic_source() -> None:
     death = sample(DEATH)
     assert death["envelope"]["sender"] == NATIONAL_REGISTER
     assert codes(DEATH, death, NATIONAL_REGISTER) == []
-    assert codes(DEATH, from_sender(death, MUTUALITY), MUTUALITY) == [NOT_AUTHENTIC_SOURCE]
+    assert codes(DEATH, with_envelope(death, sender=MUTUALITY), MUTUALITY) == [NOT_AUTHENTIC_SOURCE]
     for schema in ("be.crossroads.civil.Birth", "be.crossroads.civil.AddressChange"):
-        assert codes(schema, from_sender(sample(schema), MUTUALITY), MUTUALITY) == [NOT_AUTHENTIC_SOURCE]
+        assert codes(schema, with_envelope(sample(schema), sender=MUTUALITY), MUTUALITY) == [NOT_AUTHENTIC_SOURCE]
 
 
 def test_a_secretariat_declares_for_an_employer_while_its_mandate_holds() -> None:
-    dimona = from_sender(sample_dimona_in(), MANDATED)
+    dimona = with_envelope(sample_dimona_in(), sender=MANDATED)
     assert codes(DIMONA_IN, dimona, MANDATED) == []
-    assert codes(DMFA, from_sender(sample_dmfa(), MANDATED), MANDATED) == []
+    assert codes(DMFA, with_envelope(sample_dmfa(), sender=MANDATED), MANDATED) == []
     assert codes(DIMONA_IN, dimona, MANDATED, on=dt.date(2019, 12, 31)) == [NOT_MANDATED]  # not yet
 
 
 def test_a_secretariat_whose_mandate_ended_or_an_institution_is_not_mandated() -> None:
-    assert codes(DIMONA_IN, from_sender(sample_dimona_in(), ENDED), ENDED) == [NOT_MANDATED]
-    assert codes(DIMONA_IN, from_sender(sample_dimona_in(), ENDED), ENDED, on=dt.date(2019, 12, 31)) == []
+    assert codes(DIMONA_IN, with_envelope(sample_dimona_in(), sender=ENDED), ENDED) == [NOT_MANDATED]
+    assert codes(DIMONA_IN, with_envelope(sample_dimona_in(), sender=ENDED), ENDED, on=dt.date(2019, 12, 31)) == []
     [violation] = sender_violations(
-        DMFA, from_sender(sample_dmfa(), MUTUALITY), proven=MUTUALITY, network=NETWORK, on=TODAY
+        DMFA, with_envelope(sample_dmfa(), sender=MUTUALITY), proven=MUTUALITY, network=NETWORK, on=TODAY
     )
     assert (violation.code, violation.field) == (NOT_MANDATED, "employer")
 
 
 def test_a_malformed_employer_is_left_to_the_content_rules() -> None:
-    dimona = from_sender({**sample_dimona_in(), "employer": "0403170702"}, MANDATED)
+    dimona = with_envelope({**sample_dimona_in(), "employer": "0403170702"}, sender=MANDATED)
     assert codes(DIMONA_IN, dimona, MANDATED) == []
 
 
 def test_each_declaration_of_a_dimona_batch_is_judged() -> None:
     other = "0477472701"  # an employer that gave SD Worx no mandate
     items = [
-        ("be.crossroads.dimona.DimonaIn", from_sender(sample_dimona_in(), MANDATED)),
-        ("be.crossroads.dimona.DimonaIn", from_sender(sample_dimona_in(employer=other), MANDATED)),
+        ("be.crossroads.dimona.DimonaIn", with_envelope(sample_dimona_in(), sender=MANDATED)),
+        ("be.crossroads.dimona.DimonaIn", with_envelope(sample_dimona_in(employer=other), sender=MANDATED)),
     ]
     batch = {"envelope": {**sample_dimona_in()["envelope"], "sender": MANDATED}, "declarations": items}
     violations = sender_violations(

@@ -22,18 +22,8 @@ from streams.domain.sources import (
     source_of,
     wage_employer,
 )
-from tests.unit.test_directory_rules import (
-    AT,
-    EMPLOYER,
-    JOB_OFFICE,
-    MUTUALITY_A,
-    NETWORK,
-    PERSON,
-    dimona_in_of_5_january,
-    given,
-    integration,
-    request,
-)
+from tests.support import consultation, dimona_in, integration, with_envelope
+from tests.unit.test_directory_rules import AT, EMPLOYER, JOB_OFFICE, MUTUALITY_A, NETWORK, PERSON, given
 
 SECRETARIAT = "0456789012"
 OTHER_EMPLOYER = "0477472701"
@@ -86,11 +76,12 @@ def _audits(decision: exchange.Decision) -> list[dict[str, Any]]:
 
 def test_a_dimona_delivered_and_withheld_names_the_employer_not_the_secretariat_that_sent_it() -> None:
     file = given(
-        integration(JOB_OFFICE, "JOB_SEEKER", dt.date(2020, 1, 1)),  # authorized for DIMONA IN
-        integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)),  # not authorized: withheld
+        # authorized for DIMONA IN
+        integration(JOB_OFFICE, "EMPLOYMENT_OFFICE", "JOB_SEEKER", PERSON, dt.date(2020, 1, 1)),
+        integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)),  # not authorized: withheld
     )
-    schema, record = dimona_in_of_5_january()
-    record = {**record, "envelope": {**record["envelope"], "sender": SECRETARIAT}}
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
+    record = with_envelope(record, sender=SECRETARIAT)
 
     audits = _audits(exchange.on_dimona(file, NETWORK, kind_of(schema), record, "t-in", b"dimona", AT))
 
@@ -101,7 +92,8 @@ def test_a_dimona_delivered_and_withheld_names_the_employer_not_the_secretariat_
 
 
 def test_routed_facts_name_the_national_register_or_the_wage_lines_employer() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))  # authorized for deaths and wages
+    # authorized for deaths and wages
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
     death = Lookup(PERSON, PERSON, DataType.DEATH, b"d", "src", dt.date(2026, 1, 1), True, True, DataType.DEATH, 0)
     wages = Lookup(
         PERSON,
@@ -121,7 +113,7 @@ def test_routed_facts_name_the_national_register_or_the_wage_lines_employer() ->
 
 
 def _employed() -> PersonFile:
-    schema, record = dimona_in_of_5_january()
+    schema, record = dimona_in(EMPLOYER, PERSON, dt.date(2026, 1, 5))
     started = apply_dimona(PersonFile(), schema, record, "t-in", b"dimona-in")
     assert isinstance(started, Changed)
     return started.file
@@ -129,7 +121,7 @@ def _employed() -> PersonFile:
 
 def _consulted(file: PersonFile, requester: str, capacity: str, data_type: str, as_of: dt.date) -> dict[str, Any]:
     decision = exchange.on_consultation(
-        file, NETWORK, request(requester, capacity, data_type, as_of), "req", AT, lambda e: b""
+        file, NETWORK, consultation(requester, capacity, PERSON, data_type, as_of).record, "req", AT, lambda e: b""
     )
     (audit,) = _audits(decision)
     return audit
@@ -150,7 +142,7 @@ def test_a_consultation_names_the_source_of_what_it_gave_or_would_have_given() -
 
 
 def test_identity_wages_and_own_entries_name_their_sources() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
     wages = Lookup(
         PERSON,
         PERSON,
@@ -177,7 +169,8 @@ def test_identity_wages_and_own_entries_name_their_sources() -> None:
 
 
 def test_a_consultation_that_found_nothing_names_no_source() -> None:
-    file = given(integration(MUTUALITY_A, "TITULAR", dt.date(2020, 1, 1)))  # authorized for wages; none kept
+    # authorized for wages; none kept
+    file = given(integration(MUTUALITY_A, "MUTUALITY", "TITULAR", PERSON, dt.date(2020, 1, 1)))
 
     nothing = _consulted(file, MUTUALITY_A, "TITULAR", DataType.WAGES, dt.date(2026, 6, 1))
 

