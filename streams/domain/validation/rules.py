@@ -100,9 +100,16 @@ _STATE: tuple[tuple[str, str], ...] = (
     ("dimona.out_without_in", "a DIMONA OUT for a relation the directory does not know (decided by the directory)"),
     ("dimona.relation_overlap", "a DIMONA IN overlaps a relation (open or ended) of the same employer and worker"),
     ("dimona.unknown_relation", "a DIMONA UPDATE or CANCEL for a relation the directory does not know"),
-    ("dmfa.correction_without_original", "a DmfA CORRECTION for a quarter without an accepted ORIGINAL"),
-    ("dmfa.version_not_next", "a DmfA version that is not the next one for (employer, quarter)"),
-    ("dmfa.worker_without_dimona", "a DmfA worker line for a worker without an employment relation that quarter"),
+    (
+        "dmfa.correction_without_original",
+        "a DmfA CORRECTION for a quarter without an accepted ORIGINAL (decided by the DmfA step)",
+    ),
+    ("dmfa.version_not_next", "a DmfA version that is not the next one for (employer, quarter) (the DmfA step)"),
+    (
+        "dmfa.worker_without_dimona",
+        "a warning, not a refusal: a DmfA worker line for a worker without an employment relation (DIMONA) with the "
+        "employer that quarter (found by the worker's directory)",
+    ),
     (
         "directory.overlap_same_sector",
         "same person, same capacity, overlapping period at two institutions of one sector (seed 4.14)",
