@@ -41,12 +41,7 @@ from typing import Any
 
 from streams.domain import admission, fanout
 from streams.domain.directory import PersonFile
-from streams.domain.kinds import (
-    DMFA_DECLARATION,
-    Lookup,
-    dmfa_withdrawal_ticket,
-    wage_slot,
-)
+from streams.domain.kinds import DMFA_DECLARATION, WITHDRAWN, Lookup, dmfa_withdrawal_ticket, withdrawal_slot
 from streams.domain.outcomes import ACKNOWLEDGEMENT, LOOKUP, Forward, Outcome, ToMailbox, ToRejections
 from streams.domain.validation import Violation, parse_quarter
 
@@ -229,7 +224,7 @@ def withdrawals(corrected: Quarter, record: Record, encode: Encode) -> list[Look
     assert DMFA_DECLARATION.effective is not None
     now = set(_workers(record))
     ticket, effective = record["envelope"]["ticket"], DMFA_DECLARATION.effective(record)
-    slot = wage_slot(record["employer"], record["quarter"])
+    slot = withdrawal_slot(record["employer"], record["quarter"])
     return [
         Lookup(
             worker,
@@ -276,7 +271,9 @@ def _declaration(slot: str) -> str:
 
 
 def is_withdrawal(lookup: Lookup) -> bool:
-    return lookup.slot == _declaration(lookup.slot)
+    # explicit, not "a slot without a line": a lookup of the intake before the DmfA step (Lookup v1, still in
+    # flight at an upgrade) has the slot employer/quarter and is a line
+    return lookup.slot.split("/")[2:] == [WITHDRAWN]
 
 
 def keep_wages(file: PersonFile, lookup: Lookup) -> PersonFile | None:

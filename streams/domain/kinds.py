@@ -74,6 +74,7 @@ __all__ = [
     "subject_key",
     "validate",
     "wage_slot",
+    "withdrawal_slot",
 ]
 
 Topic = tuple[str, str]  # (area, name) in streams.catalog
@@ -290,11 +291,18 @@ def dmfa_withdrawal_ticket(ticket: str, worker: str) -> str:
     return str(uuid.uuid5(DMFA_LINE_NAMESPACE, f"{ticket}/{worker}/withdrawn"))
 
 
-def wage_slot(employer: str, quarter: str, line: Record | None = None) -> str:
-    """Where a worker's file keeps a DmfA line: ``employer/quarter/category/committee``; without a line, the
-    (employer, quarter) itself -- what a withdrawal empties."""
-    slot = f"{employer}/{quarter}"
-    return slot if line is None else f"{slot}/{line['worker_category']}/{line['joint_committee']}"
+def wage_slot(employer: str, quarter: str, line: Record) -> str:
+    """Where a worker's file keeps a DmfA line: ``employer/quarter/category/committee`` (files written before
+    lines had slots of their own hold ``employer/quarter``, one line per worker: read as a line too)."""
+    return f"{employer}/{quarter}/{line['worker_category']}/{line['joint_committee']}"
+
+
+def withdrawal_slot(employer: str, quarter: str) -> str:
+    """The slot of a correction's withdrawal of a worker: it empties ``employer/quarter`` in the worker's file."""
+    return f"{employer}/{quarter}/{WITHDRAWN}"
+
+
+WITHDRAWN = "withdrawn"  # no worker category is spelled so (they are upper-case enum symbols)
 
 
 def _dmfa_workers(record: Record) -> tuple[str, ...]:

@@ -209,7 +209,7 @@ def test_a_correction_that_drops_a_worker_withdraws_that_workers_lines() -> None
     decision = decided(state, correction)
 
     withdrawal, alice = lookups(decision)
-    assert (withdrawal.person, withdrawal.slot, withdrawal.version) == (BOB, f"{EMPLOYER}/2026-Q1", 2)
+    assert (withdrawal.person, withdrawal.slot, withdrawal.version) == (BOB, f"{EMPLOYER}/2026-Q1/withdrawn", 2)
     assert withdrawal.notify and withdrawal.keep and withdrawal.warning is None
     told = CODEC.decode(withdrawal.payload).record
     assert (told["nature"], told["version"], told["worker_lines"]) == ("CORRECTION", 2, [])
@@ -249,7 +249,7 @@ def test_the_codes_are_the_documented_state_rules() -> None:
 
 
 def wage_lookup(version: int, slot_tail: str | None, ticket: str, *, warning: dict[str, Any] | None = None) -> Lookup:
-    slot = f"{EMPLOYER}/2026-Q1" + (f"/{slot_tail}" if slot_tail else "")
+    slot = f"{EMPLOYER}/2026-Q1/{slot_tail or 'withdrawn'}"
     return Lookup(ALICE, ALICE, dmfa.SCHEMA, ticket.encode(), ticket, Q1_END, True, True, slot, version, warning)
 
 
@@ -278,6 +278,16 @@ def test_a_withdrawal_empties_the_employers_quarter_and_keeps_other_wages() -> N
 
     assert withdrawn is not None and withdrawn.facts == (other,)
     assert dmfa.keep_wages(withdrawn, wage_lookup(2, None, "w")) is withdrawn  # again: nothing changes
+
+
+def test_a_lookup_of_before_the_dmfa_step_is_a_line_and_is_superseded_like_one() -> None:
+    legacy = dataclasses.replace(wage_lookup(1, None, "old"), slot=f"{EMPLOYER}/2026-Q1")  # Lookup v1, in flight
+
+    kept = dmfa.keep_wages(PersonFile(), legacy)
+
+    assert kept is not None and [f.ticket for f in kept.facts] == ["old"]
+    corrected = dmfa.keep_wages(kept, wage_lookup(2, "WHITE_COLLAR/200", "c"))
+    assert corrected is not None and [f.ticket for f in corrected.facts] == ["c"]
 
 
 def test_a_line_of_a_superseded_version_arriving_late_is_neither_kept_nor_delivered() -> None:
