@@ -248,6 +248,7 @@ def lines(record: Record, at: dt.datetime, encode: Encode) -> list[Lookup]:
     the sender if the worker had no employment relation with the employer that quarter."""
     assert DMFA_DECLARATION.route is not None
     ticket, employer, quarter = record["envelope"]["ticket"], record["employer"], record["quarter"]
+    # the kind's route encodes each line's payload itself (the declaration reduced to the line): no bytes needed
     routed = DMFA_DECLARATION.route(DMFA_DECLARATION, record, ticket, b"", encode)
     result = []
     for index, (lookup, line) in enumerate(zip(routed, record["worker_lines"], strict=True)):
