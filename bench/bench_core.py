@@ -321,6 +321,8 @@ class Stages:
             "intake": [
                 by_key(Area.INTAKE, n).topic(p) for n in ("dimona", "dmfa", "civil", "integrations", "consultations")
             ],
+            # keyed by employer, its own agent and table: DmfA versions (docs/directory.md, "The DmfA step")
+            "dmfa": [by_key(Area.DMFA, "declarations").topic(p)],
             "directory": [
                 by_key(Area.DIRECTORY, "declarations").topic(p),
                 by_key(Area.DIRECTORY, "lookups").topic(p),

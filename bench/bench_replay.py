@@ -130,6 +130,7 @@ DAY_ONLY_SOURCES = (
     ("intake", "dmfa"),
     ("intake", "civil"),
     ("intake", "consultations"),
+    ("dmfa", "declarations"),
     ("directory", "lookups"),
     ("consultations", "accepted"),
 )
@@ -281,7 +282,7 @@ def measured_replay(
                 raise core.BenchError(f"the day not drained within {args.replay_timeout:.0f}s")
             return out
         out["drained_definition"] = (
-            "every source topic of the worker group (intake topics; directory.declarations, "
+            "every source topic of the worker group (intake topics; dmfa.declarations, directory.declarations, "
             "directory.lookups, consultations.accepted, audit.pending) has lag 0: committed == high watermark, "
             "two samples 0.5 s apart with unchanged high watermarks; wall_s = from worker start to the first sample "
             "of that state (committed offsets lag the work by up to faust's commit interval, ~3 s); last_output_s = "
@@ -301,7 +302,8 @@ def measured_replay(
         day_s = max((d for d in day_done if d is not None), default=None)
         out["day_part"] = {
             "definition": "from worker start until the last source topic carrying only the day's traffic (intake "
-            "dimona/dmfa/civil/consultations, directory.lookups, consultations.accepted) reached lag 0 "
+            "dimona/dmfa/civil/consultations, dmfa.declarations, directory.lookups, consultations.accepted) reached "
+            "lag 0 "
             "for good; the worker interleaved these with the integrations, so this is the day's time while sharing "
             "the worker with the preload (an upper bound of the day alone; its rate a lower bound)",
             "day_done_s": day_s,

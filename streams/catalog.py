@@ -32,6 +32,7 @@ class Area(StrEnum):
     MAILBOX = "mailbox"
     DIRECTORY = "directory"
     CONSULTATIONS = "consultations"
+    DMFA = "dmfa"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     _spec(Area.INTAKE, "integrations", "niss", "institutions' directory (un)registrations", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "consultations", "niss", "institutions' consultation requests", retention_ms=7 * DAY_MS),
     _spec(Area.FACTS, "dimona", "niss", "DIMONA the directory accepted, ticketed"),
-    _spec(Area.FACTS, "dmfa", "employer", "accepted DmfA declarations, ticketed"),
+    _spec(Area.FACTS, "dmfa", "employer", "DmfA declarations the DmfA step accepted, ticketed"),
     _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed"),
     _spec(Area.FACTS, "integrations", "niss", "integrations the directory accepted, ticketed"),
     _spec(
@@ -155,6 +156,22 @@ CATALOG: tuple[TopicSpec, ...] = (
         "entries",
         "niss",
         "the reference directory's state per person (changelog of the directory table)",
+        cleanup=Cleanup.COMPACT,
+    ),
+    # The DmfA step's: its rules need every earlier declaration of the (employer, quarter), so it is keyed by
+    # employer (the person files are keyed by worker)
+    _spec(
+        Area.DMFA,
+        "declarations",
+        "employer",
+        "DmfA declarations that passed intake, ticketed, for the DmfA step to decide: the accepted ones become facts",
+        retention_ms=7 * DAY_MS,
+    ),
+    _spec(
+        Area.DMFA,
+        "versions",
+        "employer",
+        "the DmfA step's state per employer: each quarter's accepted versions (changelog of the dmfa table)",
         cleanup=Cleanup.COMPACT,
     ),
     EMPLOYERS_MAILBOX,

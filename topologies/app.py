@@ -23,12 +23,14 @@ class Flow(Protocol):
 
 
 def default_flows() -> list[Flow]:
-    """The worker's flows. The directory also keeps the audit trail (`topologies.audit_trail`): it chains its own
-    audit entries and those published to the pending topic, so that it is the one writer of each partition."""
+    """The worker's flows: intake, the DmfA step (keyed by employer) and the directory (keyed by person). The
+    directory also keeps the audit trail (`topologies.audit_trail`): it chains its own audit entries and those
+    published to the pending topic, so that it is the one writer of each partition."""
     import topologies.directory
+    import topologies.dmfa
     import topologies.intake
 
-    return [topologies.intake, topologies.directory]
+    return [topologies.intake, topologies.dmfa, topologies.directory]
 
 
 def create_app(settings: Settings, flows: Sequence[Flow] | None = None, deps: Deps | None = None) -> faust.App:

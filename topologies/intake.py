@@ -1,14 +1,15 @@
 """Intake: decode with our codec, decide with `streams.domain.admission`, route the outcomes.
 
-received = admitted (facts, or the directory's declarations topic) + refused (rejections topic) + undecodable or
-unsealed (dead-letter topic).
+received = admitted (facts, or the declarations topic of the step that decides them) + refused (rejections topic)
++ undecodable or unsealed (dead-letter topic).
 
 Who sent a record is proven, not read from its envelope: the intake verifies the record's seal
 (`streams.domain.seal`) and judges the envelope against the proven producer and the senders register
 (`streams.domain.senders`).  Where an admitted record goes, and whether the intake acknowledges it, is its
-kind's (`streams.domain.kinds`): civil and DmfA decisions are final here (facts, acknowledged, looked up in the
-directory of each person concerned); DIMONA and integrations go to the directory, which may still refuse them
-and makes the accepted ones facts; consultations go to the directory to be answered.
+kind's (`streams.domain.kinds`): civil decisions are final here (facts, acknowledged, looked up in the directory of
+each person concerned); DIMONA and integrations go to the directory, and DmfA, keyed by employer, to the DmfA
+step (`topologies.dmfa`), which may still refuse them and make the accepted ones facts; consultations go to the
+directory to be answered.
 """
 
 from __future__ import annotations

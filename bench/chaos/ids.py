@@ -12,7 +12,7 @@ each id is rewritten in terms of the references it derives from:
 =================  ===============================================  ============================================
 kind               canonical id                                     "a new ticket" (duplicates_with_new_ticket)
 =================  ===============================================  ============================================
-acknowledgements   (sender reference,)                              one reference acknowledged under 2 tickets
+acknowledgements   (sender reference, warned fields...)             one reference acknowledged under 2 tickets
 notifications      (source reference, recipient, person)            one (source ticket, recipient), 2 tickets
 replies            (request reference,)                             one request answered under 2 reply tickets
 audit              (source reference, kind, actor, person)          one (ticket, actor, kind), 2 audit ids
@@ -21,13 +21,18 @@ facts              (family, reference)                              one (family,
 =================  ===============================================  ============================================
 
 The person is part of the notification and audit ids because one source ticket legitimately reaches the same
-recipient about several persons (a DmfA declaration is split per worker line). Each record's own ticket is also
+recipient about several persons (a birth, about the child, to the holders of both parents). A DmfA is delivered
+line by line, each line under a ticket derived from the declaration's and the line's identity (and a worker a
+correction drops under one derived from the correction's): its source reference is the declaration's reference
+and the line (`derived_tickets`, from the DmfA facts read). An accepted DmfA may be acknowledged again with a
+warning (a line without DIMONA): that acknowledgement's id names the warned field. Each record's own ticket is also
 checked against the documented derivation (intake position, (source ticket, recipient), request ticket,
 (ticket, actor, kind)): a record whose id is not derived as documented is counted as ``underived``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +42,7 @@ from streams.domain.admission import intake_ticket
 from streams.domain.audit import AuditKind, audit_id
 from streams.domain.consult import reply_ticket
 from streams.domain.fanout import notification_ticket
+from streams.domain.kinds import dmfa_line_ticket, dmfa_withdrawal_ticket
 
 KINDS = ("acknowledgements", "notifications", "replies", "audit", "rejections", "facts")
 EXAMPLES = 6
@@ -60,6 +66,8 @@ class Ack(NamedTuple):
     reference: str
     ticket: str
     status: str
+    # an accepted declaration acknowledged again with warnings (a DmfA line without DIMONA): the warned fields
+    warnings: tuple[str, ...] = ()
 
 
 class Notification(NamedTuple):
@@ -103,6 +111,11 @@ class Fact(NamedTuple):
     ticket: str
     reference: str
     lines: int  # worker lines of a DmfA declaration (rows of dmfa_lines), else 0
+    # a DmfA's: "employer/quarter", its version and its lines' identities ("worker/category/committee"), from
+    # which the tickets its lines and withdrawals are delivered under are derived (streams.domain.kinds)
+    declaration: str = ""
+    version: int = 0
+    line_keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -133,6 +146,30 @@ class Outputs:
 def references_by_ticket(sent: Iterable[Sent]) -> dict[str, str]:
     """intake ticket -> sender reference, for every record a run produced."""
     return {s.ticket: s.reference for s in sent}
+
+
+def derived_tickets(facts: Iterable[Fact]) -> dict[str, tuple[str, str]]:
+    """The tickets a DmfA's deliveries carry -> (the declaration's ticket, what they deliver): one per worker line,
+    derived from the declaration's ticket and the line's identity, and one per worker a correction withdraws
+    (a worker of the version before it without a line in it)."""
+    derived: dict[str, tuple[str, str]] = {}
+    versions: defaultdict[str, list[Fact]] = defaultdict(list)
+    for f in facts:
+        if f.family != "dmfa" or not f.declaration:
+            continue
+        versions[f.declaration].append(f)
+        for key in f.line_keys:
+            worker, category, committee = key.split("/")
+            line = {"worker": worker, "worker_category": category, "joint_committee": committee}
+            derived[dmfa_line_ticket(f.ticket, line)] = (f.ticket, key)
+    for ordered in versions.values():
+        ordered.sort(key=lambda f: f.version)
+        for before, after in itertools.pairwise(ordered):
+            kept = {key.split("/")[0] for key in after.line_keys}
+            for worker in dict.fromkeys(key.split("/")[0] for key in before.line_keys):
+                if worker not in kept:
+                    derived[dmfa_withdrawal_ticket(after.ticket, worker)] = (after.ticket, f"{worker}/withdrawn")
+    return derived
 
 
 @dataclass
@@ -178,10 +215,13 @@ def canonical(
     """The run's canonical ids. `refs`: intake ticket -> reference (`references_by_ticket`); `keep`: whether the
     outputs of a reference belong to the traffic compared (the fuzz scenario leaves its fuzzed references out)."""
 
+    # a DmfA line is delivered under a ticket of its own: named by its declaration's reference and the line
+    lines = {t: f"{refs[d]}|{what}" for t, (d, what) in derived_tickets(outputs.facts).items() if d in refs}
+
     def ref(ticket: str | None) -> str:
         if ticket is None:
             return UNKNOWN
-        return refs.get(ticket, UNKNOWN + ticket)
+        return refs.get(ticket) or lines.get(ticket) or UNKNOWN + ticket
 
     result = Canonical()
     groups: dict[str, defaultdict[tuple[str, ...], set[str]]] = {k: defaultdict(set) for k in KINDS}
@@ -193,7 +233,7 @@ def canonical(
     for a in outputs.acks:
         if not (keep(a.reference) and keep(ref(a.ticket))):
             continue
-        key = (a.reference,)
+        key = (a.reference, *(f"warning {w}" for w in a.warnings))
         result.ids["acknowledgements"][key] += 1
         result.statuses["acknowledgements"].setdefault(key, set()).add(a.status)
         groups["acknowledgements"][key].add(a.ticket)

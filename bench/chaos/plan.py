@@ -11,14 +11,17 @@ fanout.py, consult.py):
   earlier integrations of the same person: same topic, same key, same partition;
 * a DIMONA changes the worker's relations (read only by DIMONA of the same worker, same partition) and is
   fanned out to the holders of the worker's entries (written by integrations);
-* a civil fact or a DmfA is routed (directory.lookups) to each person concerned, fanned out to the holders of
-  their entries, and kept in their file as a fact (read by nothing but consultations);
+* a DmfA is decided first by the DmfA step (dmfa.declarations, keyed by employer), against the same employer's
+  earlier DmfA only: same topic, same key, same partition;
+* a civil fact or a DmfA line is routed (directory.lookups) to each person concerned, fanned out to the holders
+  of their entries, and kept in their file as a fact (read by nothing but consultations); a DmfA line also reads
+  the worker's relations (its dmfa.worker_without_dimona warning), written by DIMONA;
 * a consultation reads entries, relations and kept facts.
 
 So the workload goes in four phases, the worker drained between them: (1) every integration (the population's
 files, then the day's: newborns' files, job-seeker files closed or opened), (2) every DIMONA (the population's
-current jobs, then the day's IN/OUT/UPDATE/CANCEL), (3) civil facts and DmfA, (4) consultations. Within a phase
-no decision reads what another topic of the same phase writes.
+current jobs, then the day's IN/OUT/UPDATE/CANCEL), (3) civil facts and DmfA (relations complete since (2)),
+(4) consultations. Within a phase no decision reads what another topic of the same phase writes.
 """
 
 from __future__ import annotations

@@ -471,10 +471,16 @@ def _take(
     if topic.startswith(facts):
         family = topic[len(facts) :].rsplit(".v", 1)[0]
         envelope = r.get("envelope") or {}
-        lines = len(r.get("worker_lines") or ()) if name == "DmfaDeclaration" else 0
-        outputs.facts.append(Fact(family, str(envelope.get("ticket")), str(envelope.get("sender_reference")), lines))
+        ticket, reference = str(envelope.get("ticket")), str(envelope.get("sender_reference"))
+        if name == "DmfaDeclaration":
+            keys = tuple(f"{ln['worker']}/{ln['worker_category']}/{ln['joint_committee']}" for ln in r["worker_lines"])
+            declaration = f"{r['employer']}/{r['quarter']}"
+            outputs.facts.append(Fact(family, ticket, reference, len(keys), declaration, int(r["version"]), keys))
+        else:
+            outputs.facts.append(Fact(family, ticket, reference, 0))
     elif name == "Acknowledgement":
-        outputs.acks.append(Ack(r["sender_reference"], r["ticket"], r["status"]))
+        warned = tuple(str(w["field"]) for w in r.get("warnings") or ())
+        outputs.acks.append(Ack(r["sender_reference"], r["ticket"], r["status"], warned))
     elif name == "Notification":
         outputs.notifications.append(Notification(r["ticket"], r["source_ticket"], r["recipient"], r["person"]))
     elif name == "ConsultationReply":

@@ -148,6 +148,8 @@ def describe(schema_name: str, record: dict[str, Any]) -> str:
         )
     if kind == "Acknowledgement":
         codes = " ".join(v["code"] for v in record.get("violations") or [])
+        # an accepted declaration acknowledged again with warnings (a DmfA line without DIMONA)
+        codes += "".join(f" warning {w['code']} {w['field']}" for w in record.get("warnings") or [])
         return (
             f"[cyan]{kind}[/cyan] {record['status']} {record['ticket']} {record['declaration_type']} "
             f"ref {record['sender_reference']} {codes}"

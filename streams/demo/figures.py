@@ -102,6 +102,8 @@ def outcome_figures(population: Population, sent: Sent, seen: list[Seen]) -> dic
     dead = 0
     for s in seen:
         if s.schema == "Acknowledgement" and s.record["sender_reference"] in ours:
+            if s.record.get("warnings"):
+                continue  # an accepted declaration acknowledged again, with a warning: not a second outcome
             reference = s.record["sender_reference"]
             ticket_of[s.record["ticket"]] = reference
             ack_at.append(s.timestamp_ms)
@@ -125,8 +127,12 @@ def outcome_figures(population: Population, sent: Sent, seen: list[Seen]) -> dic
     consultations: Counter[str] = Counter()
     refusals: Counter[str] = Counter()
     audit: Counter[str] = Counter()
+    # a DmfA line is delivered (and audited) under its own ticket: its notification's payload names the declaration
+    origin_of = {s.record["source_ticket"]: s.origin for s in seen if s.schema == "Notification" and s.origin}
     for s in seen:
         source = s.record.get("source_ticket") or s.record.get("request_ticket")
+        if source not in ticket_of:
+            source = origin_of.get(source, source)
         if source not in ticket_of:
             continue
         if s.schema == "Notification":

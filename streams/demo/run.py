@@ -99,6 +99,19 @@ class Seen:
     schema: str
     record: dict[str, Any]
     timestamp_ms: int
+    # a notification of a fact delivered under a ticket of its own (a DmfA line, derived from its declaration's):
+    # the ticket of the declaration it comes from, which its payload's envelope carries
+    origin: str | None = None
+
+
+def _origin(codec: AvroCodec, short: str, record: dict[str, Any]) -> str | None:
+    if short != "Notification":
+        return None
+    try:
+        ticket = codec.decode(record["payload"]).record["envelope"]["ticket"]
+    except Exception:
+        return None
+    return str(ticket) if ticket and ticket != record["source_ticket"] else None
 
 
 @dataclass
@@ -182,7 +195,8 @@ class Watcher:
                 short = decoded.schema_name.rpartition(".")[2]
                 with self._lock:
                     self._positions.add(position)
-                    self.seen.append(Seen(position[0], short, decoded.record, message.timestamp()[1]))
+                    origin = _origin(self.codec, short, decoded.record)
+                    self.seen.append(Seen(position[0], short, decoded.record, message.timestamp()[1], origin))
                     self.counts[short] += 1
         self._consumer.close()
 

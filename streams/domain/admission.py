@@ -155,9 +155,11 @@ def acknowledgement(
     violations: tuple[Violation, ...] = (),
     *,
     recipient: str | None = None,
+    warnings: tuple[Violation, ...] = (),
 ) -> dict[str, Any]:
     """What the sender finds in its mailbox: accepted with the ticket, or rejected with every violation.
-    ``recipient``: who is told, when it is not the envelope's sender (the proven producer of a forged one)."""
+    ``recipient``: who is told, when it is not the envelope's sender (the proven producer of a forged one);
+    ``warnings``: rules broken that do not refuse it (an accepted declaration acknowledged again with them)."""
     envelope = record.get("envelope") or {}
     return {
         "ticket": str(ticket),
@@ -166,6 +168,7 @@ def acknowledgement(
         "declaration_type": schema_name,
         "status": "REJECTED" if violations else "ACCEPTED",
         "violations": [v.as_dict() for v in violations],
+        "warnings": [w.as_dict() for w in warnings],
         "acknowledged_at": at,
     }
 
@@ -209,8 +212,9 @@ def decide(
     """Everything the intake publishes for one decoded declaration, as outcomes (`streams.domain.outcomes`).
 
     Admitted: each fact goes where its family's admitted records go (facts when the intake's decision is final,
-    else the directory, which may still refuse it); a fact looked up in other persons' directories (civil,
-    DmfA) gets one lookup per person concerned; a final decision is acknowledged to the sender here.
+    else the step that decides it: the directory, or the DmfA step, which may still refuse it); a final fact
+    looked up in other persons' directories (civil) gets one lookup per person concerned; a final decision is
+    acknowledged to the sender here.
     Refused: the rejection with every violation and the declaration's bytes, and its acknowledgement; refused
     for its sender: audited, acknowledged to the proven producer, or kept whole as a dead letter when nobody is
     proven to have sent it.
@@ -224,7 +228,8 @@ def decide(
             fact_kind = kind_of(fact.schema_name)
             value = encode(fact.schema_name, fact.record)
             outcomes.append(Forward(*fact_kind.family.admitted_to, fact.key, value))
-            if fact_kind.route is not None:
+            # looked up once it is a fact: a kind decided later (DmfA) is routed by the step that decides it
+            if fact_kind.route is not None and fact_kind.final_at_intake:
                 for lookup in fact_kind.route(fact_kind, fact.record, str(fact.ticket), value, encode):
                     outcomes.append(
                         Forward("directory", "lookups", lookup.person, encode(LOOKUP, lookup_record(lookup)))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain import admission, audit, consult, directory, fanout, sources
+from streams.domain import admission, audit, consult, directory, dmfa, fanout, sources
 from streams.domain.directory import Entry, PersonFile, Refusals
 from streams.domain.kinds import KINDS, Decider, Kind, Lookup
 from streams.domain.network import Network
@@ -182,10 +182,23 @@ def on_dimona(
 
 def on_lookup(file: PersonFile, network: Network, lookup: Lookup, at: dt.datetime) -> Decision:
     """A routed civil or DmfA fact: keep it in the subject's file and/or deliver it to the file's holders."""
+    if lookup.schema_name == dmfa.SCHEMA:
+        return on_wages(file, network, lookup, at)
     updated = directory.store_fact(file, fanout.kept(lookup)) if lookup.keep else None
     source = sources.kept_fact_source(lookup.schema_name, lookup.slot)
     delivered = _deliver(file, network, lookup, source, at) if lookup.notify else ()
     return Decision(updated if updated is not file else None, delivered)
+
+
+def on_wages(file: PersonFile, network: Network, lookup: Lookup, at: dt.datetime) -> Decision:
+    """A DmfA line (or a correction's withdrawal) in its worker's file (`streams.domain.dmfa`): supersedes the
+    earlier versions' lines, is delivered to the holders, and warns the sender of a worker without DIMONA."""
+    updated = dmfa.keep_wages(file, lookup)
+    if updated is None:  # a later version already holds: this one was delivered before it, in its time
+        return Decision(None, ())
+    source = sources.kept_fact_source(lookup.schema_name, lookup.slot)
+    outcomes = (*dmfa.warning(file, lookup), *_deliver(file, network, lookup, source, at))
+    return Decision(updated if updated is not file else None, outcomes)
 
 
 def on_consultation(
@@ -233,7 +246,7 @@ def on_consultation(
 
 
 #: what `decide` accepts: lookups, and every kind one of the directory's rules decides
-HANDLED = frozenset({LOOKUP, *(k.schema for k in KINDS.values() if k.decider is not None)})
+HANDLED = frozenset({LOOKUP, *(k.schema for k in KINDS.values() if k.decider is not None and k.decider.by_directory)})
 
 
 def decide(
@@ -249,7 +262,7 @@ def decide(
     if schema_name == LOOKUP:
         return on_lookup(file, network, Lookup(**record), at)
     kind = KINDS.get(schema_name)
-    if kind is None or kind.decider is None:
+    if kind is None or kind.decider is None or not kind.decider.by_directory:
         raise ValueError(f"the directory does not handle {schema_name}")
     ticket = record["envelope"]["ticket"]
     if kind.decider is Decider.INTEGRATION:

@@ -15,6 +15,14 @@ person's own directory (`lookups`), which keeps it (identity history) and notifi
 active file on the person on ``effective_date`` whose sector and capacity an authorization grants
 ``be.crossroads.civil.AddressChange``; each delivery and each withheld holder is audited; the warehouse projects
 it to ``civil_events``.
+
+Where a DmfA goes: it arrives on ``intake.dmfa``, keyed by its employer, is validated by `validate_dmfa` and goes
+to ``dmfa.declarations``: the DmfA step (`streams.domain.dmfa`) decides it against the earlier declarations of
+its (employer, quarter) -- a correction needs an accepted original, a version must be the next one -- and makes
+the accepted ones facts (``facts.dmfa``); each worker line is routed to its worker's directory under a ticket of
+its own, kept there (wages) and delivered to the holders authorized for ``be.crossroads.dmfa.DmfaDeclaration``
+on the quarter's last day; the directory also warns the sender when the worker had no DIMONA with the employer
+that quarter. The warehouse projects it to ``dmfa_lines``.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ Validator = Callable[[Record], list[Violation]]
 
 __all__ = [
     "DECLARATION_TYPES",
+    "DMFA_DECLARATIONS",
     "FAMILIES",
     "KINDS",
     "Decider",
@@ -57,22 +66,32 @@ __all__ = [
     "Kind",
     "Lookup",
     "Topic",
+    "dmfa_line_ticket",
+    "dmfa_withdrawal_ticket",
     "kind_of",
     "kinds_of",
     "lookups",
     "subject_key",
     "validate",
+    "wage_slot",
+    "withdrawal_slot",
 ]
 
 Topic = tuple[str, str]  # (area, name) in streams.catalog
 
 
 class Decider(StrEnum):
-    """Which of the directory's rules decides an admitted declaration (None: the intake's decision is final)."""
+    """Which stateful rules decide an admitted declaration (None: the intake's decision is final)."""
 
     INTEGRATION = "integration"  # the reference directory's registration rules
     DIMONA = "dimona"  # the employment relations' rules
     CONSULTATION = "consultation"  # the authorization check, answered with a reply
+    DMFA = "dmfa"  # not the directory's: the DmfA step's version rules, per employer (streams.domain.dmfa)
+
+    @property
+    def by_directory(self) -> bool:
+        """Decided by the reference directory (keyed by person), not by a step of its own."""
+        return self is not Decider.DMFA
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +111,7 @@ class Family:
 
 
 DIRECTORY_DECLARATIONS: Topic = ("directory", "declarations")
+DMFA_DECLARATIONS: Topic = ("dmfa", "declarations")
 
 DIMONA = Family(
     "dimona",
@@ -100,7 +120,7 @@ DIMONA = Family(
     DIRECTORY_DECLARATIONS,
     ("facts", "dimona"),
 )
-DMFA = Family("dmfa", "DMFA", "quarterly DmfA declarations", ("facts", "dmfa"), ("facts", "dmfa"))
+DMFA = Family("dmfa", "DMFA", "quarterly DmfA declarations", DMFA_DECLARATIONS, ("facts", "dmfa"))
 CIVIL = Family("civil", "CIVL", "National Register civil events", ("facts", "civil"), ("facts", "civil"))
 INTEGRATIONS = Family(
     "integrations",
@@ -134,6 +154,8 @@ class Lookup:
     keep: bool  # store in this person's file for consultations (identity facts, wages)
     slot: str
     version: int
+    # a DmfA line's: the acknowledgement with its warning, sent to the sender unless the person was employed
+    warning: dict[str, Any] | None = None
 
 
 Encode = Callable[[str, dict[str, Any]], bytes]
@@ -152,8 +174,8 @@ class Kind:
     persons: Callable[[Record], tuple[str, ...]]  # every person it names, in order
     effective: Callable[[Record], dt.date] | None = None  # as of when the directory and authorizations apply
     data_type: DataType | None = None  # what an authorization must grant to receive it (None: never pushed)
-    decider: Decider | None = None  # the directory rule that decides it after intake (None: intake is final)
-    route: Router | None = None  # the directories a fact is looked up in (civil, DmfA)
+    decider: Decider | None = None  # the stateful rules that decide it after intake (None: intake is final)
+    route: Router | None = None  # the directories a fact is looked up in once it is one (civil, DmfA)
     projection: str | None = None  # the warehouse table its facts are projected to
     batch: bool = False  # a batch of other kinds' declarations, split at intake
     by_employer: bool = False  # declared for an employer: by itself or a secretariat it mandated (senders)
@@ -229,24 +251,59 @@ def _birth(kind: Kind, record: Record, ticket: str, payload: bytes, encode: Enco
 
 
 def _dmfa(kind: Kind, record: Record, ticket: str, payload: bytes, encode: Encode) -> list[Lookup]:
-    """Split per worker line, so that nobody receives a colleague's wages; kept in each worker's file."""
+    """Split per worker line, so that nobody receives a colleague's wages; each line kept in its worker's file
+    and delivered under a ticket of its own (two lines of one worker are two facts, seed 4.5)."""
     assert kind.effective is not None
-    slot, effective = f"{record['employer']}/{record['quarter']}", kind.effective(record)
+    employer, quarter, effective = record["employer"], record["quarter"], kind.effective(record)
     return [
         Lookup(
             line["worker"],
             line["worker"],
             kind.schema,
             encode(kind.schema, {**record, "worker_lines": [line]}),
-            ticket,
+            dmfa_line_ticket(ticket, line),
             effective,
             True,
             True,
-            slot,
+            wage_slot(employer, quarter, line),
             record["version"],
         )
         for line in record["worker_lines"]
     ]
+
+
+# The namespace of a DmfA line's ticket: uuid5(namespace, "<declaration ticket>/<worker>/<category>/<committee>"),
+# and of a withdrawal's: uuid5(namespace, "<correction ticket>/<worker>/withdrawn").
+DMFA_LINE_NAMESPACE = uuid.UUID("5d2b7e91-8c4a-5f03-b6e1-7a9c0d3f2e58")
+
+
+def line_identity(line: Record) -> str:
+    """What tells two lines of one declaration apart (intake refuses two with the same: dmfa.duplicate_line)."""
+    return f"{line['worker']}/{line['worker_category']}/{line['joint_committee']}"
+
+
+def dmfa_line_ticket(ticket: str, line: Record) -> str:
+    """A worker line's ticket: derived from its declaration's and its identity, so a replay yields the same."""
+    return str(uuid.uuid5(DMFA_LINE_NAMESPACE, f"{ticket}/{line_identity(line)}"))
+
+
+def dmfa_withdrawal_ticket(ticket: str, worker: str) -> str:
+    """The ticket of a correction's withdrawal of every line of ``worker`` (a worker it no longer declares)."""
+    return str(uuid.uuid5(DMFA_LINE_NAMESPACE, f"{ticket}/{worker}/withdrawn"))
+
+
+def wage_slot(employer: str, quarter: str, line: Record) -> str:
+    """Where a worker's file keeps a DmfA line: ``employer/quarter/category/committee`` (files written before
+    lines had slots of their own hold ``employer/quarter``, one line per worker: read as a line too)."""
+    return f"{employer}/{quarter}/{line['worker_category']}/{line['joint_committee']}"
+
+
+def withdrawal_slot(employer: str, quarter: str) -> str:
+    """The slot of a correction's withdrawal of a worker: it empties ``employer/quarter`` in the worker's file."""
+    return f"{employer}/{quarter}/{WITHDRAWN}"
+
+
+WITHDRAWN = "withdrawn"  # no worker category is spelled so (they are upper-case enum symbols)
 
 
 def _dmfa_workers(record: Record) -> tuple[str, ...]:
@@ -310,6 +367,7 @@ DMFA_DECLARATION = Kind(
     _dmfa_workers,
     _quarter_end,
     DataType.DMFA_DECLARATION,
+    Decider.DMFA,
     route=_dmfa,
     projection="dmfa_lines",
     by_employer=True,

@@ -64,6 +64,17 @@ def test_services_are_not_super_users_and_each_has_its_own_scope() -> None:
     assert not _can("worker", Operation.CREATE, Resource.TOPIC, "crossroads.facts.dimona.v1")
 
 
+def test_the_dmfa_step_is_the_workers_and_nobody_elses() -> None:
+    # the worker's prefix-wide rights cover the DmfA step's topics (its input, its table's changelog)
+    for topic in ("crossroads.dmfa.declarations.v1", "crossroads.dmfa.versions.v1"):
+        assert _can("worker", Operation.READ, Resource.TOPIC, topic)
+        assert _can("worker", Operation.WRITE, Resource.TOPIC, topic)
+        assert not _can("worker", Operation.CREATE, Resource.TOPIC, topic)  # the catalog's, applied by the operator
+        for other in ("projector", "inbound", "outbound", A):
+            assert not _can(other, Operation.READ, Resource.TOPIC, topic), other
+            assert not _can(other, Operation.WRITE, Resource.TOPIC, topic), other
+
+
 def test_grants_are_scoped_to_one_deployment() -> None:
     other = access_plan("test1234", "crossroads-test-1234", [A])
     for principal in other:

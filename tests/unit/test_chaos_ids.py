@@ -25,6 +25,7 @@ from streams.domain.admission import intake_ticket
 from streams.domain.audit import AuditKind, audit_id
 from streams.domain.consult import reply_ticket
 from streams.domain.fanout import notification_ticket
+from streams.domain.kinds import dmfa_line_ticket, dmfa_withdrawal_ticket
 
 MUTUALITY, FUND = "0206731645", "0432104019"
 PERSON, COLLEAGUE = "85010112345", "90020254321"
@@ -38,18 +39,25 @@ def world(prefix: str, offset_shift: int = 0) -> tuple[list[Sent], Outputs]:
     question = Sent("REF-Q", f"{prefix}.intake.consultations.v1", 5, 0 + offset_shift)
     out = Outputs()
     out.acks += [Ack("REF-DIM", dimona.ticket, "ACCEPTED"), Ack("REF-DMFA", dmfa.ticket, "ACCEPTED")]
-    out.facts += [Fact("dimona", dimona.ticket, "REF-DIM", 0), Fact("dmfa", dmfa.ticket, "REF-DMFA", 2)]
+    keys = (f"{PERSON}/WHITE_COLLAR/200", f"{COLLEAGUE}/WHITE_COLLAR/200")
+    out.facts += [
+        Fact("dimona", dimona.ticket, "REF-DIM", 0),
+        Fact("dmfa", dmfa.ticket, "REF-DMFA", 2, "0403170701/2026-Q1", 1, keys),
+    ]
     for recipient in (MUTUALITY, FUND):
         ticket = notification_ticket(dimona.ticket, recipient)
         out.notifications.append(Notification(ticket, dimona.ticket, recipient, PERSON))
         out.audits.append(
             Audit(audit_id(ticket, recipient, AuditKind.DELIVERY), ticket, dimona.ticket, recipient, "DELIVERY", PERSON)
         )
-    for worker in (PERSON, COLLEAGUE):  # one DmfA split per worker line: one ticket, two persons
-        ticket = notification_ticket(dmfa.ticket, MUTUALITY)
-        out.notifications.append(Notification(ticket, dmfa.ticket, MUTUALITY, worker))
+    for worker in (PERSON, COLLEAGUE):  # one DmfA split per worker line, each line under a ticket of its own
+        line = dmfa_line_ticket(
+            dmfa.ticket, {"worker": worker, "worker_category": "WHITE_COLLAR", "joint_committee": "200"}
+        )
+        ticket = notification_ticket(line, MUTUALITY)
+        out.notifications.append(Notification(ticket, line, MUTUALITY, worker))
         out.audits.append(
-            Audit(audit_id(ticket, MUTUALITY, AuditKind.DELIVERY), ticket, dmfa.ticket, MUTUALITY, "DELIVERY", worker)
+            Audit(audit_id(ticket, MUTUALITY, AuditKind.DELIVERY), ticket, line, MUTUALITY, "DELIVERY", worker)
         )
     reply = reply_ticket(question.ticket)
     out.replies.append(Reply(reply, question.ticket, "GRANTED"))
@@ -136,7 +144,17 @@ def test_a_notification_or_audit_record_under_another_id_is_a_new_ticket() -> No
 
 
 def test_one_ticket_for_several_persons_is_a_collision_not_a_duplicate() -> None:
-    run = canon(*world("a"))
+    assert canon(*world("a")).collisions == {}  # each DmfA line is delivered under a ticket of its own
+    sent, out = world("a")
+    # what a DmfA's two workers got before (D2): the declaration's ticket for both lines
+    dmfa = sent[1].ticket
+    for worker in (PERSON, COLLEAGUE):
+        ticket = notification_ticket(dmfa, FUND)
+        out.notifications.append(Notification(ticket, dmfa, FUND, worker))
+        out.audits.append(Audit(audit_id(ticket, FUND, AuditKind.DELIVERY), ticket, dmfa, FUND, "DELIVERY", worker))
+
+    run = canon(sent, out)
+
     assert run.collisions == {"notification_ticket": 1, "audit_id": 1}
     assert run.duplicates("notifications") == 0
 
@@ -179,3 +197,27 @@ def test_the_comparison_serialises_to_plain_json_types() -> None:
     document = result.as_dict()
     assert json.loads(json.dumps(document)) == document
     assert set(document["per_kind"]) == {"acknowledgements", "notifications", "replies", "audit", "rejections", "facts"}
+
+
+def test_dmfa_lines_and_withdrawals_are_named_by_their_declaration_and_warnings_are_their_own_acknowledgement() -> None:
+    def run(prefix: str) -> tuple[list[Sent], Outputs]:
+        sent, out = world(prefix)
+        correction = Sent("REF-DMFA-2", f"{prefix}.intake.dmfa.v1", 0, 9)
+        out.facts.append(
+            Fact("dmfa", correction.ticket, "REF-DMFA-2", 1, "0403170701/2026-Q1", 2, (f"{PERSON}/WHITE_COLLAR/200",))
+        )
+        withdrawal = dmfa_withdrawal_ticket(correction.ticket, COLLEAGUE)
+        out.notifications.append(
+            Notification(notification_ticket(withdrawal, MUTUALITY), withdrawal, MUTUALITY, COLLEAGUE)
+        )
+        out.acks.append(Ack("REF-DMFA-2", correction.ticket, "ACCEPTED"))
+        out.acks.append(Ack("REF-DMFA-2", correction.ticket, "ACCEPTED", ("worker_lines[0].worker",)))
+        return [*sent, correction], out
+
+    baseline, later = canon(*run("a")), canon(*run("b"))
+
+    result = compare(baseline, later)
+    assert result.lost == 0 and result.duplicates == 0 and result.underived == 0
+    assert all(k.unexpected == 0 for k in result.kinds.values())
+    assert (f"REF-DMFA-2|{COLLEAGUE}/withdrawn", MUTUALITY, COLLEAGUE) in baseline.ids["notifications"]
+    assert ("REF-DMFA-2", "warning worker_lines[0].worker") in baseline.ids["acknowledgements"]

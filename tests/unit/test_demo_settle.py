@@ -103,3 +103,24 @@ def test_the_demo_and_topics_apply_need_the_catalog_and_every_institutions_mailb
     assert {spec.topic(settings.topic_prefix) for spec in CATALOG} <= topics
     assert "crossroads.mailbox.0213303790.v1" in topics  # the mailbox the demo's worker crashed on
     assert f"{settings.topic_prefix}.audit.exchanges.v1" in topics
+
+
+def test_a_dmfa_counts_once_with_its_warning_and_its_lines_are_its_notifications() -> None:
+    from types import SimpleNamespace
+
+    from streams.demo.figures import outcome_figures
+
+    institution = SimpleNamespace(enterprise_number="0206731645", sector="MUTUALITY")
+    population = SimpleNamespace(network=SimpleNamespace(institutions={"m": institution}))
+    accepted = {"sender_reference": "d1", "status": "ACCEPTED", "ticket": "T", "violations": [], "warnings": []}
+    warned = {**accepted, "warnings": [{"code": "dmfa.worker_without_dimona", "field": "", "message": ""}]}
+    lines = [
+        Seen(MAILBOX, "Notification", {"source_ticket": f"line-{n}", "recipient": "0206731645"}, 2_000_000, "T")
+        for n in (1, 2)
+    ]
+    seen = [Seen(MAILBOX, "Acknowledgement", accepted, 2_000_000), Seen(MAILBOX, "Acknowledgement", warned, 2_000_100)]
+
+    figures = outcome_figures(population, sent("d1"), [*seen, *lines])  # type: ignore[arg-type]
+
+    assert figures["outcomes"]["accepted"] == 1 and figures["outcomes"]["without_outcome"] == 0
+    assert figures["notifications"] == {"total": 2, "by_sector": {"MUTUALITY": 2}}

@@ -558,7 +558,10 @@ def test_a_birth_is_looked_up_at_each_parent_and_kept_for_the_child() -> None:
 
 
 def test_a_dmfa_is_split_so_that_each_worker_line_travels_alone() -> None:
-    lines = [{"worker": PERSON, "n": 1}, {"worker": PARENT, "n": 2}]
+    lines = [
+        {"worker": PERSON, "worker_category": "WHITE_COLLAR", "joint_committee": "200", "n": 1},
+        {"worker": PARENT, "worker_category": "WHITE_COLLAR", "joint_committee": "200", "n": 2},
+    ]
     _, declaration = dmfa(EMPLOYER, lines, "2026-Q1", 2)
     encoded: list[dict[str, Any]] = []
 

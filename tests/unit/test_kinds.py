@@ -56,5 +56,15 @@ def test_facts_topics_hold_only_what_was_accepted() -> None:
         family = kind.family
         if kind.final_at_intake:
             assert family.admitted_to == family.facts
-        elif family.facts is not None:  # decided by the directory: admitted to it, made a fact by it
-            assert family.admitted_to == ("directory", "declarations"), kind.schema
+        elif family.facts is not None and not kind.batch:  # decided by a stateful step: admitted to it, made a
+            assert kind.decider is not None, kind.schema  # fact by it (a batch is split into its items at intake)
+            step = ("directory", "declarations") if kind.decider.by_directory else ("dmfa", "declarations")
+            assert family.admitted_to == step, kind.schema
+
+
+def test_the_directory_handles_what_its_rules_decide_and_not_the_dmfa() -> None:
+    from streams.domain.exchange import HANDLED
+
+    assert KINDS["be.crossroads.dmfa.DmfaDeclaration"].decider is Decider.DMFA
+    assert "be.crossroads.dmfa.DmfaDeclaration" not in HANDLED
+    assert {"be.crossroads.dimona.DimonaIn", "be.crossroads.directory.Integration"} <= HANDLED

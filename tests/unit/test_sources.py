@@ -152,7 +152,7 @@ def test_identity_wages_and_own_entries_name_their_sources() -> None:
         dt.date(2026, 3, 31),
         False,
         True,
-        f"{EMPLOYER}/2026-Q1",
+        f"{EMPLOYER}/2026-Q1/WHITE_COLLAR/200",
         1,
     )
     death = Lookup(PERSON, PERSON, DataType.DEATH, b"d", "s3", dt.date(2026, 4, 1), False, True, DataType.DEATH, 0)

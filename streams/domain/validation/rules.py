@@ -134,6 +134,17 @@ _STATE: tuple[tuple[str, str], ...] = (
     ("dimona.update_without_in", "a DIMONA UPDATE for a relation the directory does not know"),
     ("dimona.cancel_without_in", "a DIMONA CANCEL for a relation the directory does not know"),
     ("dimona.end_before_relation_start", "a DIMONA OUT ends before the relation's current start (moved by an UPDATE)"),
+    # DmfA versions (streams.domain.dmfa, the DmfA step keyed by employer)
+    (
+        "dmfa.correction_without_original",
+        "a DmfA CORRECTION for a quarter without an accepted ORIGINAL (decided by the DmfA step)",
+    ),
+    ("dmfa.version_not_next", "a DmfA version that is not the next one for (employer, quarter) (the DmfA step)"),
+    (
+        "dmfa.worker_without_dimona",
+        "a warning, not a refusal: a DmfA worker line for a worker without an employment relation (DIMONA) with the "
+        "employer that quarter (found by the worker's directory)",
+    ),
 )
 
 _FILE: tuple[tuple[str, str], ...] = (

@@ -1,0 +1,98 @@
+"""The DmfA step: one faust table keyed by employer, and the step that decides each DmfA with it.
+
+The DmfA's rules (a correction follows an accepted original, each version is the next one) need every earlier
+declaration of the same (employer, quarter), so DmfA is decided here, keyed by employer as it is from intake on
+(``intake.dmfa`` -> ``dmfa.declarations``), not in the directory, keyed by person. The decision is
+`streams.domain.dmfa`; this module decodes, loads the employer's state, calls it, publishes its outcomes
+(`topologies.outcomes`): the accepted declaration to ``facts.dmfa`` (only accepted DmfA are facts), a lookup per
+worker line (and per worker a correction withdraws) to ``directory.lookups``, the acknowledgement or the
+rejection.
+
+Crash-safe like the directory: events are handled one by one and released in batches (`topologies.batches`);
+a release flushes every output of the batch first, and only then writes each employer state it changed to the
+table (hence to its changelog, ``dmfa.versions``), before its offsets are released. So a decision recorded in the
+table has its outcomes written: a replay (at-least-once) of a declaration the state already knows is recognised
+by its ticket and publishes nothing again; one the table does not know yet is decided again, on the same state,
+with the same derived tickets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import faust
+from faust.types import EventT
+
+from streams.codecs import CodecError
+from streams.codecs.dmfa_state import decode_dmfa_state, encode_dmfa_state
+from streams.domain import dmfa
+from streams.domain.audit import AUDIT_SCHEMA
+from streams.domain.dmfa import EmployerDmfa
+from streams.domain.kinds import DMFA_DECLARATIONS
+from topologies.batches import acting_for, handle_then_release
+from topologies.deps import Deps
+from topologies.edges import dead_letter_of, decode_or_dead_letter
+from topologies.outcomes import publish_outcomes
+
+TABLE = "dmfa"
+
+
+def register(app: faust.App, deps: Deps) -> None:
+    changelog = app.topic(deps.topic("dmfa", "versions"), key_type=bytes, value_type=bytes, compacting=True)
+    table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
+    source = app.topic(deps.topic(*DMFA_DECLARATIONS), key_type=bytes, value_type=bytes)
+    codec, publisher, settings = deps.codec, deps.publisher_for(app), deps.settings
+    dead_letters, pending = deps.topic("outcomes", "dead-letters"), deps.topic("audit", "pending")
+
+    # what the events handled since the last release share: the employers' states, decoded once per batch
+    states: dict[bytes, EmployerDmfa] = {}
+    changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the state
+
+    async def to_pending(key: bytes | None, entry: dict[str, Any]) -> None:
+        # a DmfA decision audits nothing itself (its deliveries are the directory's); the port is the intake's
+        await publisher.publish(pending, key, codec.encode(AUDIT_SCHEMA, entry))
+
+    async def handle(event: EventT[bytes]) -> None:
+        decoded = await decode_or_dead_letter(event, deps, publisher)
+        if decoded is None:
+            return
+        if decoded.schema_name != dmfa.SCHEMA or not event.key:  # the topic carries admitted DmfA only
+            error = CodecError(f"the DmfA step does not handle {decoded.schema_name} without its employer's key")
+            letter = dead_letter_of(event, error, deps)
+            await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+            return
+        key = cast(bytes, event.key)
+        state = states.get(key)
+        if state is None:
+            with acting_for(event):
+                state = states[key] = decode_dmfa_state(codec, key.decode(), table.get(key))
+        decision = dmfa.decide(state, decoded.record, event.value, deps.clock(), codec.encode)
+        await publish_outcomes(
+            decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, audit=to_pending
+        )
+        if decision.state is not None:
+            states[key] = decision.state
+            changed[key] = event
+
+    def forget_states(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # a revoked partition's states may change elsewhere before it comes back; its unwritten changes are
+        # replayed (their events were not released)
+        states.clear()
+        changed.clear()
+
+    app.on_partitions_revoked.connect(forget_states, weak=False)
+
+    async def release() -> None:
+        # the outcomes first: a state in the table means its decisions' outcomes are written (replays publish
+        # nothing again)
+        await publisher.flush()
+        for key, event in changed.items():
+            with acting_for(event):
+                table[key] = encode_dmfa_state(codec, states[key])
+        changed.clear()
+        states.clear()
+
+    async def step(stream: faust.StreamT[bytes]) -> None:
+        await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
+
+    app.agent(source, name="dmfa")(step)
