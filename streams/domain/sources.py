@@ -56,7 +56,7 @@ def joined(actors: Iterable[str]) -> str | None:
 
 
 def wage_employer(slot: str) -> str:
-    """The employer of a kept DmfA line, from its slot ``"<employer>/<quarter>"`` (streams.domain.fanout.route)."""
+    """The employer of a kept DmfA line, from its slot ``"<employer>/<quarter>/..."`` (the DmfA route)."""
     return slot.partition("/")[0]
 
 

@@ -1,5 +1,5 @@
 """Intake rules of directory integrations (seed 4.2).  The anti-fraud overlap rule (seed 4.14) needs the
-directory's content and is decided there (``directory.overlap_same_sector``)."""
+directory's content and is decided there (``directory.overlap``)."""
 
 from __future__ import annotations
 
