@@ -6,7 +6,9 @@ Nothing here knows how the platform decides: it only produces to intake topics a
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -26,6 +28,7 @@ from streams.kafka.producer import DeclarationProducer
 from streams.kafka.security import client_config
 from streams.network_files import load_network
 from streams.settings import Settings
+from streams.stack.workers import PlatformWorkers
 from tests.support import AT, NATIONAL_REGISTER, address_change, birth, death, envelope, integration, niss
 
 # The records' builders moved to tests.support; they are re-exported for older imports (use tests.support).
@@ -226,6 +229,23 @@ class Platform:
             elif time.monotonic() - since >= quiet:
                 return
             time.sleep(0.1)
+
+
+def eventually(what: str, probe: Callable[[], Any], timeout: float = 180.0) -> Any:
+    """The first truthy answer of ``probe``: a loaded machine may take long, so this only bounds a hang."""
+    deadline = time.monotonic() + timeout
+    while not (answer := probe()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+    return answer
+
+
+def sigkill_worker(workers: PlatformWorkers) -> None:
+    """Kill the running `crossroads worker` hard (SIGKILL: no shutdown, no commit, no flush of any kind)."""
+    workers.check()
+    pid = workers.processes["worker"].pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
 
 
 def ticket_of(ack: dict[str, Any]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
-from tests.integration.harness import Platform, drop_topics, own_run
+from tests.integration.harness import Platform, drop_topics, own_run, sigkill_worker
 from tests.support import address_change, integration, niss
 from topologies.app import create_app, source_topics
 
@@ -69,10 +68,7 @@ def test_sigkill_mid_run_loses_no_notification(crash_settings: Settings) -> None
 
         # kill it hard once about a third of the notifications are out
         p.wait_count("Notification", DECLARATIONS // 3, timeout=600)
-        workers.check()
-        pid = workers.processes["worker"].pid()
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
+        sigkill_worker(workers)
         killed_at = p.counts["Notification"]
         time.sleep(1)
         workers.start()

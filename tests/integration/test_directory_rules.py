@@ -13,9 +13,7 @@ Each test uses fresh people, so tests never see each other's files.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,7 +22,7 @@ from connectors.clickhouse.statistics import relations_sql
 from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.domain.network import DEFAULT_PROVISIONAL_DAYS
 from streams.settings import Settings
-from tests.integration.harness import Platform
+from tests.integration.harness import Platform, eventually
 from tests.integration.test_scenarios import (
     EMPLOYER,
     MUTUALITY_A,
@@ -55,15 +53,6 @@ def p(platform: Settings) -> Iterator[Platform]:
     client = Platform(platform)
     yield client
     client.close()
-
-
-def _eventually(what: str, probe: Callable[[], Any], timeout: float = 180.0) -> Any:
-    """The first truthy answer of ``probe``: a loaded machine may take long, so this only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while not (answer := probe()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-    return answer
 
 
 def rejected_with(p: Platform, reference: str) -> tuple[list[str], list[str]]:
@@ -99,7 +88,7 @@ def test_a_relation_whose_start_moved_is_closed_by_quoting_its_declared_start_an
     settings = p.settings
     client, database = connect(settings), settings.clickhouse.database
     tickets = {hired, updated, str(out["ticket"])}
-    rows = _eventually(
+    rows = eventually(
         "the three DIMONA events in the warehouse",
         lambda: (
             found

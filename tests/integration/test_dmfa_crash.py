@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from streams.kafka.admin import TopicAdmin, wait_drained, wait_for_group
 from streams.network_files import load_network
 from streams.settings import Settings
 from streams.stack.workers import PlatformWorkers
-from tests.integration.harness import Platform, drop_topics, integration, niss, own_run
+from tests.integration.harness import Platform, drop_topics, integration, niss, own_run, sigkill_worker
 from tests.integration.test_dmfa import WATCHED, dmfa, line, new_employer
 from tests.integration.test_scenarios import TAX
 from topologies.app import create_app, source_topics
@@ -65,10 +64,7 @@ def test_sigkill_mid_dmfa_run_loses_nothing_and_decides_nothing_twice(crash_sett
 
         # kill it hard once about a third of the lines are delivered (3 per employer)
         p.wait_count("Notification", EMPLOYERS, timeout=600)
-        workers.check()
-        pid = workers.processes["worker"].pid()
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
+        sigkill_worker(workers)
         killed_at = p.counts["Notification"]
         time.sleep(1)
         workers.start()

@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
 from streams.synthetic.numbers import enterprise_number
-from tests.integration.harness import Platform, ticket_of
+from tests.integration.harness import Platform, eventually, ticket_of
 from tests.support import dimona_in, niss
 
 pytestmark = pytest.mark.integration
@@ -52,15 +51,6 @@ class Hired:
     platform: Platform
     flagged: list[str]  # the ten workers HIRING hired
     quiet: str  # the one QUIET hired
-
-
-def _eventually(what: str, probe: Callable[[], Any], timeout: float = 240.0) -> Any:
-    """The first truthy answer of ``probe``: a loaded machine may take long, so this only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while not (answer := probe()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-    return answer
 
 
 def _cli(settings: Settings, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -92,7 +82,7 @@ def hired(platform: Settings) -> Iterator[Hired]:
             ticket_of(p.ack(str(record["envelope"]["sender_reference"]), timeout=180))
 
         client, database = _client(platform), platform.clickhouse.database
-        _eventually(
+        eventually(
             "the projector's rows of both purposes",
             lambda: all(
                 client.execute(f"SELECT count() FROM {table} WHERE employer IN %(e)s", {"e": (HIRING, QUIET)})[0][0]

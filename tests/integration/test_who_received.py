@@ -14,8 +14,7 @@ import datetime as dt
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from connectors.clickhouse.warehouse import settings_pseudonymizer
 from streams.domain.sources import WAREHOUSE, describe
 from streams.settings import Settings
 from streams.stack.workers import crossroads_argv
-from tests.integration.harness import Platform
+from tests.integration.harness import Platform, eventually
 from tests.integration.test_scenarios import (
     EMPLOYER,
     MUTUALITY_A,
@@ -47,15 +46,6 @@ def p(platform: Settings) -> Iterator[Platform]:
     client = Platform(platform)
     yield client
     client.close()
-
-
-def _eventually(what: str, probe: Callable[[], Any], timeout: float = 180.0) -> Any:
-    """The first truthy answer of ``probe``: a loaded machine may take long, so this only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while not (answer := probe()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-    return answer
 
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -84,7 +74,7 @@ def test_who_received_shows_refusals_and_the_source_of_each_exchange(p: Platform
     # the projector has mapped the worker's pseudonym (from the DIMONA fact): re-identification can look it up
     client = _client(settings)
     pseudonym = settings_pseudonymizer(settings)(worker)
-    _eventually(
+    eventually(
         "the pseudonym mapping",
         lambda: client.execute(
             f"SELECT count() FROM {database}_reid.pseudonyms WHERE pseudonym = %(p)s", {"p": pseudonym}
@@ -102,7 +92,7 @@ def test_who_received_shows_refusals_and_the_source_of_each_exchange(p: Platform
         found = p.seen(lambda s: s.schema.endswith("AuditRecord") and s.record["person"] == worker)
         return [s.record for s in found] if len(found) >= 3 else []
 
-    audits = _eventually("the audit records about the worker", audited)
+    audits = eventually("the audit records about the worker", audited)
     assert sorted((a["kind"], a["actor"], a["source"]) for a in audits) == [
         ("CONSULTATION_REFUSED", NO_GRANT, WAREHOUSE),
         ("CONSULTATION_REFUSED", OTHER_EMPLOYER, EMPLOYER),
@@ -128,7 +118,7 @@ def test_who_received_shows_refusals_and_the_source_of_each_exchange(p: Platform
     assert "3 exchange(s): 1 allowed, 0 found nothing, 2 refused" in answer.stdout
 
     # the audit projection carries the same sources (the citizen's questions may be asked of <db>_audit too)
-    rows = _eventually(
+    rows = eventually(
         "the audit projection",
         lambda: (
             found
@@ -170,7 +160,7 @@ def test_a_consultation_that_found_nothing_is_not_listed_as_data_received(p: Pla
     reply = reply_to(p, consultation(UNEMPLOYMENT_CSC, "BENEFICIARY", worker, WAGES, dt.date(2026, 2, 1)))
     assert reply["status"] == "NOT_FOUND" and reply["payloads"] == []
 
-    audits = _eventually(
+    audits = eventually(
         "the consultation's audit record",
         lambda: [s.record for s in p.seen(lambda s: s.schema.endswith("AuditRecord") and s.record["person"] == worker)],
     )
@@ -193,7 +183,7 @@ def test_a_consultation_that_found_nothing_is_not_listed_as_data_received(p: Pla
     assert "received" not in line and "granted" not in line and "REFUSED" not in line
     assert "1 exchange(s): 0 allowed, 1 found nothing, 0 refused" in answer.stdout
 
-    rows = _eventually(
+    rows = eventually(
         "the audit projection",
         lambda: _client(settings).execute(
             f"SELECT kind, consultation_status FROM {database}_audit.audit_records FINAL WHERE person = %(person)s",
