@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
 
 import faust
 from faust import streams as faust_streams
@@ -102,3 +103,53 @@ def acting_for(event: EventT[bytes]) -> Iterator[None]:
         yield
     finally:
         faust_streams._current_event.reset(token)
+
+
+S = TypeVar("S")
+
+
+class BatchedTable(Generic[S]):
+    """A flow's faust table, its values decoded once per batch and written back once per batch.
+
+    `get` decodes a key's value the first time a batch needs it and keeps it decoded; `put` records a changed
+    value (and the event that changed it, for the changelog partition); `write` -- called by the flow's release,
+    *after* its outputs are flushed -- writes each changed value once to the table, hence to its changelog, so a
+    value in the table has its decisions' outcomes written: a replay (at-least-once) of what the value already
+    records publishes nothing again. A revoked partition's values may change elsewhere before it comes back: the
+    batch forgets them, and its unwritten changes are replayed (their events were not released).
+    """
+
+    def __init__(
+        self,
+        app: faust.App,
+        table: Any,
+        decode: Callable[[bytes, bytes | None], S],
+        encode: Callable[[S], bytes],
+    ) -> None:
+        self._table, self._decode, self._encode = table, decode, encode
+        self._values: dict[bytes, S] = {}
+        self._changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed its value
+        app.on_partitions_revoked.connect(self._forget, weak=False)
+
+    def get(self, key: bytes, event: EventT[bytes]) -> S:
+        value = self._values.get(key)
+        if value is None:
+            with acting_for(event):
+                stored = self._table.get(key)
+            value = self._values[key] = self._decode(key, stored)
+        return value
+
+    def put(self, key: bytes, value: S, event: EventT[bytes]) -> None:
+        self._values[key] = value
+        self._changed[key] = event
+
+    def write(self) -> None:
+        for key, event in self._changed.items():
+            with acting_for(event):
+                self._table[key] = self._encode(self._values[key])
+        self._changed.clear()
+        self._values.clear()
+
+    def _forget(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        self._values.clear()
+        self._changed.clear()

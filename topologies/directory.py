@@ -41,7 +41,7 @@ from streams.domain.directory import Entry, PersonFile, entry_as_integration
 from streams.domain.kinds import DIRECTORY_DECLARATIONS, INTEGRATION
 from streams.domain.network import Network
 from topologies.audit_trail import AuditTrail
-from topologies.batches import acting_for, handle_then_release
+from topologies.batches import BatchedTable, handle_then_release
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -65,10 +65,11 @@ def register(app: faust.App, deps: Deps) -> None:
     trail = AuditTrail.for_app(app, deps, deps.audit_publisher, deps.audit_heads)
 
     # what the events handled since the last release share: their decoded files, their audit entries
-    files: dict[bytes, PersonFile] = {}
+    files: BatchedTable[PersonFile] = BatchedTable(
+        app, table, lambda key, value: decode_person_file(codec, value), lambda file: encode_person_file(codec, file)
+    )
     audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
     deliveries: list[tuple[str, bytes | None, bytes]] = []  # every output, held until the batch's audit is written
-    changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the file
 
     async def handle(event: EventT[bytes]) -> None:
         decoded = await decode_or_dead_letter(event, deps, publisher)
@@ -88,10 +89,7 @@ def register(app: faust.App, deps: Deps) -> None:
             letter = dead_letter_of(event, error, deps)
             await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
             return
-        file = files.get(key)
-        if file is None:
-            with acting_for(event):
-                file = files[key] = decode_person_file(codec, table.get(key))
+        file = files.get(key, event)
         decision = exchange.decide(
             file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
         )
@@ -105,16 +103,7 @@ def register(app: faust.App, deps: Deps) -> None:
             send=lambda topic, out_key, value: deliveries.append((topic, out_key, value)),
         )
         if decision.file is not None:
-            files[key] = decision.file
-            changed[key] = event
-
-    def forget_files(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # a revoked partition's files may change elsewhere before it comes back; its unwritten changes are
-        # replayed (their events were not released)
-        files.clear()
-        changed.clear()
-
-    app.on_partitions_revoked.connect(forget_files, weak=False)
+            files.put(key, decision.file, event)
 
     async def release() -> None:
         entries = audits[:]
@@ -128,11 +117,7 @@ def register(app: faust.App, deps: Deps) -> None:
         # each changed file once per batch, through faust's table (hence its changelog): faust flushes its
         # producer before it commits offsets. (Writing the changelog with the flow's own producer, the store only
         # through faust, was faster but lost table updates across a SIGKILL in the crash test, 714 of 20,000.)
-        for key, event in changed.items():
-            with acting_for(event):
-                table[key] = encode_person_file(codec, files[key])
-        changed.clear()
-        files.clear()
+        files.write()
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)

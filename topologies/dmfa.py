@@ -29,7 +29,7 @@ from streams.domain import dmfa
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.dmfa import EmployerDmfa
 from streams.domain.kinds import DMFA_DECLARATIONS
-from topologies.batches import acting_for, handle_then_release
+from topologies.batches import BatchedTable, handle_then_release
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -45,8 +45,12 @@ def register(app: faust.App, deps: Deps) -> None:
     dead_letters, pending = deps.topic("outcomes", "dead-letters"), deps.topic("audit", "pending")
 
     # what the events handled since the last release share: the employers' states, decoded once per batch
-    states: dict[bytes, EmployerDmfa] = {}
-    changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed the state
+    states: BatchedTable[EmployerDmfa] = BatchedTable(
+        app,
+        table,
+        lambda key, value: decode_dmfa_state(codec, key.decode(), value),
+        lambda state: encode_dmfa_state(codec, state),
+    )
 
     async def to_pending(key: bytes | None, entry: dict[str, Any]) -> None:
         # a DmfA decision audits nothing itself (its deliveries are the directory's); the port is the intake's
@@ -62,35 +66,19 @@ def register(app: faust.App, deps: Deps) -> None:
             await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
             return
         key = cast(bytes, event.key)
-        state = states.get(key)
-        if state is None:
-            with acting_for(event):
-                state = states[key] = decode_dmfa_state(codec, key.decode(), table.get(key))
+        state = states.get(key, event)
         decision = dmfa.decide(state, decoded.record, event.value, deps.clock(), codec.encode)
         await publish_outcomes(
             decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, audit=to_pending
         )
         if decision.state is not None:
-            states[key] = decision.state
-            changed[key] = event
-
-    def forget_states(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # a revoked partition's states may change elsewhere before it comes back; its unwritten changes are
-        # replayed (their events were not released)
-        states.clear()
-        changed.clear()
-
-    app.on_partitions_revoked.connect(forget_states, weak=False)
+            states.put(key, decision.state, event)
 
     async def release() -> None:
         # the outcomes first: a state in the table means its decisions' outcomes are written (replays publish
         # nothing again)
         await publisher.flush()
-        for key, event in changed.items():
-            with acting_for(event):
-                table[key] = encode_dmfa_state(codec, states[key])
-        changed.clear()
-        states.clear()
+        states.write()
 
     async def step(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)

@@ -137,6 +137,13 @@ class AvroCodec:
             )
         return Decoded(writer.schema_name, self._read_body(writer, data, header), framing)
 
+    def decode_as(self, schema_name: str, data: bytes) -> dict[str, Any]:
+        """Decode a value that must be a ``schema_name`` (a table's own values): anything else is corrupt."""
+        decoded = self.decode(data)
+        if decoded.schema_name != schema_name:
+            raise CorruptMessageError(f"a {decoded.schema_name}, not a {schema_name}")
+        return dict(decoded.record)
+
     def _read_body(self, writer: _Writer, data: bytes, offset: int) -> dict[str, Any]:
         buffer = io.BytesIO(data)
         buffer.seek(offset)

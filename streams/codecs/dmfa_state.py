@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from streams.codecs.codec import AvroCodec
-from streams.codecs.errors import CorruptMessageError
 from streams.domain.dmfa import EmployerDmfa, Quarter, Version
 
 EMPLOYER_DMFA = "be.crossroads.internal.EmployerDmfa"
@@ -56,7 +55,4 @@ def decode_dmfa_state(codec: AvroCodec, employer: str, data: bytes | None) -> Em
     """A table value back to its state; no value is an employer that declared nothing yet."""
     if not data:
         return EmployerDmfa(employer)
-    decoded = codec.decode(data)
-    if decoded.schema_name != EMPLOYER_DMFA:
-        raise CorruptMessageError(f"not an {EMPLOYER_DMFA}: {decoded.schema_name}")
-    return from_record(dict(decoded.record))
+    return from_record(codec.decode_as(EMPLOYER_DMFA, data))

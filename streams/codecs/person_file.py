@@ -61,10 +61,7 @@ def decode_person_file(codec: AvroCodec, data: bytes | None) -> PersonFile:
     if data[0] == packed.MAGIC_V1:
         return _declared_starts(codec, packed.unpack(data))
     if data[0] in _AVRO_FIRST_BYTES:
-        decoded = codec.decode(data)
-        if decoded.schema_name != PERSON_FILE:
-            raise CorruptMessageError(f"directory value is a {decoded.schema_name}, not a {PERSON_FILE}")
-        return _declared_starts(codec, from_record(decoded.record))
+        return _declared_starts(codec, from_record(codec.decode_as(PERSON_FILE, data)))
     raise CorruptMessageError(f"unknown person file format (first byte {data[0]:#04x})")
 
 
