@@ -33,6 +33,7 @@ class Area(StrEnum):
     DIRECTORY = "directory"
     CONSULTATIONS = "consultations"
     DMFA = "dmfa"
+    REFERENCES = "references"
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,16 @@ EMPLOYERS_MAILBOX = _spec(
 
 # Intake topics hold what senders produce, before validation: kept a week, long enough to replay an incident.
 # Facts are the platform's immutable log (collect once): kept forever.
-CATALOG: tuple[TopicSpec, ...] = (
+INTAKE_TOPICS: tuple[TopicSpec, ...] = (
     _spec(Area.INTAKE, "dimona", "niss", "DIMONA declarations as sent by employers", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "dmfa", "employer", "quarterly DmfA declarations as sent", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "civil", "niss", "National Register civil events as sent", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "integrations", "niss", "institutions' directory (un)registrations", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "consultations", "niss", "institutions' consultation requests", retention_ms=7 * DAY_MS),
+)
+
+CATALOG: tuple[TopicSpec, ...] = (
+    *INTAKE_TOPICS,
     _spec(Area.FACTS, "dimona", "niss", "DIMONA the directory accepted, ticketed"),
     _spec(Area.FACTS, "dmfa", "employer", "DmfA declarations the DmfA step accepted, ticketed"),
     _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed"),
@@ -173,6 +178,19 @@ CATALOG: tuple[TopicSpec, ...] = (
         "employer",
         "the DmfA step's state per employer: each quarter's accepted versions (changelog of the dmfa table)",
         cleanup=Cleanup.COMPACT,
+    ),
+    # The intake's, one per intake topic (the changelog of its references table, keyed as that topic): the sender
+    # references admitted per subject within Settings.duplicate_reference_days, so a resend is refused
+    # (streams.domain.references). Compacted: one small value per subject, trimmed to the window on each write.
+    *(
+        _spec(
+            Area.REFERENCES,
+            family,
+            key,
+            f"sender references the {family} intake admitted, per {key} (changelog of its references table)",
+            cleanup=Cleanup.COMPACT,
+        )
+        for family, key in ((intake.name, intake.key) for intake in INTAKE_TOPICS)
     ),
     EMPLOYERS_MAILBOX,
 )

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     batch_within_ms: int = Field(
         10, ge=1, description="longest a flow waits to fill a batch before handling what it has"
     )
+    duplicate_reference_days: int = Field(
+        30,
+        ge=1,
+        description="how long the intake remembers an admitted declaration's sender reference: the same "
+        "reference for the same subject within it is refused as a resend (envelope.duplicate_reference); "
+        "our choice, the seed gives no period",
+    )
 
     # Platform
     environment: Literal["production", "test"] = "production"

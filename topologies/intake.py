@@ -10,24 +10,32 @@ kind's (`streams.domain.kinds`): civil decisions are final here (facts, acknowle
 each person concerned); DIMONA and integrations go to the directory, and DmfA, keyed by employer, to the DmfA
 step (`topologies.dmfa`), which may still refuse them and make the accepted ones facts; consultations go to the
 directory to be answered.
+
+A resend is refused, not processed twice (`streams.domain.references`): each family's intake keeps a faust table,
+keyed as its topic (by subject), of the sender references it admitted within the window. Like the stateful steps
+it writes that table when it releases a batch, after the batch's outputs are flushed, so a reference in the table
+has its outcomes written; a replay after a crash finds its own ticket there and is decided again as the first time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import faust
 from faust.types import EventT
 
+from streams.codecs.references_state import decode_references, encode_references
 from streams.domain import admission
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.credentials import derived_seal_key
 from streams.domain.kinds import FAMILIES, Family
 from streams.domain.normalise import enterprise_numbers
+from streams.domain.references import SentReferences
 from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
-from topologies.batches import handle_then_release
+from topologies.batches import BatchedTable, handle_then_release
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -50,8 +58,17 @@ def register(app: faust.App, deps: Deps) -> None:
 
 def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Callable[[str], bytes]) -> None:
     source = app.topic(deps.topic("intake", family.name), key_type=bytes, value_type=bytes)
+    changelog = app.topic(deps.topic("references", family.name), key_type=bytes, value_type=bytes, compacting=True)
+    table = app.Table(f"references-{family.name}", key_type=bytes, value_type=bytes, changelog_topic=changelog)
     pending_audit = deps.topic("audit", "pending")
     codec, publisher, settings, network = deps.codec, deps.publisher_for(app), deps.settings, deps.network()
+    window = timedelta(days=settings.duplicate_reference_days)
+    remembered: BatchedTable[SentReferences] = BatchedTable(
+        app,
+        table,
+        lambda key, value: decode_references(codec, key.decode(), value),
+        lambda references: encode_references(codec, references),
+    )
 
     async def to_pending(key: bytes | None, entry: dict[str, Any]) -> None:
         await publisher.publish(pending_audit, key, codec.encode(AUDIT_SCHEMA, entry))
@@ -65,6 +82,8 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         record, _ = enterprise_numbers(schema, decoded.record)
         received_at = deps.clock()
         producer = proven_producer(message.headers, message.topic, event.value, seal_key)
+        # a message without key is not checked: its resend may land on another partition
+        references = remembered.get(event.key, event) if event.key else None
         decision = admission.decide(
             schema,
             record,
@@ -74,16 +93,22 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
             encode=codec.encode,
             senders=sender_violations(schema, record, proven=producer, network=network, on=received_at.date()),
             producer=producer,
+            references=references,
+            window=window,
         )
+        if decision.references is not None and event.key:
+            remembered.put(event.key, decision.references, event)
         # quoted: a refused declaration's subject may be of any length (a valid one is 11 or 10 digits)
         key = decision.key.encode() if decision.key else event.key
         await publish_outcomes(
             decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, audit=to_pending
         )
 
+    async def release() -> None:
+        await publisher.flush()  # the outcomes first: a reference in the table has its declaration's written
+        remembered.write()
+
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(
-            stream, handle, publisher.flush, settings.batch_max_events, settings.batch_within_ms / 1000
-        )
+        await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
 
     app.agent(source, name=f"intake-{family.name}")(intake)

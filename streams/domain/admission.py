@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.domain.audit import refusal_entry
@@ -28,6 +28,7 @@ from streams.domain.outcomes import (
     ToRejections,
 )
 from streams.domain.quoting import quoted
+from streams.domain.references import Sent, SentReferences, duplicate_reference
 from streams.domain.senders import NOT_AUTHENTIC_SOURCE, NOT_AUTHENTICATED, NOT_MANDATED
 from streams.domain.validation import Violation
 
@@ -192,6 +193,7 @@ class IntakeDecision:
     ticket: uuid.UUID
     key: str | None  # the declaration's subject: what its outcomes are keyed by
     outcomes: tuple[Outcome, ...]
+    references: SentReferences | None = None  # what its key's intake remembers now, when this changed it
 
 
 def lookup_record(lookup: Any) -> dict[str, Any]:
@@ -208,6 +210,8 @@ def decide(
     encode: Encode,
     senders: Sequence[Violation] = (),
     producer: str | None = None,
+    references: SentReferences | None = None,
+    window: timedelta = timedelta(0),
 ) -> IntakeDecision:
     """Everything the intake publishes for one decoded declaration, as outcomes (`streams.domain.outcomes`).
 
@@ -218,8 +222,16 @@ def decide(
     Refused: the rejection with every violation and the declaration's bytes, and its acknowledgement; refused
     for its sender: audited, acknowledged to the proven producer, or kept whole as a dead letter when nobody is
     proven to have sent it.
+    ``references``: what the intake remembers for the message's key (`streams.domain.references`): a sender
+    reference it admitted in the last ``window`` refuses the declaration; an admitted one is remembered (the
+    decision's ``references``). None: not checked (a message without key).
     """
-    decision = admit(schema_name, record, ticket=ticket, received_at=received_at, senders=senders, producer=producer)
+    sent = _sent(record, ticket, received_at)
+    first = None
+    if references is not None and sent is not None:
+        first = references.first_sending(sent.sender, sent.reference, sent.ticket, received_at, window)
+    earlier = (*senders, duplicate_reference(first)) if first is not None else senders
+    decision = admit(schema_name, record, ticket=ticket, received_at=received_at, senders=earlier, producer=producer)
     key = quoted(decision.key) if decision.key else None
     outcomes: list[Outcome] = []
     if isinstance(decision, Admitted):
@@ -237,7 +249,8 @@ def decide(
         if kind.final_at_intake:
             ack = acknowledgement(schema_name, record, decision.ticket, received_at)
             outcomes.extend(_to(_sender(record), ack))
-        return IntakeDecision(decision.ticket, key, tuple(outcomes))
+        remembered = references.remembered(sent, window) if references is not None and sent is not None else None
+        return IntakeDecision(decision.ticket, key, tuple(outcomes), remembered)
     if decision.sender_refused:
         # audited: who tried to declare what about whom (the directory chains it into the trail)
         outcomes.append(ToAudit(refusal_audit(schema_name, decision)))
@@ -250,6 +263,17 @@ def decide(
     ack = acknowledgement(schema_name, record, decision.ticket, received_at, decision.violations, recipient=recipient)
     outcomes.extend(_to(recipient, ack))
     return IntakeDecision(decision.ticket, key, tuple(outcomes))
+
+
+def _sent(record: Record, ticket: uuid.UUID, at: datetime) -> Sent | None:
+    """The sender and reference a declaration names (None when either is missing: validation says so)."""
+    envelope = record.get("envelope")
+    if not isinstance(envelope, Mapping):
+        return None
+    sender, reference = envelope.get("sender"), envelope.get("sender_reference")
+    if not isinstance(sender, str) or not isinstance(reference, str):
+        return None
+    return Sent(sender, reference, str(ticket), at)
 
 
 def _sender(record: Record) -> str | None:

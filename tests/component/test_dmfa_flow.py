@@ -44,8 +44,18 @@ def test_the_step_decides_each_dmfa_against_the_employers_earlier_ones_and_publi
     app.flow_control.resume()
     original = sample_dmfa()
     employer = original["employer"]
-    correction = {**original, "nature": "CORRECTION", "version": 2, "worker_lines": original["worker_lines"][:2]}
-    skipped = {**original, "nature": "CORRECTION", "version": 4}
+
+    def referenced(reference: str) -> dict[str, Any]:  # each declaration its own reference: one sent twice is refused
+        return {**original["envelope"], "sender_reference": reference}
+
+    correction = {
+        **original,
+        "envelope": referenced("DMFA-2024-Q3-v2"),
+        "nature": "CORRECTION",
+        "version": 2,
+        "worker_lines": original["worker_lines"][:2],
+    }
+    skipped = {**original, "envelope": referenced("DMFA-2024-Q3-v4"), "nature": "CORRECTION", "version": 4}
     admitted_topic = f"{settings.topic_prefix}.dmfa.declarations.v1"
 
     def on(area: str) -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -24,8 +26,10 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TICKET = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
-@pytest.fixture
-def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
+def _intake(
+    ticket_for: Callable[[str, int, int], uuid.UUID] = lambda topic, partition, offset: TICKET,
+) -> tuple[Any, RecordingPublisher, AvroCodec, Settings]:
+    """The intake flows alone, in memory, with the real codec, rules and network; ``ticket_for``: the tickets."""
     settings = Settings(
         app_id=f"component-{uuid.uuid4().hex[:6]}", store="memory://", kafka_security=COMPONENT_TRANSPORT
     )
@@ -35,7 +39,7 @@ def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
         settings,
         codec,
         clock=lambda: NOW,
-        ticket_for=lambda topic, partition, offset: TICKET,
+        ticket_for=ticket_for,
         publisher=publisher,
         loaded_network=load_network(settings.network_dir),
     )
@@ -43,6 +47,11 @@ def harness() -> tuple[object, RecordingPublisher, AvroCodec, Settings]:
     app.finalize()
     app.flow_control.resume()
     return app, publisher, codec, settings
+
+
+@pytest.fixture
+def harness() -> tuple[Any, RecordingPublisher, AvroCodec, Settings]:
+    return _intake()
 
 
 def _run(app: object, family: str, key: bytes, value: bytes, headers: Headers | None = None) -> None:
@@ -195,3 +204,45 @@ def test_a_mandated_secretariats_dimona_is_admitted(harness) -> None:  # type: i
     _send(app, settings, codec, "dimona", b"k", codec.encode(DIMONA_IN, record))
 
     assert len(publisher.on(f"{settings.topic_prefix}.directory.declarations.v1")) == 1 and len(publisher.sent) == 1
+
+
+# -- a resend is refused, not processed twice ------------------------------------------------------------------
+
+
+def test_a_resend_under_the_same_reference_is_refused_naming_the_first_ticket_and_a_replay_is_not() -> None:
+    # the intake's tickets are its positions: the second message is the first one replayed (same position)
+    positions = iter(uuid.UUID(int=n) for n in (1, 1, 2, 3))
+    app, publisher, codec, settings = _intake(lambda topic, partition, offset: next(positions))
+    record = sample_dimona_in()
+    value = codec.encode(DIMONA_IN, record)
+    key = record["worker"].encode()
+    table = app.tables["references-dimona"]
+
+    async def go() -> None:
+        async with app.agents["intake-dimona"].test_context() as running:
+
+            async def put(message_key: bytes | None = key) -> None:
+                await running.put(value=value, key=message_key, headers=sealed(settings, codec, "dimona", value))
+
+            await put()
+            for _ in range(500):  # remembered once released: once its oldest event waited batch_within_ms
+                if table.get(key):
+                    break
+                await asyncio.sleep(0.01)
+            await put()  # the same message handled again (a replay after a crash): decided as the first time
+            await put()  # the sender sends it again
+            await put(message_key=None)  # without key: not checked (its resend may land on another partition)
+
+    asyncio.run(go())
+
+    admitted = [
+        codec.decode(v).record["envelope"]["ticket"]
+        for _, v in publisher.on(f"{settings.topic_prefix}.directory.declarations.v1")
+    ]
+    assert admitted == [str(uuid.UUID(int=1)), str(uuid.UUID(int=1)), str(uuid.UUID(int=3))]
+    (rejection,) = [codec.decode(v).record for _, v in publisher.on(f"{settings.topic_prefix}.outcomes.rejections.v1")]
+    assert rejection["ticket"] == str(uuid.UUID(int=2))
+    (violation,) = rejection["violations"]
+    assert violation["code"] == "envelope.duplicate_reference"
+    assert violation["field"] == "envelope.sender_reference"
+    assert str(uuid.UUID(int=1)) in violation["message"]

@@ -8,8 +8,9 @@ emitted somewhere — so the catalogue, docs/contracts.md and the code cannot dr
 them before anything is shared and ``crossroads check file`` applies exactly the same ones on the provider's
 side.  ``scope`` is ``"state"`` for rules that need what the platform already knows (the reference directory,
 earlier declarations, the senders register and the record's seal): decided by the stateful steps (the intake's
-sender rules, the directory, DmfA versioning), never by ``check file``.  ``scope`` is ``"file"`` for the
-file-drop protocol's formal rules, judged by the inbound connector for a whole file or one of its records.
+sender rules and sender references, the directory, DmfA versioning), never by ``check file``.  ``scope`` is
+``"file"`` for the file-drop protocol's formal rules, judged by the inbound connector for a whole file or one of
+its records.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ _STATE: tuple[tuple[str, str], ...] = (
     (
         "envelope.sender_not_mandated",
         "a DIMONA or DmfA sender is neither the employer nor a secretariat it mandated on the day received",
+    ),
+    (
+        "envelope.duplicate_reference",
+        "the sender sent this reference already, in a declaration about the same subject the intake admitted within "
+        "the window (Settings duplicate_reference_days): a resend is refused, naming the first ticket",
     ),
     # the reference directory (streams.domain.directory)
     ("directory.unknown_institution", "the integrating institution is not in the network"),
