@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.domain.directory import CIVIL_PREFIX, Entry, PersonFile, Relation
-from streams.domain.network import DataType, Network
+from streams.domain.network import ConsultedData, Network
 from streams.domain.sources import source_of, wage_employer
 
 Record = Mapping[str, Any]
@@ -24,7 +24,7 @@ Record = Mapping[str, Any]
 EMPLOYER_CAPACITY = "EMPLOYER"
 # The employer's access key comes from the DIMONA regulation itself, not from a sectoral deliberation.
 EMPLOYER_LEGAL_BASIS = "AR/KB 05.11.2002 DIMONA, art. 8"
-EMPLOYER_DATA_TYPES = frozenset({DataType.IDENTITY, DataType.EMPLOYMENT})
+EMPLOYER_DATA_TYPES = frozenset({ConsultedData.IDENTITY, ConsultedData.EMPLOYMENT})
 # Seed 6.2: employers obtain "des informations minimales et non sensibles" about the persons concerned. Of
 # the civil facts the platform keeps, that is the worker's address in force (an AddressChange names only the
 # person, the date and the address). Not the Birth (it names the parents), the CivilStatusChange (civil status
@@ -70,12 +70,12 @@ def decide(file: PersonFile, network: Network, request: Record) -> Answer:
 
 def provenance(file: PersonFile, requester: str, data_type: str, as_of: dt.date, employer: str | None) -> str | None:
     """The source of ``data_type`` data in ``file`` as of ``as_of`` (an employer sees its own relations only)."""
-    if data_type == DataType.EMPLOYMENT:
+    if data_type == ConsultedData.EMPLOYMENT:
         employers = (r.employer for r in _relations(file, as_of, employer))
         return source_of(data_type, providers=employers)
-    if data_type == DataType.WAGES:
+    if data_type == ConsultedData.WAGES:
         return source_of(data_type, providers=(wage_employer(f.slot) for f in file.stored(DMFA_PREFIX, as_of)))
-    if data_type == DataType.DIRECTORY_ENTRIES:
+    if data_type == ConsultedData.DIRECTORY_ENTRIES:
         return source_of(data_type, providers=(requester,))  # one's own entries: one declared them oneself
     return source_of(data_type)
 
@@ -125,16 +125,16 @@ def _found(
 ) -> Answer:
     payloads: tuple[bytes, ...] = ()
     entries: tuple[Entry, ...] = ()
-    if data_type == DataType.IDENTITY:
+    if data_type == ConsultedData.IDENTITY:
         in_force = file.in_force(CIVIL_PREFIX, as_of)
         if employer is not None:  # the minimal identity, as facts the employer decodes like any other
             in_force = [f for f in in_force if f.schema_name in EMPLOYER_IDENTITY_FACTS]
         payloads = tuple(f.payload for f in in_force)
-    elif data_type == DataType.EMPLOYMENT:
+    elif data_type == ConsultedData.EMPLOYMENT:
         payloads = tuple(r.payload for r in _relations(file, as_of, employer))
-    elif data_type == DataType.WAGES:
+    elif data_type == ConsultedData.WAGES:
         payloads = tuple(f.payload for f in file.stored(DMFA_PREFIX, as_of))
-    elif data_type == DataType.DIRECTORY_ENTRIES:
+    elif data_type == ConsultedData.DIRECTORY_ENTRIES:
         entries = tuple(sorted((e for e in file.entries if e.institution == requester), key=lambda e: e.start))
     if not payloads and not entries:
         return Answer("NOT_FOUND", f"no {data_type} known on or before {as_of}", legal_basis)

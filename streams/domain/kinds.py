@@ -35,7 +35,6 @@ from enum import StrEnum
 from typing import Any
 
 from streams.domain.errors import UnknownDeclarationTypeError
-from streams.domain.network import DataType
 from streams.domain.validation import (
     validate_address_change,
     validate_birth,
@@ -61,6 +60,7 @@ __all__ = [
     "DMFA_DECLARATIONS",
     "FAMILIES",
     "KINDS",
+    "PUSHED_DATA_TYPES",
     "Decider",
     "Family",
     "Kind",
@@ -173,7 +173,7 @@ class Kind:
     subject: Callable[[Record], str | None]  # the partition key: the person it is about (DmfA: its employer)
     persons: Callable[[Record], tuple[str, ...]]  # every person it names, in order
     effective: Callable[[Record], dt.date] | None = None  # as of when the directory and authorizations apply
-    data_type: DataType | None = None  # what an authorization must grant to receive it (None: never pushed)
+    pushed: bool = False  # its facts are pushed to the holders an authorization grants its schema name to
     decider: Decider | None = None  # the stateful rules that decide it after intake (None: intake is final)
     route: Router | None = None  # the directories a fact is looked up in once it is one (civil, DmfA)
     projection: str | None = None  # the warehouse table its facts are projected to
@@ -188,6 +188,11 @@ class Kind:
     @property
     def final_at_intake(self) -> bool:
         return self.family.final_at_intake
+
+    @property
+    def data_type(self) -> str | None:
+        """What an authorization must grant to receive its facts: its schema name (None: never pushed)."""
+        return self.schema if self.pushed else None
 
 
 def _field(name: str) -> Callable[[Record], str | None]:
@@ -314,7 +319,7 @@ _DIMONA = "be.crossroads.dimona."
 _CIVIL = "be.crossroads.civil."
 
 
-def _dimona(name: str, validate: Validator, effective: Callable[[Record], dt.date], data_type: DataType) -> Kind:
+def _dimona(name: str, validate: Validator, effective: Callable[[Record], dt.date]) -> Kind:
     return Kind(
         _DIMONA + name,
         DIMONA,
@@ -322,8 +327,8 @@ def _dimona(name: str, validate: Validator, effective: Callable[[Record], dt.dat
         _field("worker"),
         _persons("worker"),
         effective,
-        data_type,
-        Decider.DIMONA,
+        pushed=True,
+        decider=Decider.DIMONA,
         projection="dimona_events",
         by_employer=True,
         enterprises=("employer",),
@@ -336,7 +341,6 @@ def _civil(
     subject: str,
     persons: Sequence[str],
     effective: str,
-    data_type: DataType,
     route: Router,
 ) -> Kind:
     return Kind(
@@ -346,16 +350,16 @@ def _civil(
         _field(subject),
         _persons(*persons),
         _date(effective),
-        data_type,
+        pushed=True,
         route=route,
         projection="civil_events",
     )
 
 
-DIMONA_IN = _dimona("DimonaIn", validate_dimona_in, _date("start_date"), DataType.DIMONA_IN)
-DIMONA_OUT = _dimona("DimonaOut", validate_dimona_out, _date("end_date"), DataType.DIMONA_OUT)
-DIMONA_UPDATE = _dimona("DimonaUpdate", validate_dimona_update, _dimona_update_date, DataType.DIMONA_UPDATE)
-DIMONA_CANCEL = _dimona("DimonaCancel", validate_dimona_cancel, _date("relation_start_date"), DataType.DIMONA_CANCEL)
+DIMONA_IN = _dimona("DimonaIn", validate_dimona_in, _date("start_date"))
+DIMONA_OUT = _dimona("DimonaOut", validate_dimona_out, _date("end_date"))
+DIMONA_UPDATE = _dimona("DimonaUpdate", validate_dimona_update, _dimona_update_date)
+DIMONA_CANCEL = _dimona("DimonaCancel", validate_dimona_cancel, _date("relation_start_date"))
 DIMONA_BATCH = Kind(
     _DIMONA + "DimonaBatch", DIMONA, validate_dimona_batch, lambda record: None, lambda record: (), batch=True
 )
@@ -366,31 +370,29 @@ DMFA_DECLARATION = Kind(
     _field("employer"),
     _dmfa_workers,
     _quarter_end,
-    DataType.DMFA_DECLARATION,
-    Decider.DMFA,
+    pushed=True,
+    decider=Decider.DMFA,
     route=_dmfa,
     projection="dmfa_lines",
     by_employer=True,
     enterprises=("employer",),
 )
-BIRTH = _civil("Birth", validate_birth, "child", ("child", "parents"), "birth_date", DataType.BIRTH, _birth)
+BIRTH = _civil("Birth", validate_birth, "child", ("child", "parents"), "birth_date", _birth)
 ADDRESS_CHANGE = _civil(
     "AddressChange",
     validate_address_change,
     "person",
     ("person",),
     "effective_date",
-    DataType.ADDRESS_CHANGE,
     _about_the_person,
 )
-DEATH = _civil("Death", validate_death, "person", ("person",), "date_of_death", DataType.DEATH, _about_the_person)
+DEATH = _civil("Death", validate_death, "person", ("person",), "date_of_death", _about_the_person)
 CIVIL_STATUS_CHANGE = _civil(
     "CivilStatusChange",
     validate_civil_status_change,
     "person",
     ("person", "partner"),
     "effective_date",
-    DataType.CIVIL_STATUS_CHANGE,
     _about_the_person,
 )
 INTEGRATION = Kind(
@@ -450,6 +452,9 @@ BATCH_NAMESPACE = uuid.UUID("a7d4c0f2-5b8e-5f1a-9c3d-2e6b8f0a4d71")
 
 #: every declaration type, by full Avro name, in the catalogue's order
 DECLARATION_TYPES: tuple[str, ...] = tuple(KINDS)
+
+#: what an authorization can grant to be pushed: the schema names of the kinds whose facts holders receive
+PUSHED_DATA_TYPES: frozenset[str] = frozenset(k.schema for k in KINDS.values() if k.pushed)
 
 
 def validate(schema_name: str, record: Record) -> list[Violation]:

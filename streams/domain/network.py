@@ -32,12 +32,14 @@ from typing import Any, TypeVar
 
 from streams.domain.errors import DomainError, InvalidIdentifierError
 from streams.domain.identifiers import EnterpriseNumber
+from streams.domain.kinds import PUSHED_DATA_TYPES
 
 __all__ = [
     "DEFAULT_PROVISIONAL_DAYS",
     "DOCUMENTS",
     "AuthenticSource",
     "Authorization",
+    "ConsultedData",
     "DataType",
     "Institution",
     "Mandate",
@@ -50,30 +52,33 @@ __all__ = [
 ]
 
 
-class DataType(StrEnum):
-    """What an authorization can grant: the full Avro name of the data exchanged.
+class ConsultedData(StrEnum):
+    """What an institution may ask for (a consultation request's ``data_type``), answered from the person's file."""
 
-    The first group is pushed to holders' mailboxes by the fan-out; the ``consultation`` group is what an
-    institution may ask for (a consultation request's ``data_type``).
-    """
-
-    BIRTH = "be.crossroads.civil.Birth"
-    ADDRESS_CHANGE = "be.crossroads.civil.AddressChange"
-    DEATH = "be.crossroads.civil.Death"
-    CIVIL_STATUS_CHANGE = "be.crossroads.civil.CivilStatusChange"
-    DIMONA_IN = "be.crossroads.dimona.DimonaIn"
-    DIMONA_OUT = "be.crossroads.dimona.DimonaOut"
-    DIMONA_UPDATE = "be.crossroads.dimona.DimonaUpdate"
-    DIMONA_CANCEL = "be.crossroads.dimona.DimonaCancel"
-    DMFA_DECLARATION = "be.crossroads.dmfa.DmfaDeclaration"
     IDENTITY = "be.crossroads.consultation.Identity"  # identity, from the civil facts
     EMPLOYMENT = "be.crossroads.consultation.Employment"  # employment relations, from DIMONA
     WAGES = "be.crossroads.consultation.Wages"  # wages and working time, from DmfA
     DIRECTORY_ENTRIES = "be.crossroads.consultation.DirectoryEntries"  # the requester's own directory entries
 
+
+class _DataType(StrEnum):
     @property
     def short_name(self) -> str:
         return self.value.rpartition(".")[2]
+
+
+def _constant(schema_name: str) -> str:
+    """``be.crossroads.civil.AddressChange`` -> ``ADDRESS_CHANGE``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", schema_name.rpartition(".")[2]).upper()
+
+
+#: What an authorization can grant: the full Avro name of the data exchanged. The data pushed to holders'
+#: mailboxes by the fan-out are the pushed kinds' schema names (`streams.domain.kinds`: a new kind brings its
+#: own), then what can be consulted (`ConsultedData`).
+DataType: type[_DataType] = _DataType(  # type: ignore[call-arg,assignment]  # members from the kinds
+    "DataType",
+    [(_constant(name), name) for name in sorted(PUSHED_DATA_TYPES)] + [(c.name, c.value) for c in ConsultedData],
+)
 
 
 # The three documents of a network, in the order they must be read: institutions and authorizations refer

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from streams.domain.network import DataType
+from streams.domain.network import ConsultedData
 from streams.domain.pseudonyms import REIDENTIFICATION_DATA_TYPE
 
 __all__ = [
@@ -72,13 +72,13 @@ def source_of(data_type: str, *, providers: Iterable[str] = ()) -> str | None:
     None when the source is not known: a type with no rule here, or employer data without any employer (a
     consultation that found nothing to give).
     """
-    if data_type.startswith(_CIVIL) or data_type == DataType.IDENTITY:
+    if data_type.startswith(_CIVIL) or data_type == ConsultedData.IDENTITY:
         return NATIONAL_REGISTER
     if data_type == REIDENTIFICATION_DATA_TYPE:
         return WAREHOUSE
     if (
         data_type.startswith((_DIMONA, _DMFA))
-        or data_type in (DataType.EMPLOYMENT, DataType.WAGES, DataType.DIRECTORY_ENTRIES)
+        or data_type in (ConsultedData.EMPLOYMENT, ConsultedData.WAGES, ConsultedData.DIRECTORY_ENTRIES)
         or data_type == _INTEGRATION
     ):
         return joined(providers)

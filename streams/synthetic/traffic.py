@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.domain.identifiers import parse_niss
-from streams.domain.network import DataType
+from streams.domain.network import ConsultedData
 from streams.synthetic import figures
 from streams.synthetic.geography import street_names
 from streams.synthetic.numbers import NissFactory, break_enterprise, break_niss
@@ -57,10 +57,10 @@ from streams.synthetic.records import (
 __all__ = ["CONSULTATION_TYPES", "generate_day"]
 
 CONSULTATION_TYPES: tuple[str, ...] = (
-    DataType.IDENTITY.value,
-    DataType.EMPLOYMENT.value,
-    DataType.WAGES.value,
-    DataType.DIRECTORY_ENTRIES.value,
+    ConsultedData.IDENTITY.value,
+    ConsultedData.EMPLOYMENT.value,
+    ConsultedData.WAGES.value,
+    ConsultedData.DIRECTORY_ENTRIES.value,
 )
 _UNEMPLOYMENT_FILES = (
     ("UNEMPLOYMENT", "BENEFICIARY"),
