@@ -303,6 +303,18 @@ def by_topic(offsets: dict[tuple[str, int], int]) -> dict[str, int]:
     return totals
 
 
+def _by_topic(delta: dict[str, int], prefix: str) -> dict[str, int]:
+    """Messages written per topic, largest first: ``<area>.<name>``, the institutions' mailboxes summed."""
+    totals: dict[str, int] = {}
+    for topic, n in delta.items():
+        if not n or not topic.startswith(f"{prefix}."):
+            continue
+        area, name = topic[len(prefix) + 1 :].rsplit(".", 1)[0].split(".", 1)
+        short = f"{area}.{name}" if area != "mailbox" or name == "employers" else "mailbox.<institutions>"
+        totals[short] = totals.get(short, 0) + n
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
 @dataclass
 class Sample:
     t: float
@@ -1038,6 +1050,8 @@ def run(
             "rejections": delta.get(stages.rejections, 0),
             "dead_letters": delta.get(stages.dead_letters, 0),
             "messages_written_all_topics": written,
+            # per topic (prefix and version dropped; every institution's mailbox under "mailbox.<institutions>")
+            "written_by_topic": _by_topic(delta, stages.prefix),
             "messages_written_per_declaration": round(written / len(mix), 2),
             "messages_written_per_s": round(written / done_s, 1),
             "audit_records_per_s": round(audit_msgs / done_s, 1),

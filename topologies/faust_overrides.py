@@ -38,6 +38,16 @@ Each numbered defect below was seen in the crash test or reproduced by tests/int
 7. **The worker's fetch wait.** faust hard-codes `fetch_max_wait_ms=1500`; a declaration crosses two consume
    steps, so each could wait up to 1.5 s on a quiet partition (`consumer_fetch_max_wait_ms`).
 
+And one for speed, measured (bench/limits.md):
+
+8. **Four tasks per consumed message.** `Consumer._drain_messages` hands each message to the streams with
+   `await self.wait_first(callback(message), self.suspend_flow.wait())`: mode wraps both and the service's stop
+   events in futures, waits for the first, cancels the rest -- ~47 µs per message on this machine, against
+   0.13 µs for a plain await, when the callback almost never waits (it only does when flow control is suspended,
+   the producer buffer is full or a stream's buffer is). `_Consumer._drain_messages` is faust's loop with one
+   change: it first runs the callback inline (`_run_inline`); only a callback that does wait is finished as a
+   task under the same `wait_first`, so a rebalance still interrupts it exactly as before.
+
 Everything here holds for the versions in `PINNED` and is checked by tests/unit/test_faust_overrides.py, which
 also pins the source of each faust function overridden: when faust changes underneath, that test fails and the
 override must be re-read against the new code (and dropped if upstream fixed it).
@@ -51,6 +61,7 @@ from typing import Any, cast
 import aiokafka
 from faust.tables.manager import TableManager as FaustTableManager
 from faust.tables.recovery import Recovery as FaustRecovery
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
@@ -79,6 +90,48 @@ REVIEWED = {
     "aiokafka.consumer.fetcher.Fetcher.fetched_records": "be4348896b9b66af",
     "aiokafka.consumer.consumer.AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
 }
+
+
+class _Suspended(Exception):
+    """The callback awaited something: the rest of it runs as a task (`_finish`)."""
+
+    def __init__(self, coro: Any, awaited: Any) -> None:
+        self.coro, self.awaited = coro, awaited
+
+
+def _run_inline(coro: Any) -> None:
+    """Run a coroutine to its end in the caller, without a task, as long as it does not wait.
+
+    Raises `_Suspended` with the coroutine and what it awaits (an asyncio future, or None for a bare yield) at
+    its first wait: `_finish` then drives the rest exactly as a task would."""
+    try:
+        awaited = coro.send(None)
+    except StopIteration:
+        return
+    raise _Suspended(coro, awaited)
+
+
+async def _finish(coro: Any, awaited: Any) -> Any:
+    """Drive a coroutine that stopped at ``awaited`` to its end, in the calling task (asyncio's Task.__step)."""
+    while True:
+        try:
+            if awaited is None:
+                await asyncio.sleep(0)
+            else:
+                awaited._asyncio_future_blocking = False  # taken, as a task takes the future it waits for
+                await asyncio.wait((awaited,))
+        except asyncio.CancelledError:
+            if awaited is not None:
+                awaited.cancel()
+            try:
+                awaited = coro.throw(asyncio.CancelledError())
+            except StopIteration as done:
+                return done.value
+            continue
+        try:
+            awaited = coro.send(None)  # the future is done: the coroutine's await returns (or raises) its result
+        except StopIteration as done:
+            return done.value
 
 
 class _Consumer(driver.Consumer):
@@ -140,6 +193,67 @@ class _Consumer(driver.Consumer):
         del acked[: len(batch)]
         self._acked_index[tp].difference_update(batch)
         return batch[-1] + 1
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (the worker's fetcher)
+        # faust's loop (faust.transport.consumer.Consumer._drain_messages, pinned in REVIEWED) but for the
+        # callback: inline first, as a task under wait_first only once it waits (override 8)
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = cast(Any, self)._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        flag_consumer_fetching = CONSUMER_FETCHING
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(flag_consumer_fetching)
+                ait = cast(Any, getmany(timeout=1.0))
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            try:
+                                _run_inline(callback(message))
+                            except _Suspended as suspended:
+                                await self.wait_first(
+                                    _finish(suspended.coro, suspended.awaited), self.suspend_flow.wait()
+                                )
+                            set_read_offset(tp, offset)
+                    unset_flag(flag_consumer_fetching)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(flag_consumer_fetching)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         # a paused partition is still yielded by getmany while it is marked buffered (buffer full): a revoked

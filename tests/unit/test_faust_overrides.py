@@ -176,3 +176,93 @@ def test_recovery_seeks_and_clears_the_buffers_before_the_stream_partitions_are_
     asyncio.run(_Recovery._seek_then_resume(probe, {P0, changelog}))  # type: ignore[arg-type]
     assert probe.calls == ["seek", "completed", "clear buffers", "resume [0]", "resume_flow"]
     assert not probe.consumer._buffered_partitions, "a paused partition marked buffered would still be yielded"
+
+
+# -- override 8: the drain loop runs each callback inline until it waits -----------------------------------------
+
+
+def _drain_loop_lines(function: Any) -> list[str]:
+    """The statements of a drain loop, stripped of comments, blank lines and the pragma."""
+    source = inspect.getsource(function)
+    lines = []
+    for raw in source.splitlines()[1:]:
+        line = raw.split("#")[0].strip()
+        if line:
+            lines.append(line)
+    return lines
+
+
+def test_the_drain_loop_is_fausts_but_for_the_callback() -> None:
+    ours = _drain_loop_lines(_Consumer._drain_messages)
+    theirs = _drain_loop_lines(faust_consumer.Consumer._drain_messages)
+    # what faust does per message, and what we do instead
+    assert "await self.wait_first(" in theirs and "callback(message), self.suspend_flow.wait()" in theirs
+    assert "_run_inline(callback(message))" in ours
+    for statement in (
+        "await self._add_gap(tp, r_offset + 1, offset)",
+        "await self.commit()",
+        "set_read_offset(tp, offset)",
+        "ait = cast(AsyncIterator, getmany(timeout=1.0))",
+        "await self.sleep(0)",
+        "unset_flag(flag_consumer_fetching)",
+    ):
+        assert statement in theirs, f"faust's loop no longer has {statement!r}: re-read override 8"
+
+
+def test_a_callback_that_does_not_wait_runs_inline_without_a_task() -> None:
+    done: list[str] = []
+
+    async def callback() -> None:
+        done.append("ran")
+
+    async def go() -> None:
+        before = len(asyncio.all_tasks())
+        faust_overrides._run_inline(callback())
+        assert done == ["ran"] and len(asyncio.all_tasks()) == before
+
+    asyncio.run(go())
+
+
+def test_a_callback_that_waits_is_finished_with_what_it_awaited_and_its_errors() -> None:
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        gate: asyncio.Future[int] = loop.create_future()
+        seen: list[Any] = []
+
+        async def callback() -> str:
+            seen.append(await gate)
+            await asyncio.sleep(0)  # a bare yield too
+            raise ValueError("after the wait")
+
+        with pytest.raises(faust_overrides._Suspended) as suspended:
+            faust_overrides._run_inline(callback())
+        loop.call_soon(gate.set_result, 7)
+        with pytest.raises(ValueError, match="after the wait"):
+            await faust_overrides._finish(suspended.value.coro, suspended.value.awaited)
+        assert seen == [7]
+
+    asyncio.run(go())
+
+
+def test_a_waiting_callback_interrupted_by_a_suspended_flow_is_cancelled_as_under_wait_first() -> None:
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        never: asyncio.Future[None] = loop.create_future()
+        cleaned: list[str] = []
+
+        async def callback() -> None:
+            try:
+                await never
+            finally:
+                cleaned.append("cancelled inside")
+
+        with pytest.raises(faust_overrides._Suspended) as suspended:
+            faust_overrides._run_inline(callback())
+        task = asyncio.ensure_future(faust_overrides._finish(suspended.value.coro, suspended.value.awaited))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert cleaned == ["cancelled inside"] and never.cancelled()
+
+    asyncio.run(go())
