@@ -73,6 +73,7 @@ sys.path.insert(0, str(CODE_ROOT))
 
 from streams.catalog import Area, by_key, mailbox, platform_topics  # noqa: E402
 from streams.codecs import AvroCodec, SchemaRegistry  # noqa: E402
+from streams.deployment import grant_deployment  # noqa: E402
 from streams.domain.kinds import subject_key, validate  # noqa: E402
 from streams.kafka.admin import TopicAdmin, delete_run_topics, wait_for_group  # noqa: E402
 from streams.kafka.producer import DeclarationProducer, producer_config  # noqa: E402
@@ -590,6 +591,7 @@ def start_worker(workers: PlatformWorkers, settings: Settings, profile: str | No
     else:
         argv = [sys.executable, "-m", "cProfile", "-o", str(profile_out), "-m", "streams", "worker"]
     workers.home.mkdir(parents=True, exist_ok=True)
+    grant_deployment(settings)  # as PlatformWorkers.start: the worker logs in as its own principal
     return process.start(argv, cwd=workers.home, env=settings.as_env())
 
 
