@@ -182,10 +182,13 @@ def run_settings(stack: Settings, tag: str, state_dir: Path) -> Settings:
 
 
 def prepare(settings: Settings) -> None:
-    """The topics `crossroads topics apply` creates and the warehouse migrated, as tests/conftest.py does."""
+    """The topics `crossroads topics apply` creates, the run's access granted (its services log in as their own
+    principals on the secured stack) and the warehouse migrated, as tests/conftest.py does."""
     from connectors.clickhouse import connect, migrate
+    from streams.deployment import grant_deployment
 
     TopicAdmin(settings).apply(needed_topics(settings))
+    grant_deployment(settings)
     client = connect(settings, database="default")
     try:
         migrate(client, settings)
