@@ -339,6 +339,7 @@ class Stages:
             "directory": [
                 by_key(Area.DIRECTORY, "declarations").topic(p),
                 by_key(Area.DIRECTORY, "lookups").topic(p),
+                by_key(Area.FACTS, "civil").topic(p),  # read for the person it is about (no lookup hop)
                 by_key(Area.CONSULTATIONS, "accepted").topic(p),
                 by_key(Area.AUDIT, "pending").topic(p),
             ],

@@ -153,7 +153,8 @@ CATALOG: tuple[TopicSpec, ...] = (
         Area.DIRECTORY,
         "lookups",
         "niss",
-        "civil and DmfA facts routed to the directory of each person concerned (birth: the parents)",
+        "facts routed to the directory of another person than their subject (a birth: the parents; a DmfA line: "
+        "its worker); a civil fact's own subject's directory reads it in facts.civil",
         retention_ms=7 * DAY_MS,
     ),
     _spec(

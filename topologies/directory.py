@@ -1,7 +1,8 @@
 """The reference directory: one faust table keyed by NISS, and the step that reads and writes it.
 
 It consumes every topic keyed by person that needs the person's file — the declarations it decides (integrations,
-DIMONA), lookups of civil and DmfA facts, consultations — all co-partitioned (same key, same partition count,
+DIMONA), the civil facts (for the person they are about: no lookup hop), lookups of facts routed to other persons
+(a birth's parents, each DmfA line's worker), consultations — all co-partitioned (same key, same partition count,
 murmur2), so the file of the person an event is about is always in the partition being processed. The decision
 is `streams.domain.exchange`; this module decodes, loads the file, calls it, stores the file back and publishes
 the outcomes (`topologies.outcomes`).  What it accepts becomes a fact only then: only accepted declarations
@@ -38,7 +39,7 @@ from streams.codecs.person_file import decode_person_file, encode_person_file
 from streams.domain import exchange
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
-from streams.domain.kinds import DIRECTORY_DECLARATIONS, INTEGRATION
+from streams.domain.kinds import DIRECTORY_DECLARATIONS, INTEGRATION, KINDS
 from streams.domain.network import Network
 from topologies.audit_trail import AuditTrail
 from topologies.batches import BatchedTable, handle_then_release
@@ -56,6 +57,8 @@ def register(app: faust.App, deps: Deps) -> None:
     topics = [
         deps.topic(*DIRECTORY_DECLARATIONS),
         deps.topic("directory", "lookups"),
+        # the facts the directory reads for their subject's own lookup (civil: no lookup hop)
+        *sorted({deps.topic(*k.family.facts) for k in KINDS.values() if k.read_in_facts and k.family.facts}),
         deps.topic("consultations", "accepted"),
         pending := deps.topic("audit", "pending"),
     ]
@@ -91,7 +94,14 @@ def register(app: faust.App, deps: Deps) -> None:
             return
         file = files.get(key, event)
         decision = exchange.decide(
-            file, network, decoded.schema_name, record, event.value, now, _entry_encoder(codec, key.decode())
+            file,
+            network,
+            decoded.schema_name,
+            record,
+            event.value,
+            now,
+            _entry_encoder(codec, key.decode()),
+            codec.encode,
         )
         await publish_outcomes(
             decision.outcomes,

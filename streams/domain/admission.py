@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.domain.audit import refusal_entry
-from streams.domain.kinds import BATCH_NAMESPACE, KINDS, Encode, kind_of, subject_key, validate
+from streams.domain.kinds import BATCH_NAMESPACE, KINDS, Encode, kind_of, routed, subject_key, validate
 from streams.domain.outcomes import (
     ACKNOWLEDGEMENT,
     LOOKUP,
@@ -242,7 +242,8 @@ def decide(
             outcomes.append(Forward(*fact_kind.family.admitted_to, fact.key, value))
             # looked up once it is a fact: a kind decided later (DmfA) is routed by the step that decides it
             if fact_kind.route is not None and fact_kind.final_at_intake:
-                for lookup in fact_kind.route(fact_kind, fact.record, str(fact.ticket), value, encode):
+                # the subject's own directory reads the fact itself (same key, same partition): no lookup for it
+                for lookup in routed(fact_kind, fact.record, str(fact.ticket), value, encode):
                     outcomes.append(
                         Forward("directory", "lookups", lookup.person, encode(LOOKUP, lookup_record(lookup)))
                     )

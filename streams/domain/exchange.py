@@ -15,7 +15,7 @@ from typing import Any
 
 from streams.domain import admission, audit, consult, directory, dmfa, fanout, sources
 from streams.domain.directory import Entry, PersonFile, Refusals
-from streams.domain.kinds import KINDS, Decider, Kind, Lookup
+from streams.domain.kinds import KINDS, Decider, Encode, Kind, Lookup, own_lookups
 from streams.domain.network import Network
 from streams.domain.outcomes import (
     ACKNOWLEDGEMENT,
@@ -245,8 +245,28 @@ def on_consultation(
     return Decision(None, (reply, ToAudit(entry)))
 
 
-#: what `decide` accepts: lookups, and every kind one of the directory's rules decides
-HANDLED = frozenset({LOOKUP, *(k.schema for k in KINDS.values() if k.decider is not None and k.decider.by_directory)})
+#: what `decide` accepts: lookups, the facts it reads for their subject's own lookup, and every kind one of the
+#: directory's rules decides
+HANDLED = frozenset(
+    {
+        LOOKUP,
+        *(k.schema for k in KINDS.values() if k.read_in_facts),
+        *(k.schema for k in KINDS.values() if k.decider is not None and k.decider.by_directory),
+    }
+)
+
+
+def on_fact(
+    file: PersonFile, network: Network, kind: Kind, record: Record, payload: bytes, at: dt.datetime, encode: Encode
+) -> Decision:
+    """A fact read in its facts topic by its subject's directory: its subject's lookups, applied one by one."""
+    outcomes: list[Outcome] = []
+    changed: PersonFile | None = None
+    for lookup in own_lookups(kind, record, payload, encode):
+        decision = on_lookup(changed or file, network, lookup, at)
+        outcomes.extend(decision.outcomes)
+        changed = decision.file or changed
+    return Decision(changed, tuple(outcomes))
 
 
 def decide(
@@ -257,11 +277,14 @@ def decide(
     payload: bytes,
     at: dt.datetime,
     encode_entry: Callable[[Entry], bytes],
+    encode: Encode,
 ) -> Decision:
     """The directory step's one entry point: which rule applies is told by the message's kind."""
     if schema_name == LOOKUP:
         return on_lookup(file, network, Lookup(**record), at)
     kind = KINDS.get(schema_name)
+    if kind is not None and kind.read_in_facts:
+        return on_fact(file, network, kind, record, payload, at, encode)
     if kind is None or kind.decider is None or not kind.decider.by_directory:
         raise ValueError(f"the directory does not handle {schema_name}")
     ticket = record["envelope"]["ticket"]

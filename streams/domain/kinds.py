@@ -10,8 +10,9 @@ A new declaration type costs one `Kind` below, its Avro schema and its authoriza
 
 Where an address change goes, and who is told: it arrives on ``intake.civil``, is validated by
 `validate_address_change`, keyed by its ``person``; the intake's decision is final (the National Register is
-the authentic source), so it is acknowledged there and goes to ``facts.civil``; one lookup is routed to the
-person's own directory (`lookups`), which keeps it (identity history) and notifies every institution holding an
+the authentic source), so it is acknowledged there and goes to ``facts.civil``, keyed by the person; the
+person's own directory reads it there (`read_in_facts`: no lookup hop for a fact about its own partition's
+person), keeps it (identity history) and notifies every institution holding an
 active file on the person on ``effective_date`` whose sector and capacity an authorization grants
 ``be.crossroads.civil.AddressChange``; each delivery and each withheld holder is audited; the warehouse projects
 it to ``civil_events``.
@@ -71,6 +72,8 @@ __all__ = [
     "kind_of",
     "kinds_of",
     "lookups",
+    "own_lookups",
+    "routed",
     "subject_key",
     "validate",
     "wage_slot",
@@ -188,6 +191,12 @@ class Kind:
     @property
     def final_at_intake(self) -> bool:
         return self.family.final_at_intake
+
+    @property
+    def read_in_facts(self) -> bool:
+        """Final at intake and looked up in directories: the directory reads its facts topic (keyed by the
+        subject) for the subject's own lookup; only the other persons' go through ``directory.lookups``."""
+        return self.final_at_intake and self.route is not None
 
     @property
     def data_type(self) -> str | None:
@@ -480,6 +489,24 @@ def lookups(schema_name: str, record: Record, ticket: str, payload: bytes, encod
     """Which directories a fact goes to (none: a kind the directory decides itself, or not about persons)."""
     kind = kind_of(schema_name)
     return [] if kind.route is None else kind.route(kind, record, ticket, payload, encode)
+
+
+def routed(kind: Kind, record: Record, ticket: str, payload: bytes, encode: Encode) -> list[Lookup]:
+    """The lookups of a fact that go through ``directory.lookups``: all of them, but for a kind the directory
+    reads in its facts topic, those of the persons other than its subject (a birth's parents)."""
+    found = [] if kind.route is None else kind.route(kind, record, ticket, payload, encode)
+    if not kind.read_in_facts:
+        return found
+    subject = kind.subject(record)
+    return [lookup for lookup in found if lookup.person != subject]
+
+
+def own_lookups(kind: Kind, record: Record, payload: bytes, encode: Encode) -> list[Lookup]:
+    """What the subject's directory does with a fact it reads in the facts topic: the lookups of its subject."""
+    assert kind.route is not None and kind.read_in_facts
+    subject = kind.subject(record)
+    ticket = record["envelope"]["ticket"]
+    return [lookup for lookup in kind.route(kind, record, ticket, payload, encode) if lookup.person == subject]
 
 
 def subject_key(schema_name: str, record: Record) -> str | None:

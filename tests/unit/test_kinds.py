@@ -8,9 +8,20 @@ from streams.codecs import SchemaRegistry, default_schema_dir
 from streams.codecs.packed import FACT_SCHEMAS, pack, unpack
 from streams.domain.directory import PersonFile, StoredFact
 from streams.domain.filedrop import FILE_TYPES
-from streams.domain.kinds import FAMILIES, KINDS, Decider, kinds_of
+from streams.domain.kinds import (
+    ADDRESS_CHANGE,
+    BIRTH,
+    DMFA_DECLARATION,
+    FAMILIES,
+    KINDS,
+    Decider,
+    kinds_of,
+    own_lookups,
+    routed,
+)
 from streams.domain.network import DataType
 from streams.domain.samples import sample
+from tests.support import with_envelope
 
 
 def test_every_kind_has_its_schema_and_a_sample_its_own_validator_accepts() -> None:
@@ -68,3 +79,16 @@ def test_the_directory_handles_what_its_rules_decide_and_not_the_dmfa() -> None:
     assert KINDS["be.crossroads.dmfa.DmfaDeclaration"].decider is Decider.DMFA
     assert "be.crossroads.dmfa.DmfaDeclaration" not in HANDLED
     assert {"be.crossroads.dimona.DimonaIn", "be.crossroads.directory.Integration"} <= HANDLED
+
+
+def test_a_civil_fact_is_read_by_its_subjects_directory_and_only_the_other_persons_get_a_lookup() -> None:
+    move = with_envelope(sample(ADDRESS_CHANGE.schema), ticket="t-move")
+    assert ADDRESS_CHANGE.read_in_facts and not DMFA_DECLARATION.read_in_facts
+    assert routed(ADDRESS_CHANGE, move, "t-move", b"fact", lambda s, r: b"") == []
+    (own,) = own_lookups(ADDRESS_CHANGE, move, b"fact", lambda s, r: b"")
+    assert (own.person, own.keep, own.notify, own.payload) == (move["person"], True, True, b"fact")
+
+    born = with_envelope(sample(BIRTH.schema), ticket="t-birth")
+    parents = routed(BIRTH, born, "t-birth", b"fact", lambda s, r: b"")
+    assert [lk.person for lk in parents] == list(dict.fromkeys(born["parents"]))
+    assert [lk.person for lk in own_lookups(BIRTH, born, b"fact", lambda s, r: b"")] == [born["child"]]
