@@ -485,7 +485,10 @@ def generate(
         schema = rng.choice(schemas)
         source = rng.choice(by_schema[schema])
         key = key_of(schema, source)
-        encoded = codec.encode(schema, source)
+        # its own reference: a copy under the real declaration's reference is a resend, refused as such
+        # (envelope.duplicate_reference), which the stateless prediction below does not know about
+        renamed = {**source, "envelope": {**source["envelope"], "sender_reference": f"FUZZ-{n}"}}
+        encoded = codec.encode(schema, renamed)
         intake = FAMILY_OF_SCHEMA[schema]
         if family == "random_bytes":
             kind, value = random_value(rng, fingerprints)

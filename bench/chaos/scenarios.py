@@ -129,8 +129,11 @@ class Run:
         *,
         workers: int = 1,
         on_cluster: KafkaCluster | None = None,
+        clickhouse_owner: Settings | None = None,
     ) -> None:
         self.name = name
+        # the stack whose state directory runs ClickHouse (the single node's; a cluster run shares it)
+        self.clickhouse_owner = clickhouse_owner or stack
         tag = f"{name.replace('-', '')[:10]}{uuid.uuid4().hex[:6]}"
         self.home = root / name
         self.settings = run_settings(stack, tag, self.home / "a")
@@ -181,7 +184,7 @@ class Run:
     def setup(self) -> None:
         prepare(self.settings)
         # the run's own warehouse: the projector's user gets its rights (users.xml names the stack's only)
-        if not grant_roles(self.stack, self.settings.clickhouse.database):
+        if not grant_roles(self.clickhouse_owner, self.settings.clickhouse.database):
             raise RuntimeError("the chaos stack's ClickHouse is not the project's: its roles cannot be granted")
         self.worker_topics = worker_sources(self.settings)
         self.projector_topics = projector_sources(self.settings)
@@ -367,7 +370,7 @@ class Run:
         self.probe.close()
         if not keep:
             cleanup(self.settings)
-            revoke_roles(self.stack, self.settings.clickhouse.database)
+            revoke_roles(self.clickhouse_owner, self.settings.clickhouse.database)
         return stopped
 
 
@@ -653,7 +656,15 @@ def _run(
     if cluster:
         stack_settings = ctx.stack.cluster_up()
         kafka = KafkaCluster(stack_settings)
-    run = Run(name, stack_settings, ctx.workload, ctx.root, workers=workers, on_cluster=kafka)
+    run = Run(
+        name,
+        stack_settings,
+        ctx.workload,
+        ctx.root,
+        workers=workers,
+        on_cluster=kafka,
+        clickhouse_owner=ctx.stack.settings,
+    )
     result: dict[str, Any] = {"declarations": 0, "lost": 0, "duplicates": 0, "duplicates_with_new_ticket": 0}
     injector: Injector | None = None
     failures: list[str] = []
