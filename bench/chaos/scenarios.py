@@ -837,11 +837,16 @@ def _probe_messages(ctx: Context) -> list[tuple[str, str, str | None, dict[str, 
     import copy
     import datetime as dt
 
+    from streams.synthetic.numbers import niss as synthetic_niss
+
     sources = ctx.workload.fuzz_sources
     dimona = next(r for s, r in sources if s == fuzzing.DIMONA_IN)
     address = next(r for s, r in sources if s == fuzzing.ADDRESS_CHANGE)
     old = copy.deepcopy(dimona)
     old["envelope"]["sender_reference"] = "PROBE-recorded-1950"
+    # a worker of its own: the workload's DIMONA IN for the source's worker is a fact, and the same relation
+    # declared again is refused by the directory (dimona.duplicate_in), not accepted as the probe needs
+    old["worker"] = synthetic_niss(dt.date(1950, 1, 1), 997)
     old["envelope"]["recorded_at"] = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)  # inside validation's 1900..2099
     big = copy.deepcopy(address)
     big["envelope"]["sender_reference"] = "R" * 600_000  # rejected (> 100 characters), 600 kB
