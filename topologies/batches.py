@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 from faust import streams as faust_streams
@@ -108,15 +108,29 @@ def acting_for(event: EventT[bytes]) -> Iterator[None]:
 S = TypeVar("S")
 
 
+class StatePublisher(Protocol):
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None: ...
+
+
 class BatchedTable(Generic[S]):
     """A flow's faust table, its values decoded once per batch and written back once per batch.
 
     `get` decodes a key's value the first time a batch needs it and keeps it decoded; `put` records a changed
-    value (and the event that changed it, for the changelog partition); `write` -- called by the flow's release,
-    *after* its outputs are flushed -- writes each changed value once to the table, hence to its changelog, so a
-    value in the table has its decisions' outcomes written: a replay (at-least-once) of what the value already
-    records publishes nothing again. A revoked partition's values may change elsewhere before it comes back: the
-    batch forgets them, and its unwritten changes are replayed (their events were not released).
+    value (and the event that changed it, for the changelog partition). The flow's release then calls
+    `publish_changes` with its batch's outcomes -- each changed value encoded once, its changelog record queued
+    on the flow's own producer, to the partition of the event that changed it -- and, *after* the flush that
+    writes them all, `store`: the values go to the table's store only. So a value in the table has its
+    decisions' outcomes written, and its changelog record is durable before the batch's offsets are released: a
+    replay (at-least-once) of what the value already records publishes nothing again, and a restart recovers it.
+
+    Why not faust's own `table[key] = value`: its changelog records go through faust's aiokafka producer, about
+    a third of the worker's CPU on the bench mix (bench/limits.md, "Issue 14, step by step"). Bypassing it means
+    a rocksdb store does not learn the changelog offsets it holds (faust's `persist_offset_on_commit` is fed by
+    that producer's callbacks) and recovers from the changelog's start; the default store is memory, which does
+    so anyway.
+
+    A revoked partition's values may change elsewhere before it comes back: the batch forgets them, and its
+    unwritten changes are replayed (their events were not released).
     """
 
     def __init__(
@@ -127,8 +141,10 @@ class BatchedTable(Generic[S]):
         encode: Callable[[S], bytes],
     ) -> None:
         self._table, self._decode, self._encode = table, decode, encode
+        self._changelog: str = table.changelog_topic.get_topic_name()
         self._values: dict[bytes, S] = {}
         self._changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed its value
+        self._encoded: dict[bytes, bytes] = {}
         app.on_partitions_revoked.connect(self._forget, weak=False)
 
     def get(self, key: bytes, event: EventT[bytes]) -> S:
@@ -143,13 +159,23 @@ class BatchedTable(Generic[S]):
         self._values[key] = value
         self._changed[key] = event
 
-    def write(self) -> None:
+    async def publish_changes(self, publisher: StatePublisher) -> None:
+        """Queue each changed value's changelog record; call before the flush that writes the batch."""
         for key, event in self._changed.items():
-            with acting_for(event):
-                self._table[key] = self._encode(self._values[key])
+            encoded = self._encoded[key] = self._encode(self._values[key])
+            with acting_for(event):  # under exactly_once, faust's transactional producer reads it too
+                await publisher.publish_state(self._changelog, event.message.partition, key, encoded)
+
+    def store(self) -> None:
+        """Set the changed values in the table's store; call once the flush after `publish_changes` returned."""
+        for key, event in self._changed.items():
+            with acting_for(event):  # the store's partition (rocksdb keeps one database per partition)
+                self._table.data[key] = self._encoded[key]
         self._changed.clear()
         self._values.clear()
+        self._encoded.clear()
 
     def _forget(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self._values.clear()
         self._changed.clear()
+        self._encoded.clear()

@@ -77,8 +77,9 @@ def register(app: faust.App, deps: Deps) -> None:
     async def release() -> None:
         # the outcomes first: a state in the table means its decisions' outcomes are written (replays publish
         # nothing again)
+        await states.publish_changes(publisher)
         await publisher.flush()
-        states.write()
+        states.store()
 
     async def step(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)

@@ -105,8 +105,9 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         )
 
     async def release() -> None:
+        await remembered.publish_changes(publisher)
         await publisher.flush()  # the outcomes first: a reference in the table has its declaration's written
-        remembered.write()
+        remembered.store()
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)

@@ -38,6 +38,11 @@ class Publisher(Protocol):
     async def flush(self) -> None:
         """Wait until everything published so far is written; raise `PublishFailed` if anything was not."""
 
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        """Queue a table's changelog record to `partition` (the partition of the event that changed it: faust
+        recovers a table partition from the changelog partition of the same number); written once `flush()`
+        returned, like the outcomes."""
+
 
 class KafkaPublisher:
     """An idempotent librdkafka producer (acks=all, murmur2 keys like the rest of the platform)."""
@@ -68,11 +73,20 @@ class KafkaPublisher:
             self._failures.append(f"{message.topic()}[{message.partition()}]: {error.str()}")
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
+        await self._produce(topic, key, value, None)
+
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        await self._produce(topic, key, value, partition)
+
+    async def _produce(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> None:
         if topic not in self._known:
             await asyncio.to_thread(self._check_exists, topic)
         while True:
             try:
-                self._producer.produce(topic, value, key)
+                if partition is None:
+                    self._producer.produce(topic, value, key)
+                else:
+                    self._producer.produce(topic, value, key, partition=partition)
                 return
             except BufferError:  # librdkafka's queue is full: let it drain
                 await asyncio.to_thread(self._producer.poll, 0.05)
@@ -116,11 +130,16 @@ class FaustPublisher:
         self._pending: list[Awaitable[Any]] = []
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self._pending.append(await self._channel(topic).send(key=key, value=value))
+
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        self._pending.append(await self._channel(topic).send(key=key, value=value, partition=partition))
+
+    def _channel(self, topic: str) -> faust.TopicT:
         channel = self._topics.get(topic)
         if channel is None:
-            channel = self._app.topic(topic, key_type=bytes, value_type=bytes)
-            self._topics[topic] = channel
-        self._pending.append(await channel.send(key=key, value=value))
+            channel = self._topics[topic] = self._app.topic(topic, key_type=bytes, value_type=bytes)
+        return channel
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
@@ -135,10 +154,14 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.states: list[tuple[str, int, bytes, bytes]] = []  # changelog records, apart from the outcomes
         self.flushes = 0
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.sent.append((topic, key, value))
+
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        self.states.append((topic, partition, key, value))
 
     async def flush(self) -> None:
         self.flushes += 1

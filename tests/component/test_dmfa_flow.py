@@ -104,3 +104,9 @@ def test_the_step_decides_each_dmfa_against_the_employers_earlier_ones_and_publi
     state = decode_dmfa_state(codec, employer, app.tables[dmfa.TABLE][employer.encode()])
     quarter = state.quarter(original["quarter"])
     assert [v.version for v in quarter.versions] == [1, 2] and quarter.decided == (str(uuid.UUID(int=3)),)
+    # each state the step changed went to the changelog once, through the flow's publisher (not faust's
+    # producer), to the partition of the event that changed it; the store holds the last one
+    changelog = app.tables[dmfa.TABLE].changelog_topic.get_topic_name()
+    written = [(key, value) for topic, _, key, value in publisher.states if topic == changelog]
+    assert [key for key, _ in written] == [employer.encode()] * 3  # the replay changed nothing
+    assert written[-1][1] == app.tables[dmfa.TABLE][employer.encode()]
