@@ -133,7 +133,13 @@ CATALOG: tuple[TopicSpec, ...] = (
         "consultation requests that passed intake, ticketed, re-keyed by person for the directory",
         retention_ms=7 * DAY_MS,
     ),
-    _spec(Area.AUDIT, "exchanges", "niss", "one hash-chained record per delivery, reply and refusal"),
+    _spec(
+        Area.AUDIT,
+        "exchanges",
+        "none (the partition of its records' NISS)",
+        "one hash-chained record per delivery, reply and refusal; a directory release's records of a partition "
+        "in one AuditBatch message",
+    ),
     _spec(
         Area.AUDIT,
         "pending",

@@ -17,12 +17,14 @@ head is advanced in memory.
 
 Batches.  One broker round trip per record capped the platform, so the entries of a whole batch of the
 directory (what it releases at once, ``topologies.batches``) are appended together: each partition's entries
-are chained in memory in arrival order from that partition's head, all records are sent without waiting, and
-only once *every* delivery is acknowledged are the heads advanced and ``append`` returns -- the directory then
-sends the batch's mailbox messages and releases its events to faust's ack/commit.  The producer keeps a
-partition's records in send order (librdkafka with the gapless guarantee; aiokafka, under exactly_once, has
-at most one request in flight per broker and re-queues a retried batch at the front), and a record that the
-producer refuses stops the sending of the later records of its partition (they are chained on it).  A failed
+are chained in memory in arrival order from that partition's head and written as one AuditBatch message per
+partition (more when one would pass ``MESSAGE_BUDGET``: a message per record was 7 of the ~19 messages written
+per declaration), all sent without waiting, and only once *every* delivery is acknowledged are the heads
+advanced and ``append`` returns -- the directory then sends the batch's mailbox messages and releases its events
+to faust's ack/commit.  The producer keeps a partition's messages in send order (librdkafka with the gapless
+guarantee; aiokafka, under exactly_once, has at most one request in flight per broker and re-queues a retried
+batch at the front), and a message that the producer refuses stops the sending of the later messages of its
+partition (they are chained on it).  A failed
 or uncertain delivery forgets the heads of the partitions it touched (re-read from the topic next time) and
 raises: the directory's batch stays unacknowledged (its offsets are not committed: a restart or rebalance
 replays it, relinked to the real head).
@@ -31,18 +33,22 @@ replays it, relinked to the real head).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import faust
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streams.codecs import AvroCodec
-from streams.domain.audit import AUDIT_SCHEMA, GENESIS, chain
+from streams.domain.audit import AUDIT_BATCH_SCHEMA, GENESIS, Unreadable, audit_records, chain_all
 from streams.kafka.audit_log import last_record
 from streams.kafka.producer import producer_config
 from streams.settings import Settings
 from topologies.deps import Deps
+
+# an AuditBatch message's size, under the broker's default max.message.bytes (1,048,588, the audit topic's) with
+# room for the record batch's own framing
+MESSAGE_BUDGET = 900_000
 
 
 class Outgoing(NamedTuple):
@@ -158,9 +164,10 @@ class KafkaHeadReader:
         if last is None:
             return GENESIS
         decoded = self._codec.decode(last.value)  # a CodecError here is an infrastructure failure: crash
-        head = decoded.record.get("hash")
-        if decoded.schema_name != AUDIT_SCHEMA or not isinstance(head, str) or len(head) != 64:
-            raise RuntimeError(f"{topic}[{partition}]@{last.offset} is not a chained AuditRecord: cannot extend")
+        records = audit_records(decoded.schema_name, decoded.record)
+        head = None if isinstance(records, Unreadable) else records[-1].get("hash")
+        if not isinstance(head, str) or len(head) != 64:
+            raise RuntimeError(f"{topic}[{partition}]@{last.offset} holds no chained audit record: cannot extend")
         return head
 
 
@@ -233,19 +240,23 @@ class AuditTrail:
 
     async def append(self, entries: Sequence[tuple[int, bytes | None, dict[str, Any]]]) -> None:
         """Chain and write (partition, key, unchained entry) in order; returns once all are written, raises if
-        any is not (the caller's batch must then stay uncommitted)."""
+        any is not (the caller's batch must then stay uncommitted). Each partition's entries go as one
+        AuditBatch message (more when they would not fit in one), chained in arrival order from its head."""
         if not entries:
             return
-        heads, codec = self._heads, self._codec
+        heads = self._heads
         generation = heads.generation
-        partitions = list(dict.fromkeys(partition for partition, _, _ in entries))  # arrival order
+        by_partition: dict[int, list[dict[str, Any]]] = {}
+        for partition, _, entry in entries:  # arrival order, within a partition and of the partitions
+            by_partition.setdefault(partition, []).append(entry)
+        partitions = list(by_partition)
         # the heads of the partitions not known yet are read concurrently (each in a thread)
         tips = dict(zip(partitions, await asyncio.gather(*map(heads.get, partitions)), strict=True))
-        outgoing = []
-        for partition, key, entry in entries:
-            record = chain(tips[partition], entry)
-            tips[partition] = record["hash"]
-            outgoing.append(Outgoing(partition, key, codec.encode(AUDIT_SCHEMA, record)))
+        outgoing: list[Outgoing] = []
+        for partition, unchained in by_partition.items():
+            records = chain_all(tips[partition], unchained)
+            tips[partition] = records[-1]["hash"]
+            outgoing.extend(Outgoing(partition, None, value) for value in self._messages(records))
         try:
             failed = await self._publisher.publish_batch(self._topic, outgoing)
         except BaseException:
@@ -260,3 +271,14 @@ class AuditTrail:
             heads.forget(partition)
         if failed:
             raise failed[min(failed)]
+
+    def _messages(self, records: list[dict[str, Any]]) -> Iterator[bytes]:
+        """`records` (chained) as AuditBatch messages in order, each under MESSAGE_BUDGET bytes: halved until
+        they fit (a directory batch of 1,000 events gives a partition some 1,000 records of ~300 bytes)."""
+        value = self._codec.encode(AUDIT_BATCH_SCHEMA, {"records": records})
+        if len(value) <= MESSAGE_BUDGET or len(records) == 1:
+            yield value
+            return
+        half = len(records) // 2
+        yield from self._messages(records[:half])
+        yield from self._messages(records[half:])

@@ -39,6 +39,7 @@ from chaos.ids import Ack, Audit, DeadLetter, Fact, Notification, Outputs, Rejec
 from chaos.remote import Remote, RemoteFailed
 from streams.catalog import CATALOG, Area, by_key
 from streams.codecs import AvroCodec, CodecError, SchemaRegistry
+from streams.domain.audit import outputs_of
 from streams.kafka import KafkaAdapterError
 from streams.kafka.admin import TopicAdmin, delete_run_topics
 from streams.kafka.producer import intake_topic, producer_config
@@ -488,9 +489,10 @@ def _take(
         outputs.notifications.append(Notification(r["ticket"], r["source_ticket"], r["recipient"], r["person"]))
     elif name == "ConsultationReply":
         outputs.replies.append(Reply(r["ticket"], r["request_ticket"], r["status"]))
-    elif name == "AuditRecord":
-        outputs.audits.append(
-            Audit(r["audit_id"], r["ticket"], r.get("source_ticket"), r["actor"], r["kind"], r["person"])
+    elif name in ("AuditRecord", "AuditBatch"):
+        outputs.audits.extend(
+            Audit(a["audit_id"], a["ticket"], a.get("source_ticket"), a["actor"], a["kind"], a["person"])
+            for _, a in outputs_of(decoded.schema_name, r)
         )
     elif name == "Rejection":
         codes = tuple(sorted({v["code"] for v in r.get("violations") or ()}))

@@ -21,6 +21,7 @@ from typing import Any
 
 from connectors.clickhouse.projector import Origin, Projection
 from streams.codecs import Decoded
+from streams.domain.audit import Unreadable, audit_records
 from streams.domain.kinds import FAMILIES, KINDS
 from streams.domain.pseudonyms import key_for, normalise_person, person_traits, pseudonym
 from streams.domain.validation import parse_quarter
@@ -411,8 +412,8 @@ class AuditProjection:
     topics = AUDIT_TOPICS
 
     def rows(self, fact: Decoded, origin: Origin, now: float) -> list[tuple[Any, ...]]:
-        record = fact.record
-        if _short(fact.schema_name) != "AuditRecord":
+        records = audit_records(fact.schema_name, fact.record)  # an AuditBatch: a row per record, same offset
+        if isinstance(records, Unreadable):
             return []
         return [
             (
@@ -434,6 +435,7 @@ class AuditProjection:
                 origin.offset,
                 _now(now),
             )
+            for record in records
         ]
 
 

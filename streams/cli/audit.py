@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
@@ -14,14 +14,14 @@ from rich.table import Table
 
 from streams.audit_seal import SealFileError, load_seals, save_seals, seal_file
 from streams.catalog import FOREVER, Area, by_key
-from streams.codecs import AvroCodec, CodecError
+from streams.codecs import AvroCodec, CodecError, Decoded
 from streams.composition import codec_for
 from streams.domain.audit import (
-    AUDIT_SCHEMA,
     PartitionVerdict,
     Receipt,
     Seal,
     Unreadable,
+    audit_records,
     partition_gone,
     read_from,
     verify_partition,
@@ -54,18 +54,16 @@ def _codec(settings: Settings) -> AvroCodec:
 
 def _records(
     codec: AvroCodec, settings: Settings, topic: str, partition: int, start: int, end: int
-) -> Generator[tuple[int, Mapping[str, Any] | Unreadable], None, None]:
-    """The partition's records of offsets [start, end), decoded; what is no AuditRecord is named, not raised."""
+) -> Generator[tuple[int, Sequence[Mapping[str, Any]] | Unreadable], None, None]:
+    """The partition's messages of offsets [start, end), each as its audit records; what holds none is named,
+    not raised."""
     for message in read_range(settings, topic, partition, start, end):
         try:
             decoded = codec.decode(message.value)
         except CodecError as exc:
             yield message.offset, Unreadable(f"undecodable: {exc}")
             continue
-        if decoded.schema_name != AUDIT_SCHEMA:
-            yield message.offset, Unreadable(f"not an AuditRecord: {decoded.schema_name}")
-            continue
-        yield message.offset, decoded.record
+        yield message.offset, audit_records(decoded.schema_name, decoded.record)
 
 
 def _verify_partition(
@@ -133,7 +131,7 @@ def verify(
         console.print(f"[red]audit verify failed:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
-    table = Table("partition", "records", "read", "result", title=f"audit chains of {name}")
+    table = Table("partition", "records", "messages read", "result", title=f"audit chains of {name}")
     for number, verdict in verdicts.items():
         records = "?" if verdict.seal is None else str(verdict.seal.records)
         table.add_row(str(number), records, str(verdict.read), _verdict(verdict))
@@ -167,7 +165,7 @@ def verify(
     read = sum(v.read for v in verdicts.values())
     from_seals = not full and any(s.offset is not None for s in sealed.values())
     console.print(
-        f"[green]all {total} records verify[/green] ({read} read, "
+        f"[green]all {total} records verify[/green] ({read} messages read, "
         f"{'from the seals on' if from_seals else 'from the first record'}); seals {where}"
     )
 
@@ -206,7 +204,12 @@ def who_received_(
         # every record about a person is keyed by their NISS: one partition holds them all
         count = partition_count(settings, name)
         partitions = range(count) if all_partitions else [partition_for(person.encode(), count)]
-        records = [codec.decode(m.value).record for p in partitions for m in read_partition(settings, name, p)]
+        records = [
+            record
+            for p in partitions
+            for m in read_partition(settings, name, p)
+            for record in _readable(codec.decode(m.value))
+        ]
     except (KafkaAdapterError, CodecError) as exc:
         console.print(f"[red]audit who-received failed:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -239,6 +242,13 @@ def who_received_(
     nothing = sum(1 for r in receipts if r.nothing_found)
     allowed = len(receipts) - refused - nothing
     console.print(f"{len(receipts)} exchange(s): {allowed} allowed, {nothing} found nothing, {refused} refused")
+
+
+def _readable(decoded: Decoded) -> Sequence[Mapping[str, Any]]:
+    records = audit_records(decoded.schema_name, decoded.record)
+    if isinstance(records, Unreadable):  # `audit verify` names it; the citizen's answer is what can be read
+        return []
+    return records
 
 
 def _outcome(receipt: Receipt) -> str:

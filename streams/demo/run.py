@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from streams.codecs import AvroCodec
+from streams.domain.audit import outputs_of
 from streams.domain.kinds import subject_key
 from streams.kafka import KafkaAdapterError
 from streams.kafka.producer import DeclarationProducer
@@ -192,12 +193,13 @@ class Watcher:
                     decoded = self.codec.decode(message.value() or b"")
                 except Exception:
                     continue
-                short = decoded.schema_name.rpartition(".")[2]
                 with self._lock:
                     self._positions.add(position)
-                    origin = _origin(self.codec, short, decoded.record)
-                    self.seen.append(Seen(position[0], short, decoded.record, message.timestamp()[1], origin))
-                    self.counts[short] += 1
+                    for schema, record in outputs_of(decoded.schema_name, decoded.record):  # an AuditBatch: each
+                        short, fields = schema.rpartition(".")[2], dict(record)
+                        origin = _origin(self.codec, short, fields)
+                        self.seen.append(Seen(position[0], short, fields, message.timestamp()[1], origin))
+                        self.counts[short] += 1
         self._consumer.close()
 
     def snapshot(self) -> list[Seen]:

@@ -47,13 +47,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "AUDIT_BATCH_SCHEMA",
     "AUDIT_SCHEMA",
     "EDITED",
     "GENESIS",
@@ -73,10 +74,13 @@ __all__ = [
     "VerificationResult",
     "audit_hash",
     "audit_id",
+    "audit_records",
     "canonical",
     "chain",
+    "chain_all",
     "consultation_entry",
     "delivery_entry",
+    "outputs_of",
     "partition_gone",
     "read_from",
     "refusal_entry",
@@ -86,6 +90,7 @@ __all__ = [
 ]
 
 AUDIT_SCHEMA = "be.crossroads.outputs.AuditRecord"
+AUDIT_BATCH_SCHEMA = "be.crossroads.outputs.AuditBatch"
 GENESIS = "0" * 64
 
 EDITED = "hash does not match its content (edited)"
@@ -109,6 +114,13 @@ class AuditKind(StrEnum):
 # them. A NOT_FOUND is no new AuditKind: a symbol added to the enum could not be read by a reader on
 # AuditRecord v1/v2 (forward compatibility, docs/contracts.md "Evolution").
 GRANTED, REFUSED, NOT_FOUND = "GRANTED", "REFUSED", "NOT_FOUND"
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A position that holds no audit record (undecodable, another schema): a bad record wherever it stands."""
+
+    reason: str
 
 
 # -- hashing ---------------------------------------------------------------------------------------------------
@@ -149,6 +161,36 @@ def chain(previous_hash: str, record: Mapping[str, Any]) -> dict[str, Any]:
     linked = {**record, "previous_hash": previous_hash}
     linked["hash"] = audit_hash(previous_hash, linked)
     return linked
+
+
+def chain_all(previous_hash: str, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` linked one after the other, the first after ``previous_hash`` (the records of one message)."""
+    linked = []
+    for record in records:
+        linked.append(chain(previous_hash, record))
+        previous_hash = linked[-1]["hash"]
+    return linked
+
+
+# -- messages --------------------------------------------------------------------------------------------------
+def audit_records(schema_name: str, value: Mapping[str, Any]) -> Sequence[Mapping[str, Any]] | Unreadable:
+    """The audit records one message of the audit topic holds, in chain order: an AuditRecord (what was
+    written before the audit trail was batched, and the unchained entries of the pending topic) is one;
+    an AuditBatch holds a release's records of its partition."""
+    if schema_name == AUDIT_SCHEMA:
+        return [value]
+    if schema_name == AUDIT_BATCH_SCHEMA:
+        records: Sequence[Mapping[str, Any]] = value["records"]
+        return records if records else Unreadable("an AuditBatch without records")
+    return Unreadable(f"not an AuditRecord nor an AuditBatch: {schema_name}")
+
+
+def outputs_of(schema_name: str, value: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """A message of an output topic as the outputs it carries, for readers that take them one by one: an
+    AuditBatch's audit records each as an AuditRecord, any other message as itself."""
+    if schema_name == AUDIT_BATCH_SCHEMA:
+        return [(AUDIT_SCHEMA, record) for record in value["records"]]
+    return [(schema_name, value)]
 
 
 # -- verification ----------------------------------------------------------------------------------------------
@@ -221,8 +263,9 @@ class Seal:
     """What verification last established about one audit partition.
 
     ``start_offset`` is where the verified chain starts (0, a partition's first offset ever, unless a retention
-    removed the start); ``offset`` and ``hash`` are the last verified record's (None and GENESIS when there was
-    none yet); ``records`` counts the chain's records from ``start_offset`` to ``offset``.
+    removed the start); ``offset`` is the last verified message's (None when there was none yet) and ``hash``
+    the hash of its last audit record (GENESIS when none); ``records`` counts the chain's audit records from
+    ``start_offset`` to ``offset`` (an AuditBatch holds several).
     """
 
     topic: str
@@ -235,13 +278,6 @@ class Seal:
 
 
 @dataclass(frozen=True, slots=True)
-class Unreadable:
-    """A position that holds no AuditRecord (undecodable, another schema): a bad record wherever it stands."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Problem:
     kind: ProblemKind
     offset: int | None
@@ -251,7 +287,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class PartitionVerdict:
-    read: int  # records read this time, the bad one included
+    read: int  # messages read this time, the bad one included
     problem: Problem | None = None
     seal: Seal | None = None  # what to record when there is no problem; None when there is one
 
@@ -283,18 +319,23 @@ def partition_gone(seal: Seal) -> PartitionVerdict:
     return PartitionVerdict(0, Problem(ProblemKind.TRUNCATED, seal.offset, reason))
 
 
-def _is_sealed(record: Mapping[str, Any] | Unreadable, sealed_hash: str) -> bool:
-    # the hash field alone could be copied onto other content: the content must hash to it too
+Message = Sequence[Mapping[str, Any]] | Unreadable  # one message's audit records (audit_records), or why none
+
+
+def _is_sealed(message: Message, sealed_hash: str) -> bool:
+    # the hash field alone could be copied onto other content: the content must hash to it too (and the
+    # message's own records link up to it)
     return (
-        not isinstance(record, Unreadable)
-        and record.get("hash") == sealed_hash
-        and audit_hash(str(record.get("previous_hash", "")), record) == sealed_hash
+        not isinstance(message, Unreadable)
+        and message[-1].get("hash") == sealed_hash
+        and _first_fault(None, message) is None
     )
 
 
-def _rewritten(seal: Seal, offset: int | None, record: Mapping[str, Any] | Unreadable | None) -> Problem:
+def _rewritten(seal: Seal, offset: int | None, message: Message | None) -> Problem:
     assert seal.offset is not None
     sealed = f"sealed with hash {seal.hash} on {_when(seal.verified_at)}"
+    record = message[-1] if message is not None and not isinstance(message, Unreadable) else message
     if record is None or offset != seal.offset:
         follows = "nothing follows" if offset is None else f"the next record is at offset {offset}"
         detail = f"it is gone ({follows}); it was {sealed}"
@@ -316,7 +357,7 @@ def _rewritten(seal: Seal, offset: int | None, record: Mapping[str, Any] | Unrea
 
 
 def verify_partition(
-    records: Iterable[tuple[int, Mapping[str, Any] | Unreadable]],
+    records: Iterable[tuple[int, Message]],
     *,
     topic: str,
     partition: int,
@@ -330,8 +371,10 @@ def verify_partition(
     """Check one partition against its seal and its own chain; stop at the first problem.
 
     ``low``/``high`` are the partition's watermarks (oldest kept offset, next offset to be written) and
-    ``records`` what it holds from :func:`read_from` up to ``high``, in order: it is consumed lazily, and not at
-    all when the watermarks alone show the problem.  The rules, in order:
+    ``records`` what it holds from :func:`read_from` up to ``high``, in order, each message as its audit records
+    (:func:`audit_records`): it is consumed lazily, and not at all when the watermarks alone show the problem.
+    A message's records are links of the chain like any other; a message is intact when all of them are.
+    The rules, in order:
 
     1. the partition must still reach the sealed record (``high`` past its offset), else it was truncated;
     2. nothing may be gone before the sealed start (``low`` past ``start_offset``), unless the topic has a
@@ -372,21 +415,21 @@ def verify_partition(
     if seal is not None and from_seal:
         previous, head_offset, count = seal.hash, seal.offset, seal.records
 
-    for offset, record in records:
+    for offset, message in records:
         read += 1
         if seal is not None and seal.offset is not None and not sealed_seen and (from_seal or offset >= seal.offset):
-            if offset != seal.offset or not _is_sealed(record, seal.hash):
+            if offset != seal.offset or not _is_sealed(message, seal.hash):
                 # reading on from the start, a record that breaks the chain is named for that (an edit as an edit)
-                if from_seal or _intact(record, previous):
-                    return PartitionVerdict(read, _rewritten(seal, offset, record))
-                return _bad(read, offset, record, previous)
+                if from_seal or _intact(message, previous):
+                    return PartitionVerdict(read, _rewritten(seal, offset, message))
+                return _bad(read, offset, message, previous)
             sealed_seen = True
             if from_seal:
                 continue  # proven by the seal: the records after it must link to the sealed hash
-        if not _intact(record, previous):
-            return _bad(read, offset, record, previous)
-        assert not isinstance(record, Unreadable)
-        previous, head_offset, count = str(record["hash"]), offset, count + 1
+        if not _intact(message, previous):
+            return _bad(read, offset, message, previous)
+        assert not isinstance(message, Unreadable)
+        previous, head_offset, count = str(message[-1]["hash"]), offset, count + len(message)
 
     if seal is not None and seal.offset is not None and not sealed_seen:
         return PartitionVerdict(read, _rewritten(seal, None, None))
@@ -404,15 +447,27 @@ def verify_partition(
     )
 
 
-def _intact(record: Mapping[str, Any] | Unreadable, previous: str | None) -> bool:
-    return not isinstance(record, Unreadable) and _fault(previous, record) is None
+def _first_fault(previous: str | None, records: Sequence[Mapping[str, Any]]) -> tuple[int, str] | None:
+    """The first of one message's records that cannot follow ``previous`` (then each other), and why."""
+    for index, record in enumerate(records):
+        reason = _fault(previous, record)
+        if reason is not None:
+            return index, reason
+        previous = str(record["hash"])
+    return None
 
 
-def _bad(read: int, offset: int, record: Mapping[str, Any] | Unreadable, previous: str | None) -> PartitionVerdict:
-    if isinstance(record, Unreadable):
-        return PartitionVerdict(read, Problem(ProblemKind.BAD_RECORD, offset, record.reason))
-    audit = record.get("audit_id")
-    reason = _fault(previous, record) or EDITED
+def _intact(message: Message, previous: str | None) -> bool:
+    return not isinstance(message, Unreadable) and _first_fault(previous, message) is None
+
+
+def _bad(read: int, offset: int, message: Message, previous: str | None) -> PartitionVerdict:
+    if isinstance(message, Unreadable):
+        return PartitionVerdict(read, Problem(ProblemKind.BAD_RECORD, offset, message.reason))
+    index, reason = _first_fault(previous, message) or (0, EDITED)
+    if len(message) > 1:
+        reason = f"{reason}, its audit record {index + 1} of {len(message)}"
+    audit = message[index].get("audit_id")
     return PartitionVerdict(read, Problem(ProblemKind.BAD_RECORD, offset, reason, str(audit) if audit else None))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
-from streams.domain.audit import GENESIS
+from streams.domain.audit import GENESIS, Unreadable, audit_records
 from streams.kafka.sealing import Headers, intake_headers
 from streams.settings import Settings
 from topologies.audit_trail import Outgoing
@@ -57,8 +57,8 @@ class FakeAuditTopic:
                 continue
             self.written.append((topic, partition, key, value))
             if self.log is not None:
-                assert self.codec is not None
-                self.log.append(("audit", partition, self.codec.decode(value).record["ticket"]))
+                for record in self._records_in(value):
+                    self.log.append(("audit", partition, record["ticket"]))
             if partition in self.lose_acks:
                 failed.setdefault(partition, TimeoutError("delivery report lost"))
         self.lose_acks, self.refuse = set(), set()
@@ -68,13 +68,23 @@ class FakeAuditTopic:
         self.reads.append(partition)
         mine = [v for t, p, _, v in self.written if t == topic and p == partition]
         if mine:
-            assert self.codec is not None
-            return str(self.codec.decode(mine[-1]).record["hash"])
+            return str(self._records_in(mine[-1])[-1]["hash"])
         return self.initial.get(partition, GENESIS)
 
     def records(self, partition: int) -> list[dict[str, Any]]:
+        """The audit records written to ``partition``, each message's in order."""
+        return [r for _, p, _, v in self.written if p == partition for r in self._records_in(v)]
+
+    def record_count(self) -> int:
+        """The audit records written, all partitions (an AuditBatch message holds several)."""
+        return sum(len(self._records_in(v)) for _, _, _, v in self.written)
+
+    def _records_in(self, value: bytes) -> Sequence[Mapping[str, Any]]:
         assert self.codec is not None
-        return [self.codec.decode(v).record for _, p, _, v in self.written if p == partition]
+        decoded = self.codec.decode(value)
+        records = audit_records(decoded.schema_name, decoded.record)
+        assert not isinstance(records, Unreadable), records
+        return records
 
 
 class LoggingPublisher(RecordingPublisher):

@@ -34,8 +34,9 @@ from streams.network_files import load_network
 from streams.settings import Settings
 from tests.component.fakes import COMPONENT_TRANSPORT, FakeAuditTopic, Log, LoggingPublisher
 from tests.support import address_change, integration
-from topologies import directory
+from topologies import audit_trail, directory
 from topologies.app import create_app, source_topics
+from topologies.audit_trail import AuditTrail, ChainHeads
 from topologies.deps import Deps
 from topologies.publisher import RecordingPublisher
 
@@ -202,17 +203,13 @@ def test_entries_are_chained_per_partition_into_the_same_partition_number(harnes
         put(codec, _entry(3), 0),
         put(codec, _entry(4, BRAM), 1),
         put(codec, _entry(5), 0),
-        until=lambda: len(fake.written) == 5,
+        until=lambda: fake.record_count() == 5,
     )
 
     assert {t for t, _, _, _ in fake.written} == {audit_topic}
-    assert [(p, k) for _, p, k, _ in fake.written] == [
-        (0, ANNA.encode()),
-        (1, BRAM.encode()),
-        (0, ANNA.encode()),
-        (1, BRAM.encode()),
-        (0, ANNA.encode()),
-    ]
+    # AuditBatch messages, one per partition and release, to the partition of their entries' events
+    assert {p for _, p, _, _ in fake.written} == {0, 1} and len(fake.written) <= 5
+    assert {k for _, _, k, _ in fake.written} == {None}
     zero, one = fake.records(0), fake.records(1)
     assert [r["ticket"] for r in zero] == ["ticket-1", "ticket-3", "ticket-5"]
     assert zero[0]["previous_hash"] == GENESIS
@@ -226,7 +223,7 @@ def test_entries_are_chained_per_partition_into_the_same_partition_number(harnes
 def test_from_batch_to_batch_the_head_is_kept_in_memory(tmp_path: Path) -> None:
     h = _harness(tmp_path, batch_max_events=2, batch_within_ms=10_000)
 
-    _run(h.app, *(put(h.codec, _entry(n), 0) for n in range(1, 7)), until=lambda: len(h.fake.written) == 6)
+    _run(h.app, *(put(h.codec, _entry(n), 0) for n in range(1, 7)), until=lambda: h.fake.record_count() == 6)
 
     assert len(h.fake.batches) == 3
     assert h.fake.reads == [0], "read once, then advanced by each batch written"
@@ -237,7 +234,7 @@ def test_the_chained_record_is_the_entry_with_its_hashes(harness: Harness) -> No
     app, fake, codec = harness.app, harness.fake, harness.codec
     entry = refusal_entry(ticket="t", actor="0999999999", person=ANNA, data_type="x", reason="not entitled", at=NOW)
 
-    _run(app, put(codec, entry, 2), until=lambda: len(fake.written) == 1)
+    _run(app, put(codec, entry, 2), until=lambda: fake.record_count() == 1)
 
     (record,) = fake.records(2)
     assert {k: v for k, v in record.items() if k not in ("previous_hash", "hash")} == {
@@ -250,10 +247,10 @@ def test_a_replayed_entry_links_to_what_is_in_the_topic(tmp_path: Path) -> None:
     first = _harness(tmp_path)
     fake, codec = first.fake, first.codec
     # a worker wrote ticket-1 and ticket-2, then crashed before committing: a new worker replays ticket-2
-    _run(first.app, put(codec, _entry(1), 0), put(codec, _entry(2), 0), until=lambda: len(fake.written) == 2)
+    _run(first.app, put(codec, _entry(1), 0), put(codec, _entry(2), 0), until=lambda: fake.record_count() == 2)
     restarted = _harness(tmp_path, fake)
 
-    _run(restarted.app, put(codec, _entry(2), 0), put(codec, _entry(3), 0), until=lambda: len(fake.written) == 4)
+    _run(restarted.app, put(codec, _entry(2), 0), put(codec, _entry(3), 0), until=lambda: fake.record_count() == 4)
 
     records = fake.records(0)
     assert [r["ticket"] for r in records] == ["ticket-1", "ticket-2", "ticket-2", "ticket-3"]
@@ -270,23 +267,41 @@ def test_after_an_uncertain_send_the_head_is_read_again_from_the_topic(harness: 
         await until_crashed(running)
         assert isinstance(crashed(running), TimeoutError)
 
-    _run(app, put(codec, _entry(1), 0), until=lambda: len(fake.written) == 1)
+    _run(app, put(codec, _entry(1), 0), until=lambda: fake.record_count() == 1)
     _run(app, failing)
-    _run(app, put(codec, _entry(3), 0), until=lambda: len(fake.written) == 3)
+    _run(app, put(codec, _entry(3), 0), until=lambda: fake.record_count() == 3)
 
     assert fake.reads == [0, 0]
     assert [r["ticket"] for r in fake.records(0)] == ["ticket-1", "ticket-2", "ticket-3"]
     assert verify_chain(enumerate(fake.records(0))).ok
 
 
+def test_a_partitions_records_too_large_for_one_message_are_split_in_chain_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    codec = AvroCodec(SchemaRegistry.from_directory(Settings().schema_dir))
+    fake = FakeAuditTopic()
+    fake.codec = codec
+    monkeypatch.setattr(audit_trail, "MESSAGE_BUDGET", 2_000)  # ~8 records of ~250 bytes
+    trail = AuditTrail(fake, ChainHeads(fake, "audit"), codec, "audit")
+
+    asyncio.run(trail.append([(0, None, _entry(n)) for n in range(20)]))
+
+    sizes = [len(value) for _, _, _, value in fake.written]
+    assert len(sizes) > 1 and max(sizes) <= 2_000, sizes
+    records = fake.records(0)
+    assert [r["ticket"] for r in records] == [f"ticket-{n}" for n in range(20)]
+    assert records[0]["previous_hash"] == GENESIS and verify_chain(enumerate(records)).ok
+
+
 def test_a_batch_spanning_partitions_chains_each_partition_from_its_own_head(batches_of_6: Harness) -> None:
     app, fake, codec = batches_of_6.app, batches_of_6.fake, batches_of_6.codec
     arrivals = [(1, 0), (2, 1), (3, 2), (4, 0), (5, 1), (6, 0)]  # (n, partition), interleaved
 
-    _run(app, *(put(codec, _entry(n), p) for n, p in arrivals), until=lambda: len(fake.written) == 6)
+    _run(app, *(put(codec, _entry(n), p) for n, p in arrivals), until=lambda: fake.record_count() == 6)
 
     (batch,) = fake.batches  # one publish for the six: no round trip per record
-    assert [o.partition for o in batch] == [p for _, p in arrivals], "sent in arrival order"
+    assert [o.partition for o in batch] == [0, 1, 2], "one message per partition, the partitions in arrival order"
     assert sorted(fake.reads) == [0, 1, 2], "each head read once, for the whole batch"
     zero, one, two = fake.records(0), fake.records(1), fake.records(2)
     assert [r["ticket"] for r in zero] == ["ticket-1", "ticket-4", "ticket-6"]
@@ -360,7 +375,7 @@ def test_a_rebalance_forgets_the_heads(harness: Harness) -> None:
         await app.on_partitions_revoked.send(set())
         await app.on_partitions_assigned.send(set())
 
-    _run(app, put(codec, _entry(1), 0), rebalance, put(codec, _entry(2), 0), until=lambda: len(fake.written) == 2)
+    _run(app, put(codec, _entry(1), 0), rebalance, put(codec, _entry(2), 0), until=lambda: fake.record_count() == 2)
 
     assert fake.reads == [0, 0]
     assert verify_chain(enumerate(fake.records(0))).ok
@@ -376,7 +391,7 @@ def test_undecodable_or_foreign_entries_are_dead_lettered_and_not_chained(harnes
     not_audit = codec.encode(*address_change(ANNA, dt.date(2026, 3, 1)))
     foreign = tracked(messages, b"k", not_audit, pending=True)
 
-    _run(app, garbage, foreign, put(codec, _entry(1), 0), until=lambda: len(fake.written) == 1)
+    _run(app, garbage, foreign, put(codec, _entry(1), 0), until=lambda: fake.record_count() == 1)
 
     dead = letters.on(f"{settings.topic_prefix}.outcomes.dead-letters.v1")
     assert [codec.decode(v).record["raw"] for _, v in dead] == [b"\x00\x01 not avro", not_audit]
@@ -416,7 +431,7 @@ def test_the_directorys_own_entries_and_the_pending_entries_share_one_chain(tmp_
         h.app,
         *_one_batch_of_decisions(h.codec, messages),
         tracked(messages, ANNA.encode(), h.codec.encode(AUDIT_SCHEMA, pending), pending=True),
-        until=lambda: len(h.fake.written) == 3,
+        until=lambda: h.fake.record_count() == 3,
     )
 
     (batch,) = h.fake.batches
@@ -429,7 +444,7 @@ def test_the_directorys_own_entries_and_the_pending_entries_share_one_chain(tmp_
         ("DELIVERY", pending["actor"]),
     ]
     assert records[2]["ticket"] == pending["ticket"]
-    assert [o.partition for o in batch] == [0, 0, 0]
+    assert [o.partition for o in batch] == [0], "one message for the partition's three records"
     assert records[0]["previous_hash"] == GENESIS and verify_chain(enumerate(records)).ok
 
 
@@ -447,7 +462,8 @@ def test_a_batch_whose_audit_records_are_refused_sends_nothing_and_is_not_acked(
 
     _run(h.app, refused)
 
-    assert len(h.fake.batches) == 1 and len(h.fake.batches[0]) == 2, "the two deliveries' records were sent"
+    (batch,) = h.fake.batches
+    assert [o.partition for o in batch] == [0], "the two deliveries' records were sent, in one message"
     assert h.fake.written == []
     assert h.letters.sent == [], "no notification (nor acknowledgement) published before its audit record"
     assert h.letters.flushes == 0
@@ -492,7 +508,7 @@ def test_each_topic_carries_its_own_kind_of_record(harness: Harness) -> None:
     fact_on_pending = tracked(messages, ANNA.encode(), _lookup(codec, ANNA, 1), pending=True)
     audit_elsewhere = tracked(messages, ANNA.encode(), codec.encode(AUDIT_SCHEMA, _entry(9)))
 
-    _run(app, fact_on_pending, audit_elsewhere, put(codec, _entry(1), 0), until=lambda: len(fake.written) == 1)
+    _run(app, fact_on_pending, audit_elsewhere, put(codec, _entry(1), 0), until=lambda: fake.record_count() == 1)
 
     dead = [codec.decode(v).record for _, v in letters.on(f"{settings.topic_prefix}.outcomes.dead-letters.v1")]
     assert [d["reason"].rsplit(" on ", 1)[0] for d in dead] == [

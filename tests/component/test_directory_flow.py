@@ -75,6 +75,6 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     kinds = [codec.decode(value).schema_name.rpartition(".")[2] for _, value in acks]
     assert kinds == ["Acknowledgement", "Notification"]
     # the directory chained the delivery's audit record itself, linked to the (empty) partition's genesis
-    audited = [codec.decode(value).record for _, _, _, value in trail.written]
+    audited = trail.records(0)
     deliveries = [r for r in audited if r["actor"] == MUTUALITY and r["person"] == PERSON]
     assert len(deliveries) == 1 and deliveries[0]["hash"] and deliveries[0]["previous_hash"] == GENESIS

@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.catalog import mailbox_of
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.deployment import grant_deployment
+from streams.domain.audit import outputs_of
 from streams.domain.kinds import subject_key
 from streams.kafka.admin import delete_run_topics
 from streams.kafka.producer import DeclarationProducer
@@ -101,21 +102,16 @@ class Platform:
                     place = (message.topic() or "", message.partition() or 0)
                     self._next[place] = max(self._next.get(place, 0), (message.offset() or 0) + 1)
                 decoded = self.codec.decode(message.value() or b"")
-                seen = Seen(
-                    message.topic() or "",
-                    message.key(),
-                    decoded.schema_name,
-                    decoded.record,
-                    message.offset() or 0,
-                    message.partition() or 0,
-                )
-                position = (seen.topic, seen.partition, seen.offset)
+                position = (message.topic() or "", message.partition() or 0, message.offset() or 0)
                 with self._lock:
                     # nothing is committed, so a rebalance (a new topic matched the pattern) re-reads
-                    if position not in self._positions:
-                        self._positions.add(position)
+                    if position in self._positions:
+                        continue
+                    self._positions.add(position)
+                    for schema, record in outputs_of(decoded.schema_name, decoded.record):  # an AuditBatch: each
+                        seen = Seen(position[0], message.key(), schema, dict(record), position[2], position[1])
                         self._seen.append(seen)
-                        self.counts[seen.schema.rpartition(".")[2]] += 1
+                        self.counts[schema.rpartition(".")[2]] += 1
         self._consumer.close()
 
     def close(self) -> None:

@@ -158,7 +158,7 @@ def test_verify_seals_the_heads_then_advances_them_from_the_seals(audit: AuditTo
     result = audit.verify()
 
     assert result.exit_code == 0, result.output
-    assert "all 8 records verify (8 read, from the first record)" in result.output
+    assert "all 8 records verify (8 messages read, from the first record)" in result.output
     seals = audit.seals()
     assert {p: (s.start_offset, s.offset, s.hash, s.records) for p, s in seals.items()} == {
         0: (0, 4, first[0][-1]["hash"], 5),
@@ -169,13 +169,13 @@ def test_verify_seals_the_heads_then_advances_them_from_the_seals(audit: AuditTo
     more = audit.append(0, entries("c", 4))
     again = audit.verify()
     assert again.exit_code == 0, again.output
-    assert "all 12 records verify (6 read, from the seals on)" in again.output  # 2 sealed records + 4 new
+    assert "all 12 records verify (6 messages read, from the seals on)" in again.output  # 2 sealed records + 4 new
     advanced = audit.seals()
     assert (advanced[0].offset, advanced[0].hash, advanced[0].records) == (8, more[-1]["hash"], 9)
     assert advanced[0].verified_at > seals[0].verified_at
 
     full = audit.verify("--full")
-    assert full.exit_code == 0 and "all 12 records verify (12 read, from the first record)" in full.output
+    assert full.exit_code == 0 and "all 12 records verify (12 messages read, from the first record)" in full.output
 
     audit.append(1, entries("d", 1))
     unrecorded = audit.verify("--no-seal")

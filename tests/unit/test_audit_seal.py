@@ -20,6 +20,7 @@ import streams.cli.audit as audit_cli
 from streams.audit_seal import SealFileError, load_seals, save_seals, seal_file
 from streams.codecs import AvroCodec, SchemaRegistry, default_schema_dir
 from streams.domain.audit import (
+    AUDIT_BATCH_SCHEMA,
     AUDIT_SCHEMA,
     EDITED,
     GENESIS,
@@ -29,6 +30,7 @@ from streams.domain.audit import (
     Seal,
     Unreadable,
     audit_hash,
+    audit_records,
     chain,
     delivery_entry,
     partition_gone,
@@ -64,11 +66,22 @@ def records(count: int, tag: str = "r", start: str = GENESIS) -> list[dict[str, 
     return chained
 
 
-Partition = list[tuple[int, dict[str, Any] | Unreadable]]
+Partition = list[tuple[int, list[dict[str, Any]] | Unreadable]]
 
 
 def at(chained: list[dict[str, Any]], start: int = 0) -> Partition:
-    return [(start + i, r) for i, r in enumerate(chained)]
+    """One message per audit record (the AuditRecord messages written before AuditBatch)."""
+    return [(start + i, [r]) for i, r in enumerate(chained)]
+
+
+def batched(chained: list[dict[str, Any]], sizes: list[int], start: int = 0) -> Partition:
+    """The records as AuditBatch messages of ``sizes`` records each."""
+    partition: Partition = []
+    for offset, size in enumerate(sizes, start):
+        partition.append((offset, chained[:size]))
+        chained = chained[size:]
+    assert not chained
+    return partition
 
 
 def check(
@@ -144,6 +157,60 @@ def test_a_partition_sealed_empty_must_start_its_chain_at_genesis() -> None:
         ProblemKind.BAD_RECORD,
         0,
     )
+
+
+# -- AuditBatch messages: several records per message ---------------------------------------------------------
+def test_batches_and_single_records_are_one_chain_sealed_at_the_last_message() -> None:
+    chained = records(9)
+    partition = [*at(chained[:2]), *batched(chained[2:], [3, 1, 3], start=2)]  # the upgrade: singles, then batches
+    verdict = check(partition, None)
+    assert verdict.ok and verdict.read == 5
+    assert verdict.seal == Seal(TOPIC, 3, 0, 4, chained[-1]["hash"], 9, NOW)
+
+
+def test_a_later_verification_re_reads_the_sealed_batch_and_counts_the_new_records() -> None:
+    chained = records(10)
+    seal = sealed(batched(chained[:5], [2, 3]))
+    assert (seal.offset, seal.hash, seal.records) == (1, chained[4]["hash"], 5)
+    verdict = check(batched(chained, [2, 3, 4, 1]), seal)
+    assert verdict.ok and verdict.read == 3  # the sealed batch, then the two new ones
+    assert verdict.seal == Seal(TOPIC, 3, 0, 3, chained[-1]["hash"], 10, NOW)
+    assert check(batched(chained, [2, 3, 4, 1]), seal, full=True).seal == verdict.seal
+
+
+def test_an_edited_record_inside_a_batch_is_named_with_its_place() -> None:
+    chained = records(6)
+    edited = [*chained[:4], {**chained[4], "actor": "0000000097"}, chained[5]]
+    verdict = check(batched(edited, [2, 4]), None)
+    assert verdict.problem is not None and verdict.seal is None
+    assert (verdict.problem.kind, verdict.problem.offset, verdict.problem.audit_id) == (
+        ProblemKind.BAD_RECORD,
+        1,
+        chained[4]["audit_id"],
+    )
+    assert verdict.problem.reason == f"{EDITED}, its audit record 3 of 4"
+
+
+def test_records_reordered_inside_a_batch_are_relinked() -> None:
+    chained = records(4)
+    verdict = check(batched([chained[0], chained[2], chained[1], chained[3]], [4]), None)
+    assert verdict.problem is not None and verdict.problem.reason == f"{RELINKED}, its audit record 2 of 4"
+
+
+def test_a_sealed_batch_edited_anywhere_is_rewritten() -> None:
+    chained = records(5)
+    seal = sealed(batched(chained, [2, 3]))
+    edited = [*chained[:2], {**chained[2], "data_type": "other"}, *chained[3:]]
+    verdict = check(batched(edited, [2, 3]), seal)
+    assert verdict.problem is not None and verdict.problem.kind is ProblemKind.REWRITTEN
+
+
+def test_a_message_without_audit_records_is_unreadable() -> None:
+    assert audit_records(AUDIT_BATCH_SCHEMA, {"records": []}) == Unreadable("an AuditBatch without records")
+    assert isinstance(audit_records("be.crossroads.outputs.Notification", {}), Unreadable)
+    record = records(1)[0]
+    assert audit_records(AUDIT_SCHEMA, record) == [record]
+    assert audit_records(AUDIT_BATCH_SCHEMA, {"records": [record]}) == [record]
 
 
 @given(st.integers(1, 12), st.integers(0, 12), st.booleans())
@@ -395,6 +462,11 @@ class FakeTopic:
         for record in chained:
             log.append((log[-1][0] + 1 if log else self.low.get(partition, 0), CODEC.encode(AUDIT_SCHEMA, record)))
 
+    def append_batch(self, partition: int, chained: list[dict[str, Any]]) -> None:
+        log = self.partitions.setdefault(partition, [])
+        offset = log[-1][0] + 1 if log else self.low.get(partition, 0)
+        log.append((offset, CODEC.encode(AUDIT_BATCH_SCHEMA, {"records": chained})))
+
     def partition_count(self, _bootstrap: str, topic: str) -> int:
         if not self.exists:
             raise TopicMissingError(f"topic {topic} does not exist")
@@ -435,20 +507,21 @@ def test_verify_seals_then_advances_from_the_seals(kafka: FakeTopic, tmp_path: P
     kafka.append(1, one)
     first = run(tmp_path)
     assert first.exit_code == 0, first.output
-    assert "all 7 records verify (7 read, from the first record)" in first.output
+    assert "all 7 records verify (7 messages read, from the first record)" in first.output
     assert heads(tmp_path) == {0: 3, 1: 2}
 
     kafka.append(0, zero[4:])
     kafka.reads.clear()
     second = run(tmp_path)
     assert second.exit_code == 0, second.output
-    assert "all 9 records verify (4 read, from the seals on)" in second.output  # the 2 sealed ones again + 2 new
+    # the 2 sealed ones again + 2 new
+    assert "all 9 records verify (4 messages read, from the seals on)" in second.output
     assert kafka.reads == [(0, 3), (1, 2)]
     assert heads(tmp_path) == {0: 5, 1: 2}
 
     kafka.reads.clear()
     full = run(tmp_path, "--full")
-    assert full.exit_code == 0 and "all 9 records verify (9 read, from the first record)" in full.output
+    assert full.exit_code == 0 and "all 9 records verify (9 messages read, from the first record)" in full.output
     assert kafka.reads == [(0, 0), (1, 0)]
 
 
@@ -486,6 +559,21 @@ def test_a_deleted_topic_that_was_sealed_is_truncated_and_one_never_sealed_an_er
     result = run(tmp_path)
     assert result.exit_code == 1, result.output
     assert "TRUNCATED partition=0 offset=1 audit_id=? reason: truncated: the partition does not exist" in result.output
+
+
+def test_verify_reads_batches_and_names_a_bad_record_inside_one(kafka: FakeTopic, tmp_path: Path) -> None:
+    chained = records(7)
+    kafka.append(0, chained[:1])
+    kafka.append_batch(0, chained[1:4])
+    assert run(tmp_path).exit_code == 0 and heads(tmp_path) == {0: 1}
+    kafka.append_batch(0, [chained[4], {**chained[5], "person": "85073003328"}, chained[6]])
+    result = run(tmp_path)
+    assert result.exit_code == 1
+    assert (
+        f"FIRST BAD RECORD partition=0 offset=2 audit_id={chained[5]['audit_id']} reason: {EDITED}, its audit record"
+        " 2 of 3"
+    ) in result.output
+    assert heads(tmp_path) == {0: 1}
 
 
 def test_records_deleted_at_the_start_exit_1(kafka: FakeTopic, tmp_path: Path) -> None:
