@@ -62,6 +62,7 @@ from streams.domain.audit import (
     chain,
     consultation_entry,
     delivery_entry,
+    outputs_of,
     refusal_entry,
     verify_chain,
 )
@@ -121,8 +122,24 @@ def entries(count: int) -> list[dict[str, Any]]:
     return made
 
 
-def _high_watermarks(consumer: Consumer, topic: str, partitions: int) -> int:
-    return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions))
+def _decoded(codec: AvroCodec, value: bytes) -> tuple[str, dict[str, Any]]:
+    decoded = codec.decode(value)
+    return decoded.schema_name, decoded.record
+
+
+class RecordCounter:
+    """Counts the audit records written so far (an AuditBatch message holds several), reading the topic."""
+
+    def __init__(self, consumer: Consumer, codec: AvroCodec, topic: str, partitions: int) -> None:
+        self._consumer, self._codec = consumer, codec
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        self.records = 0
+
+    def read(self) -> int:
+        for message in self._consumer.consume(num_messages=1000, timeout=SAMPLE_S):
+            if message.error() is None:
+                self.records += len(outputs_of(*_decoded(self._codec, message.value() or b"")))
+        return self.records
 
 
 def produce_pending(settings: Settings, values: list[tuple[bytes, bytes]]) -> float:
@@ -188,8 +205,10 @@ def run(settings: Settings, count: int, timeout: float, results: dict[str, Any],
         cpu = CpuMeter({"worker": workers.processes["worker"].pid(), "broker": broker_pid(), "bench": os.getpid()})
         first = None
         deadline = joined + timeout
+        counter = RecordCounter(probe, codec, audit, partitions)
         while True:
-            written, now = _high_watermarks(probe, audit, partitions), time.monotonic()
+            written = counter.read()
+            now = time.monotonic()
             if written and first is None:
                 first = now
             if written >= count:
@@ -198,7 +217,6 @@ def run(settings: Settings, count: int, timeout: float, results: dict[str, Any],
             if now > deadline:
                 raise BenchError(f"{written}/{count} audit records after {timeout:.0f} s")
             check_alive(workers)
-            time.sleep(SAMPLE_S)
         cpu_use = cpu.stop()
     finally:
         probe.close()
@@ -211,7 +229,11 @@ def run(settings: Settings, count: int, timeout: float, results: dict[str, Any],
 
     records, duplicates, chains_ok = 0, 0, True
     for p in range(partitions):
-        chain_p = [(m.offset, codec.decode(m.value).record) for m in read_partition(settings, audit, p)]
+        chain_p = [
+            (m.offset, record)
+            for m in read_partition(settings, audit, p)
+            for _, record in outputs_of(*_decoded(codec, m.value))
+        ]
         records += len(chain_p)
         duplicates += len(chain_p) - len({r["audit_id"] for _, r in chain_p})
         chains_ok &= verify_chain(chain_p).ok

@@ -272,7 +272,7 @@ def measured_replay(
                 "declarations_per_s": round(len(day) / day_wall, 1),
                 "messages_written_besides_the_input": written,
                 "mailbox_messages": sum(n for t, n in delta.items() if ".mailbox." in t),
-                "audit_records": delta.get(stages.audit, 0),
+                "audit_messages": delta.get(stages.audit, 0),  # an AuditBatch holds several records
                 "rejections": delta.get(stages.rejections, 0),
                 "dead_letters": delta.get(stages.dead_letters, 0),
             }
@@ -319,7 +319,7 @@ def measured_replay(
             "messages_written_all_topics": written,
             "messages_written_per_record": round(written / max(1, out["records"]), 2),
             "mailbox_messages": sum(n for t, n in delta.items() if ".mailbox." in t),
-            "audit_records": delta.get(stages.audit, 0),
+            "audit_messages": delta.get(stages.audit, 0),  # an AuditBatch holds several records
             "lookups": delta.get(stages.lookups, 0),
             "rejections": delta.get(stages.rejections, 0),
             "dead_letters": delta.get(stages.dead_letters, 0),
