@@ -116,12 +116,18 @@ class BatchedTable(Generic[S]):
     """A flow's faust table, its values decoded once per batch and written back once per batch.
 
     `get` decodes a key's value the first time a batch needs it and keeps it decoded; `put` records a changed
-    value (and the event that changed it, for the changelog partition). The flow's release then calls
-    `publish_changes` with its batch's outcomes -- each changed value encoded once, its changelog record queued
-    on the flow's own producer, to the partition of the event that changed it -- and, *after* the flush that
-    writes them all, `store`: the values go to the table's store only. So a value in the table has its
-    decisions' outcomes written, and its changelog record is durable before the batch's offsets are released: a
-    replay (at-least-once) of what the value already records publishes nothing again, and a restart recovers it.
+    value (and the event that changed it, for the changelog partition). The flow releases its batch with
+    `write_batch`: the batch's outcomes are flushed first; then `publish_changes` queues each changed value's
+    changelog record (encoded once) on the flow's own producer, to the partition of the event that changed it;
+    a second flush writes those; only then does `store` set the values in the table's store. So a value in the
+    table -- or in its changelog, hence in the table a restart recovers -- has its decisions' outcomes written,
+    and its changelog record is durable before the batch's offsets are released: a replay (at-least-once) of
+    what the value already records publishes nothing again, and loses nothing.
+
+    Why two flushes: librdkafka writes the partitions of one flush independently. With the changelog records
+    in the outcomes' flush, a SIGKILL during it could leave a state durable whose acknowledgement was not: the
+    restart recovered the state, recognised the replayed declaration as decided, and its acknowledgement was
+    never sent (tests/integration/test_dmfa_crash.py, 4 to 6 of 3,000 DmfA on Dec 2).
 
     Why not faust's own `table[key] = value`: its changelog records go through faust's aiokafka producer, about
     a third of the worker's CPU on the bench mix (bench/limits.md, "Issue 14, step by step"). Bypassing it means
@@ -159,12 +165,14 @@ class BatchedTable(Generic[S]):
         self._values[key] = value
         self._changed[key] = event
 
-    async def publish_changes(self, publisher: StatePublisher) -> None:
-        """Queue each changed value's changelog record; call before the flush that writes the batch."""
+    async def publish_changes(self, publisher: StatePublisher) -> int:
+        """Queue each changed value's changelog record; call once the batch's outcomes are flushed. Returns how
+        many were queued."""
         for key, event in self._changed.items():
             encoded = self._encoded[key] = self._encode(self._values[key])
             with acting_for(event):  # under exactly_once, faust's transactional producer reads it too
                 await publisher.publish_state(self._changelog, event.message.partition, key, encoded)
+        return len(self._changed)
 
     def store(self) -> None:
         """Set the changed values in the table's store; call once the flush after `publish_changes` returned."""
@@ -179,3 +187,20 @@ class BatchedTable(Generic[S]):
         self._values.clear()
         self._changed.clear()
         self._encoded.clear()
+
+
+class BatchPublisher(StatePublisher, Protocol):
+    async def flush(self) -> None: ...
+
+
+async def write_batch(publisher: BatchPublisher, *tables: BatchedTable[Any]) -> None:
+    """Write a batch handled with `tables`: its outcomes (already queued on `publisher`), then the tables'
+    changed values, each flush waited for; then set the values in the tables' stores. See `BatchedTable`."""
+    await publisher.flush()  # the outcomes: durable before any state that records them
+    changed = 0
+    for table in tables:
+        changed += await table.publish_changes(publisher)
+    if changed:
+        await publisher.flush()
+    for table in tables:
+        table.store()

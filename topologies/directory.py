@@ -20,8 +20,8 @@ audit ids), never missing.
 
 Events are handled one by one and released in batches (`topologies.batches`): a person's file is decoded once
 per batch and kept decoded; when the batch is released, its audit records are chained and written, then its
-mailbox messages sent, everything flushed, and each file it changed written once to the table (hence to its
-changelog), before its offsets are released.
+mailbox messages sent, everything flushed, and only then each file it changed written once to its changelog
+and the table (`topologies.batches.write_batch`), before its offsets are released.
 A crash replays the unreleased events, on files that may already hold their changes: the directory's rules
 recognise an event they already applied by its ticket, and every output carries a derived ticket.
 """
@@ -42,7 +42,7 @@ from streams.domain.directory import Entry, PersonFile, entry_as_integration
 from streams.domain.kinds import DIRECTORY_DECLARATIONS, INTEGRATION, KINDS
 from streams.domain.network import Network
 from topologies.audit_trail import AuditTrail
-from topologies.batches import BatchedTable, handle_then_release
+from topologies.batches import BatchedTable, handle_then_release, write_batch
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -123,9 +123,8 @@ def register(app: faust.App, deps: Deps) -> None:
         deliveries.clear()
         for topic, mail_key, value in held:
             await publisher.publish(topic, mail_key, value)
-        await files.publish_changes(publisher)  # each changed file once per batch, with its outcomes
-        await publisher.flush()
-        files.store()
+        # the outcomes, then each changed file (once per batch): a file records only what was sent
+        await write_batch(publisher, files)
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)

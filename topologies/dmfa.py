@@ -29,7 +29,7 @@ from streams.domain import dmfa
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.dmfa import EmployerDmfa
 from streams.domain.kinds import DMFA_DECLARATIONS
-from topologies.batches import BatchedTable, handle_then_release
+from topologies.batches import BatchedTable, handle_then_release, write_batch
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -75,11 +75,8 @@ def register(app: faust.App, deps: Deps) -> None:
             states.put(key, decision.state, event)
 
     async def release() -> None:
-        # the outcomes first: a state in the table means its decisions' outcomes are written (replays publish
-        # nothing again)
-        await states.publish_changes(publisher)
-        await publisher.flush()
-        states.store()
+        # the outcomes, then the states: a state recorded means its decisions' outcomes are written
+        await write_batch(publisher, states)
 
     async def step(stream: faust.StreamT[bytes]) -> None:
         await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)

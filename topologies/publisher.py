@@ -156,15 +156,29 @@ class RecordingPublisher:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
         self.states: list[tuple[str, int, bytes, bytes]] = []  # changelog records, apart from the outcomes
         self.flushes = 0
+        self.journal: list[str] = []  # "outcome", "state", "flush": in the order they were called
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.sent.append((topic, key, value))
+        self.journal.append("outcome")
 
     async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
         self.states.append((topic, partition, key, value))
+        self.journal.append("state")
 
     async def flush(self) -> None:
         self.flushes += 1
+        self.journal.append("flush")
+
+    def states_after_their_outcomes(self) -> bool:
+        """Whether every changelog record was queued only once the outcomes before it were flushed, and was
+        itself flushed before another outcome: no state could be durable before what it records."""
+        previous = "flush"
+        for entry in self.journal:
+            if (entry == "state" and previous == "outcome") or (entry == "outcome" and previous == "state"):
+                return False
+            previous = entry
+        return True
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
         return [(k, v) for t, k, v in self.sent if t == topic]

@@ -489,9 +489,11 @@ def test_every_notification_is_published_after_its_audit_record_was_written(tmp_
     assert len(notifications) == 2 and len(written) == 2
     for position, ticket in notifications:
         assert written[ticket] < position, f"notification {ticket} published before its audit record"
-    (flush,) = [i for i, entry in enumerate(log) if entry[0] == "flush"]
-    assert all(i < flush for i, _ in published), "one flush, after every send"
-    assert log[flush] == ("flush", False), "nothing acked before the batch's messages are flushed"
+    # one flush after every send, a second one after the changed files' changelog records
+    (flush, files_flush) = [i for i, entry in enumerate(log) if entry[0] == "flush"]
+    assert all(i < flush for i, _ in published), "the outcomes flushed before any changelog record is queued"
+    assert log[flush] == log[files_flush] == ("flush", False), "nothing acked before the batch is flushed"
+    assert letters.states and letters.states_after_their_outcomes(), letters.journal
     assert ANNA.encode() in h.app.tables["directory"].data, "the registration's file is written"
     assert all(m.acked for m in messages), "then the batch is acked"
     # the accepted registration (now a fact) and its acknowledgement waited for the batch's audit records too

@@ -65,7 +65,7 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
             # the batch is released (outcomes flushed, audit records chained) when its oldest event has waited
             # batch_within_ms: wait for that, however slow this machine is
             for _ in range(500):
-                if trail.written and publisher.flushes:
+                if trail.written and publisher.states and publisher.journal[-1] == "flush":
                     break
                 await asyncio.sleep(0.01)
 
@@ -74,6 +74,8 @@ def test_an_integration_then_an_address_change_reaches_the_holder(store: str, tm
     acks = publisher.on(f"{settings.topic_prefix}.mailbox.{MUTUALITY}.v1")
     kinds = [codec.decode(value).schema_name.rpartition(".")[2] for _, value in acks]
     assert kinds == ["Acknowledgement", "Notification"]
+    # the changed file went to the changelog only once the deliveries it records were flushed
+    assert publisher.states_after_their_outcomes(), publisher.journal
     # the directory chained the delivery's audit record itself, linked to the (empty) partition's genesis
     audited = trail.records(0)
     deliveries = [r for r in audited if r["actor"] == MUTUALITY and r["person"] == PERSON]

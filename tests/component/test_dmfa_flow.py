@@ -110,3 +110,7 @@ def test_the_step_decides_each_dmfa_against_the_employers_earlier_ones_and_publi
     written = [(key, value) for topic, _, key, value in publisher.states if topic == changelog]
     assert [key for key, _ in written] == [employer.encode()] * 3  # the replay changed nothing
     assert written[-1][1] == app.tables[dmfa.TABLE][employer.encode()]
+    # and each only once the outcomes it records were flushed (a state durable before its acknowledgement
+    # would make a replay after a crash publish nothing, the acknowledgement lost)
+    assert publisher.journal.count("state") == len(publisher.states) > 0
+    assert publisher.states_after_their_outcomes(), publisher.journal
