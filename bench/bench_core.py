@@ -895,6 +895,8 @@ def main() -> int:
             "partitions": settings.default_partitions,
             "processing_guarantee": settings.processing_guarantee,
             "store": settings.store,
+            # the stack measured on: sasl_ssl is the default, secured one (SCRAM over TLS, ACLs)
+            "kafka_security": settings.kafka_security,
             "profile": args.profile,
             "code": "git HEAD snapshot" if SOURCE else "working tree",
         },

@@ -24,11 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 
-TARGET_DECLARATIONS_PER_S = 11_000.0
+# issue 14's targets (the hot path); the memory target is an earlier issue's, still reported
+TARGET_DECLARATIONS_PER_S = 4_000.0
+MOONSHOT_DECLARATIONS_PER_S = 11_000.0
 TARGET_P99_MS = 100.0
-TARGET_MB_PER_MILLION = 24.0
+TARGET_MESSAGES_PER_DECLARATION = 8.0
 TARGET_DAY_DECLARATIONS = 2_600_000
-TARGET_DAY_S = 300.0
+TARGET_DAY_S = 900.0
+TARGET_MB_PER_MILLION = 24.0
 
 
 @dataclass(frozen=True)
@@ -402,32 +405,37 @@ def summarize(
     # from the measured replay's day rate when there is one, else from bench_core's sustained rate
     day_from_measured_s = _get(replay, "extrapolation_from_measured", "target_day_platform_s")
     day_estimate_s = day_from_measured_s if day_from_measured_s is not None else day_platform_s
+    messages = _get(core, "throughput", "outputs", "messages_written_per_declaration")
     targets = [
         {
-            "target": f"≥ {TARGET_DECLARATIONS_PER_S:,.0f} declarations/s end to end",
+            "target": f"≥ {TARGET_DECLARATIONS_PER_S:,.0f} declarations/s sustained on the bench_core mix "
+            f"(moonshot {MOONSHOT_DECLARATIONS_PER_S:,.0f}/s)",
             "measured": sustained,
             "fraction_of_target": _ratio(sustained, TARGET_DECLARATIONS_PER_S),
+            "baseline_consume_msgs_per_s": _get(core, "baseline", "consume_msgs_per_s"),
+            "baseline_produce_msgs_per_s": _get(core, "baseline", "produce_msgs_per_s"),
             "met": sustained is not None and sustained >= TARGET_DECLARATIONS_PER_S,
         },
         {
-            "target": f"notification p99 ≤ {TARGET_P99_MS:.0f} ms at half the sustained rate",
+            "target": f"p99 ≤ {TARGET_P99_MS:.0f} ms, declaration to mailbox, at half the sustained rate (open loop)",
             "measured": p99,
+            "p50": _get(core, "latency", "to_broker_createtime", "p50_ms"),
             "at_rate_per_s": _get(core, "latency", "target_rate_per_s"),
             "met": p99 is not None and p99 <= TARGET_P99_MS,
-            "note": "the rate is half of *our* sustained rate, not half of 11,000/s",
+            "note": "the rate is half of *our* sustained rate; bench_core measures no raw-Kafka latency baseline",
         },
         {
-            "target": f"≤ {TARGET_MB_PER_MILLION:.0f} MB resident per million directory entries",
-            "measured": current_mb,
-            "fraction_of_target": _ratio(current_mb, TARGET_MB_PER_MILLION),
-            "met": current_mb is not None and current_mb <= TARGET_MB_PER_MILLION,
-            "current_variant": current_variant,
-            "rocksdb_mb": rocksdb_mb,
-            "met_with_rocksdb": rocksdb_mb is not None and rocksdb_mb <= TARGET_MB_PER_MILLION,
-            "proposed": {"variant": best_compact[1], "mb_per_million": best_compact[0]},
+            "target": f"≤ {TARGET_MESSAGES_PER_DECLARATION:.0f} messages written per declaration on the same mix",
+            "measured": messages,
+            "audit_messages": _get(core, "throughput", "outputs", "audit_messages"),
+            "audit_records": _get(core, "throughput", "outputs", "audit_records"),
+            "mailbox_messages": _get(core, "throughput", "outputs", "mailbox_messages"),
+            "declarations": _get(core, "throughput", "declarations"),
+            "met": messages is not None and messages <= TARGET_MESSAGES_PER_DECLARATION,
         },
         {
-            "target": f"a generated day (≈ {TARGET_DAY_DECLARATIONS:,} declarations) replayed in ≤ 5 minutes",
+            "target": f"a generated day (≈ {TARGET_DAY_DECLARATIONS:,} declarations) replayed from offset 0 in "
+            f"≤ {TARGET_DAY_S / 60:.0f} minutes, faithfully (the live run's outputs)",
             "measured_produce_s": _get(replay, "extrapolation", "target_day_produce_s"),
             "extrapolated_platform_s": day_platform_s,
             "measured_replay_wall_s": _get(replay, "replay_measured", "all_up_front", "wall_s"),
@@ -436,9 +444,22 @@ def summarize(
                 replay, "replay_measured", "day_after_preload", "day_alone", "declarations_per_s"
             ),
             "extrapolated_from_measured_platform_s": day_from_measured_s,
-            "met": day_estimate_s is not None and day_estimate_s <= TARGET_DAY_S,
-            "note": "MEASURED: producing the day, and a smaller day replayed through one worker; the 2.6 M day is "
-            "EXTRAPOLATED from the measured day rate (and from bench_core's sustained rate)",
+            "faithful": False,
+            "time_met": day_estimate_s is not None and day_estimate_s <= TARGET_DAY_S,
+            "met": False,
+            "note": "not met whatever the time: a replay reads the integrations side by side with the day "
+            "(no time-aligned reading yet), so its outputs are not the live run's. MEASURED: producing the day, "
+            "and a smaller day replayed through one worker; the 2.6 M day is EXTRAPOLATED",
+        },
+        {
+            "target": f"(earlier) ≤ {TARGET_MB_PER_MILLION:.0f} MB resident per million directory entries",
+            "measured": current_mb,
+            "fraction_of_target": _ratio(current_mb, TARGET_MB_PER_MILLION),
+            "met": current_mb is not None and current_mb <= TARGET_MB_PER_MILLION,
+            "current_variant": current_variant,
+            "rocksdb_mb": rocksdb_mb,
+            "met_with_rocksdb": rocksdb_mb is not None and rocksdb_mb <= TARGET_MB_PER_MILLION,
+            "proposed": {"variant": best_compact[1], "mb_per_million": best_compact[0]},
         },
     ]
     return {
@@ -462,6 +483,7 @@ def summarize(
         },
         "figures": figures,
         "targets": targets,
+        "stack": _get(core, "parameters", "kafka_security"),
         "directory": {
             "sizes": directory_rows,
             "rebuild": {s: b.get("rebuild_from_changelog") for s, b in sizes.items()},
@@ -568,19 +590,21 @@ def markdown(summary: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     t = summary["targets"]
+    stack = _get(summary, "stack") or "unknown"
     lines.append(
-        f"| {t[0]['target']} | {_fmt(t[0]['measured'])} decl/s = {_fmt(t[0]['fraction_of_target'])} of target | "
-        f"{_fmt(t[0]['met'])} |"
+        f"| {t[0]['target']} | {_fmt(t[0]['measured'])} decl/s = {_fmt(t[0]['fraction_of_target'])} of target; "
+        f"raw confluent-kafka in the same run: {_fmt(t[0].get('baseline_produce_msgs_per_s'))} msg/s produced, "
+        f"{_fmt(t[0].get('baseline_consume_msgs_per_s'))} consumed | {_fmt(t[0]['met'])} |"
     )
     lines.append(
-        f"| {t[1]['target']} | p99 {_fmt(t[1]['measured'])} ms at {_fmt(t[1]['at_rate_per_s'])} decl/s "
-        f"(half *our* sustained rate) | {_fmt(t[1]['met'])} |"
+        f"| {t[1]['target']} | p50 {_fmt(t[1].get('p50'))} ms, p99 {_fmt(t[1]['measured'])} ms at "
+        f"{_fmt(t[1]['at_rate_per_s'])} decl/s (half *our* sustained rate) | {_fmt(t[1]['met'])} |"
     )
     lines.append(
-        f"| {t[2]['target']} | `{t[2].get('current_variant', 'avro_memory')}` (the platform's person files in "
-        f"memory://) {_fmt(t[2]['measured'])} MB = {_fmt(t[2]['fraction_of_target'])}× target; the same in "
-        f"rocksdb:// {_fmt(t[2].get('rocksdb_mb'))} MB resident | {_fmt(t[2]['met'])} (memory://), "
-        f"{_fmt(t[2].get('met_with_rocksdb'))} (rocksdb://) |"
+        f"| {t[2]['target']} | {_fmt(t[2]['measured'])} per declaration, against the 1 it is sent as "
+        f"({_fmt(t[2].get('declarations'))} declarations: {_fmt(t[2].get('mailbox_messages'))} mailbox messages, "
+        f"{_fmt(t[2].get('audit_records'))} audit records in {_fmt(t[2].get('audit_messages'))} messages) | "
+        f"{_fmt(t[2]['met'])} |"
     )
     measured_replay = (
         f"**measured** replay of a {_fmt(t[3].get('measured_replay_records'))}-record day from offset 0: "
@@ -591,8 +615,23 @@ def markdown(summary: dict[str, Any]) -> str:
     )
     lines.append(
         f"| {t[3]['target']} | producing it: {_fmt(t[3]['measured_produce_s'])} s (measured); {measured_replay}"
-        f"at bench_core's rate ~{_fmt(t[3]['extrapolated_platform_s'])} s (**extrapolated**) | {_fmt(t[3]['met'])} |"
+        f"at bench_core's rate ~{_fmt(t[3]['extrapolated_platform_s'])} s (**extrapolated**); **not faithful**: the "
+        f"integrations are read side by side with the day | {_fmt(t[3]['met'])} |"
     )
+    lines.append(
+        f"| {t[4]['target']} | `{t[4].get('current_variant', 'avro_memory')}` (the platform's person files in "
+        f"memory://) {_fmt(t[4]['measured'])} MB = {_fmt(t[4]['fraction_of_target'])}× target; the same in "
+        f"rocksdb:// {_fmt(t[4].get('rocksdb_mb'))} MB resident | {_fmt(t[4]['met'])} (memory://), "
+        f"{_fmt(t[4].get('met_with_rocksdb'))} (rocksdb://) |"
+    )
+    lines += [
+        "",
+        "Measured on the default, secured stack (SASL_SSL: SCRAM over TLS, ACLs)."
+        if stack == "sasl_ssl"
+        else f"Measured on the `{stack}` stack: not the default, secured one"
+        + (" (bench_core's result predates the field)" if stack == "unknown" else "")
+        + ".",
+    ]
     lines += [
         "",
         f"Key figure: `end_to_end.declarations_per_s` = **{_fmt(summary['end_to_end']['declarations_per_s'])}** "
