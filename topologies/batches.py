@@ -20,11 +20,13 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import faust
 from faust import streams as faust_streams
 from faust.types import EventT
+
+from topologies.publisher import Publisher
 
 
 async def handle_then_release(
@@ -108,10 +110,6 @@ def acting_for(event: EventT[bytes]) -> Iterator[None]:
 S = TypeVar("S")
 
 
-class StatePublisher(Protocol):
-    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None: ...
-
-
 class BatchedTable(Generic[S]):
     """A flow's faust table, its values decoded once per batch and written back once per batch.
 
@@ -165,7 +163,7 @@ class BatchedTable(Generic[S]):
         self._values[key] = value
         self._changed[key] = event
 
-    async def publish_changes(self, publisher: StatePublisher) -> int:
+    async def publish_changes(self, publisher: Publisher) -> int:
         """Queue each changed value's changelog record; call once the batch's outcomes are flushed. Returns how
         many were queued."""
         for key, event in self._changed.items():
@@ -189,11 +187,7 @@ class BatchedTable(Generic[S]):
         self._encoded.clear()
 
 
-class BatchPublisher(StatePublisher, Protocol):
-    async def flush(self) -> None: ...
-
-
-async def write_batch(publisher: BatchPublisher, *tables: BatchedTable[Any]) -> None:
+async def write_batch(publisher: Publisher, *tables: BatchedTable[Any]) -> None:
     """Write a batch handled with `tables`: its outcomes (already queued on `publisher`), then the tables'
     changed values, each flush waited for; then set the values in the tables' stores. See `BatchedTable`."""
     await publisher.flush()  # the outcomes: durable before any state that records them

@@ -155,7 +155,6 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
         self.states: list[tuple[str, int, bytes, bytes]] = []  # changelog records, apart from the outcomes
-        self.flushes = 0
         self.journal: list[str] = []  # "outcome", "state", "flush": in the order they were called
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -167,8 +166,11 @@ class RecordingPublisher:
         self.journal.append("state")
 
     async def flush(self) -> None:
-        self.flushes += 1
         self.journal.append("flush")
+
+    @property
+    def flushes(self) -> int:
+        return self.journal.count("flush")
 
     def states_after_their_outcomes(self) -> bool:
         """Whether every changelog record was queued only once the outcomes before it were flushed, and was
