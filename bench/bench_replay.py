@@ -22,13 +22,14 @@ a generated day from offset 0 (measured), with the 2.6 M-declaration target day 
      demo preloads) then the day's declarations, all produced BEFORE the worker starts; the worker replays the
      lot from offset 0. `wall_s`: worker start -> every source topic of its group at lag 0 (committed offsets ==
      high watermarks; they lag the work by up to faust's ~3 s commit interval); also from group stable. The worker
-     reads its intake topics side by side: the day is NOT processed after its integrations (consultations and
-     DmfA meet a directory still filling: fewer deliveries), so `day_part` (when the day-only topics reached lag 0)
-     is only indicative.
+     reads its intake topics side by side, but the directory decides in event-time order (topologies/alignment.py):
+     the day waits for its integrations. `day_part` (when the day-only topics reached lag 0) is only indicative.
    * `day_after_preload`: the integrations up front, the worker replays and drains them; then the day is produced
      in one go and drained (`day_alone`: first send -> lag 0). The day's own rate, on a directory that has its
      files: the figure the target's extrapolation uses (key `extrapolation_from_measured`).
-4. The target is the seed's full day: `--target-day` (2.6 M) declarations in 5 minutes.
+4. **Faithful** (key `faithful`): every mailbox, facts and outcomes topic must end the replay (`all_up_front`) with
+   as many messages as the live-like run (`day_after_preload`); the topics that differ are listed.
+5. The target is the seed's full day: `--target-day` (2.6 M) declarations in 5 minutes.
 """
 
 from __future__ import annotations
@@ -136,6 +137,40 @@ DAY_ONLY_SOURCES = (
 )
 
 
+# what a faithful replay must give as the live run did: what institutions and senders receive, the facts, the
+# refusals (audit messages batch differently from run to run; changelogs and step-to-step topics are internal)
+COMPARED_AREAS = ("mailbox", "facts", "outcomes")
+
+
+def outputs_by_topic(high: dict[str, int], prefix: str) -> dict[str, int]:
+    """Messages per output topic at the end of a run (its topics are fresh: high watermark = count)."""
+    names = {t.removeprefix(prefix + "."): n for t, n in high.items()}
+    return {t: n for t, n in sorted(names.items()) if t.split(".", 1)[0] in COMPARED_AREAS and n}
+
+
+def faithfulness(replay: dict[str, int], live: dict[str, int]) -> dict[str, Any]:
+    """The replay's outputs against the live run's, topic by topic."""
+    differences = {
+        t: {"replay": replay.get(t, 0), "live": live.get(t, 0)}
+        for t in sorted(set(replay) | set(live))
+        if replay.get(t, 0) != live.get(t, 0)
+    }
+    mailboxes = [t for t in set(replay) | set(live) if t.startswith("mailbox.")]
+    return {
+        "definition": "every mailbox, facts and outcomes topic has as many messages after the replay from offset 0 "
+        "(all_up_front) as after the live-like run (day_after_preload: the day produced once the integrations were "
+        "drained)",
+        "faithful": not differences,
+        "topics_compared": len(set(replay) | set(live)),
+        "mailbox_messages": {
+            "replay": sum(replay.get(t, 0) for t in mailboxes),
+            "live": sum(live.get(t, 0) for t in mailboxes),
+        },
+        "differences": dict(list(differences.items())[:40]),
+        "topics_differing": len(differences),
+    }
+
+
 def lag_zero_at(samples: list[Any], topic: str, start: float) -> float | None:
     """When `topic`'s committed offsets caught up with its high watermark for good (None: never)."""
     done = None
@@ -153,15 +188,103 @@ def drained_at(samples: list[Any], stages: Any, start: float) -> float:
     return done if done is not None else samples[-1].t - start
 
 
+def replay_settings() -> Settings:
+    """A private prefix, app_id and state directory."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_core as core
+
+    tag = uuid.uuid4().hex[:8]
+    return Settings().model_copy(
+        update={
+            "topic_prefix": f"bench{tag}",
+            "app_id": f"crossroads-bench-{tag}",
+            "state_dir": Path(tempfile.mkdtemp(prefix=f"crossroads-replay-{tag}-")),
+            "web_port": core.free_port(),
+        }
+    )
+
+
+def copy_intake_log(source: Settings, target: Settings, institutions: Any) -> int:
+    """The intake topics of ``source`` into those of ``target`` (created for it with the producer's timestamps:
+    CreateTime), record by record: same partition, same key, same value, same timestamp (the broker's append time
+    in ``source``), the headers resealed for the new topic names (a seal covers its topic). What a replay from
+    offset 0 of ``source``'s own log reads, under a prefix of its own."""
+    from dataclasses import replace
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.catalog import INTAKE_TOPICS, LOG_APPEND_TIME, TIMESTAMP_TYPE
+    from streams.domain.seal import SENDER_HEADER
+
+    specs = [
+        replace(spec, extra_config={**spec.extra_config, TIMESTAMP_TYPE: "CreateTime"})
+        if spec.extra_config.get(TIMESTAMP_TYPE) == LOG_APPEND_TIME
+        else spec
+        for spec in platform_topics(institutions)
+    ]
+    TopicAdmin(target).apply(specs)
+    consumer = Consumer(
+        {**client_config(source), "group.id": f"copy-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    producer = Producer(producer_config(target, **{"linger.ms": 20, "enable.idempotence": True}))
+    copied = 0
+    admin = AdminClient({**client_config(source), "log_level": 0})
+    metadata = admin.list_topics(timeout=10)
+    for spec in INTAKE_TOPICS:
+        topic, into = spec.topic(source.topic_prefix), spec.topic(target.topic_prefix)
+        for partition in metadata.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if high <= low:
+                continue
+            consumer.assign([TopicPartition(topic, partition, low)])
+            done = low
+            while done < high:
+                for message in consumer.consume(num_messages=min(1000, high - done), timeout=5):
+                    if message.error():
+                        raise RuntimeError(f"copying {topic}[{partition}]: {message.error()}")
+                    headers = dict(message.headers() or [])
+                    sender = (headers.get(SENDER_HEADER) or b"").decode()
+                    value = message.value() or b""
+                    while True:
+                        try:
+                            producer.produce(
+                                into,
+                                value,
+                                message.key(),
+                                partition=partition,
+                                timestamp=message.timestamp()[1],
+                                headers=intake_headers(target, sender, into, value) if sender else None,
+                            )
+                            break
+                        except BufferError:
+                            producer.poll(0.1)
+                    producer.poll(0)
+                    copied += 1
+                    done = message.offset() + 1
+    consumer.close()
+    if producer.flush(120):
+        raise RuntimeError("the copy of the intake log was not all written")
+    return copied
+
+
 def measured_replay(
-    args: argparse.Namespace, population: Any, day: list[Any], *, day_later: bool = False
+    args: argparse.Namespace,
+    population: Any,
+    day: list[Any],
+    settings: Settings,
+    *,
+    day_later: bool = False,
+    log_of: Settings | None = None,
+    keep_topics: bool = False,
 ) -> dict[str, Any]:
     """Integrations of the population, then the day, all produced up front under a private prefix; then one
     `crossroads worker` (fresh app_id) that replays the lot from offset 0; wall time until every source topic of
     its group has lag 0.
 
     ``day_later``: only the integrations up front; once the worker has drained them, the day is produced in one go
-    and drained (the day alone, on a directory that has its files)."""
+    and drained (the day alone, on a directory that has its files): the live run.
+    ``log_of``: instead of producing, copy the intake log of that (live) run (`copy_intake_log`) and replay it.
+    ``keep_topics``: leave the topics for the caller to copy, then delete."""
     sys.path.insert(0, str(ROOT / "bench"))
     import bench_core as core
 
@@ -169,16 +292,7 @@ def measured_replay(
     from streams.kafka.admin import wait_for_group
     from streams.stack.workers import PlatformWorkers
 
-    tag = uuid.uuid4().hex[:8]
-    state_dir = Path(tempfile.mkdtemp(prefix=f"crossroads-replay-{tag}-"))
-    settings = Settings().model_copy(
-        update={
-            "topic_prefix": f"bench{tag}",
-            "app_id": f"crossroads-bench-{tag}",
-            "state_dir": state_dir,
-            "web_port": core.free_port(),
-        }
-    )
+    state_dir = settings.state_dir
     out: dict[str, Any] = {
         "label": "MEASURED: one `crossroads worker` replaying, from offset 0, the population's integrations; then "
         "the day produced in one go once they were drained"
@@ -194,22 +308,26 @@ def measured_replay(
     workers = PlatformWorkers(settings, commands=("worker",))
     preload = list(population.integration_records(history=False))  # the directory's current state (as the demo)
     try:
-        TopicAdmin(settings).apply(platform_topics(network.institutions))
         producer = DeclarationProducer(settings, codec)
         t = time.perf_counter()
         not_encodable = 0
-        for item in preload if day_later else [*preload, *day]:
-            try:
-                producer.send(item.schema, item.record, subject_key(item.schema, item.record))
-            except Exception:
-                not_encodable += 1
-        producer.flush(300)
+        if log_of is not None:
+            out["copied_from"] = log_of.topic_prefix
+            out["copied_records"] = copy_intake_log(log_of, settings, network.institutions)
+        else:
+            TopicAdmin(settings).apply(platform_topics(network.institutions))
+            for item in preload if day_later else [*preload, *day]:
+                try:
+                    producer.send(item.schema, item.record, subject_key(item.schema, item.record))
+                except Exception:
+                    not_encodable += 1
+            producer.flush(300)
         out["integrations"] = len(preload)
         out["day_declarations"] = len(day)
         out["day_by_schema"] = dict(Counter(g.schema.rpartition(".")[2] for g in day).most_common())
         out["records"] = len(preload) if day_later else len(preload) + len(day)
         out["not_encodable"] = not_encodable
-        out["produced"] = producer.delivered
+        out["produced"] = out.get("copied_records", producer.delivered)
         out["produce_s"] = round(time.perf_counter() - t, 2)
         log(f"replay: {out['produced']} records produced up front in {out['produce_s']}s")
 
@@ -277,6 +395,7 @@ def measured_replay(
                 "dead_letters": delta.get(stages.dead_letters, 0),
             }
             out["cpu_during_day"] = cpu.stop()
+            out["outputs_by_topic"] = outputs_by_topic(last.high, settings.topic_prefix)
             log(f"replay: the day alone ({len(day)}) drained={ok} in {day_wall:.1f}s = {len(day) / day_wall:.0f}/s")
             if not ok:
                 raise core.BenchError(f"the day not drained within {args.replay_timeout:.0f}s")
@@ -324,6 +443,7 @@ def measured_replay(
             "rejections": delta.get(stages.rejections, 0),
             "dead_letters": delta.get(stages.dead_letters, 0),
         }
+        out["outputs_by_topic"] = outputs_by_topic(last.high, settings.topic_prefix)
         out["lag_over_time"] = [
             {"t": round(s.t - start, 1), **{k: stages.lag(s, k) for k in stages.stages}} for s in samples[::10]
         ]
@@ -338,7 +458,8 @@ def measured_replay(
     finally:
         workers.stop()
         out["worker_log"] = core.log_digest(workers.processes["worker"].log_file)
-        core.cleanup(settings)
+        if not keep_topics:
+            core.cleanup(settings)
         shutil.rmtree(state_dir, ignore_errors=True)
     return out
 
@@ -436,7 +557,7 @@ def main() -> int:
         raw_s = time.perf_counter() - t
         results["raw_produce_baseline"] = {
             "messages": len(encoded),
-            "mean_bytes": round(sum(len(v) for _, _, v in encoded) / max(1, len(encoded)), 1),
+            "mean_bytes": round(sum(len(v) for _, _, v, _ in encoded) / max(1, len(encoded)), 1),
             "seconds": round(raw_s, 2),
             "messages_per_s": round(len(encoded) / raw_s),
         }
@@ -468,9 +589,20 @@ def main() -> int:
         else:
             replay_population = generate_population(args.replay_citizens, seed=args.seed)
             replay_day = list(generate_day(replay_population))
-        together = measured_replay(args, replay_population, replay_day)
-        later = measured_replay(args, replay_population, replay_day, day_later=True)
+        # the live run first (the day produced once the integrations are drained), then its own intake log
+        # replayed from offset 0 by a fresh worker: the same records, with the same times
+        live = replay_settings()
+        try:
+            later = measured_replay(args, replay_population, replay_day, live, day_later=True, keep_topics=True)
+            together = measured_replay(args, replay_population, replay_day, replay_settings(), log_of=live)
+        finally:
+            sys.path.insert(0, str(ROOT / "bench"))
+            import bench_core as core
+
+            core.cleanup(live)
         results["replay_measured"] = {"all_up_front": together, "day_after_preload": later}
+        if "outputs_by_topic" in together and "outputs_by_topic" in later:
+            results["faithful"] = faithfulness(together["outputs_by_topic"], later["outputs_by_topic"])
         day_rate = later.get("day_alone", {}).get("declarations_per_s")
         all_rate = together.get("records_per_s")
         results["extrapolation_from_measured"] = {
@@ -499,6 +631,11 @@ def main() -> int:
             f"{m.get('day_declarations')} day): {m.get('wall_s')}s from worker start, "
             f"{m.get('wall_from_group_stable_s')}s from group stable; the day alone after the preload "
             f"{x['day_declarations_per_s']}/s -> {args.target_day:,} in ~{x['target_day_platform_s']}s (extrapolated)"
+        )
+    if f := results.get("faithful"):
+        log(
+            f"faithful: {f['faithful']} (mailbox messages replay {f['mailbox_messages']['replay']} / live "
+            f"{f['mailbox_messages']['live']}; {f['topics_differing']} of {f['topics_compared']} topics differ)"
         )
     log(f"wrote {output}")
     return 1 if any("error" in m for m in results.get("replay_measured", {}).values()) else 0

@@ -64,6 +64,7 @@ class TopicSpec:
 # a dead letter the undecodable message's value, key and headers, plus their own fields -- so each must take a
 # record bigger than the largest intake message, or one oversized declaration would stop the worker for good.
 INTAKE_MAX_MESSAGE_BYTES = 1_048_588
+TIMESTAMP_TYPE, LOG_APPEND_TIME = "message.timestamp.type", "LogAppendTime"
 QUOTING_MAX_MESSAGE_BYTES = 4 * 1_048_576
 # what the platform's producers may send in one request: the quoting topics' largest record and its batch framing
 OUTCOME_REQUEST_MAX_BYTES = QUOTING_MAX_MESSAGE_BYTES + 65_536
@@ -82,6 +83,10 @@ def _spec(
     if max_message_bytes is None and area is Area.INTAKE:
         max_message_bytes = INTAKE_MAX_MESSAGE_BYTES
     extra = {} if max_message_bytes is None else {"max.message.bytes": str(max_message_bytes)}
+    if area is Area.INTAKE:
+        # a declaration's event time is when the platform received it, stamped by the broker: no sender's clock,
+        # and no record created earlier still on its way once a later one is read (topologies/alignment.py)
+        extra[TIMESTAMP_TYPE] = LOG_APPEND_TIME
     return TopicSpec(area, name, 1, key, description, cleanup=cleanup, retention_ms=retention_ms, extra_config=extra)
 
 

@@ -110,6 +110,25 @@ class Settings(BaseSettings):
     batch_within_ms: int = Field(
         10, ge=1, description="longest a flow waits to fill a batch before handling what it has"
     )
+    event_time_alignment: bool = Field(
+        True,
+        description="the directory decides what it reads in event-time order, waiting for the intake and the DmfA "
+        "step to have handled everything earlier (topologies.alignment): a replay from offset 0 gives the live run's "
+        "outputs",
+    )
+    alignment_max_hold_s: float = Field(
+        900.0,
+        gt=0,
+        description="longest the directory holds an event waiting for its upstream's progress; past it the event "
+        "is decided anyway and a warning logged (a guard against a stall, not a backlog limit)",
+    )
+    alignment_grace_ms: int = Field(
+        10,
+        ge=0,
+        description="how long after an event's time (the broker's append time) the directory takes a quiet upstream "
+        "partition's high watermark, as fetched, to be complete: the skew between the broker's clock and the "
+        "worker's",
+    )
     duplicate_reference_days: int = Field(
         30,
         ge=1,

@@ -16,6 +16,7 @@ of tests/integration/test_crash_recovery.py). faust has open reports of agents h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
@@ -26,6 +27,7 @@ import faust
 from faust import streams as faust_streams
 from faust.types import EventT
 
+from topologies.alignment import Gate, Progress
 from topologies.publisher import Publisher
 
 
@@ -35,8 +37,14 @@ async def handle_then_release(
     flush: Callable[[], Awaitable[None]],
     max_events: int,
     within_s: float,
+    *,
+    progress: Progress | None = None,
+    gate: Gate | None = None,
 ) -> None:
-    """Run the agent: `handle` each event, `flush` (write everything handled so far) before releasing a batch."""
+    """Run the agent: `handle` each event, `flush` (write everything handled so far) before releasing a batch.
+
+    ``progress`` learns what each released batch handled (`topologies.alignment`); with a ``gate``, each aligned
+    event is held until the gate lets it go, in event-time order."""
     lock = asyncio.Lock()
     pending: list[EventT[bytes]] = []
     oldest = 0.0
@@ -50,6 +58,8 @@ async def handle_then_release(
         await flush()
         events = pending[:]
         pending.clear()
+        if progress is not None:
+            progress.released(events)
         for event in events:
             # drop our reference; the last one makes the offset committable (faust's Stream.ack minus its
             # per-stream sensor call, which the stream already made when it moved past the event)
@@ -72,23 +82,60 @@ async def handle_then_release(
             if agent is not None:
                 agent.cancel()
 
-    timer = asyncio.ensure_future(on_time())
+    async def take(event: EventT[bytes]) -> None:
+        nonlocal oldest
+        await handle(event)
+        if not pending:
+            oldest = time.monotonic()
+        pending.append(event)
+        if len(pending) >= max_events:
+            await release()
+
+    async def on_progress(gate: Gate) -> None:
+        # held events go when the upstream steps progress, even if nothing new reaches this flow
+        woken = asyncio.Event()
+        gate.wake_with(woken.set)
+        try:
+            while True:
+                # while events are held, the consumer's next fetch may be what lets them go: look again soon
+                idle = 0.01 if gate.held() else max(within_s, 0.1)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(woken.wait(), timeout=idle)
+                woken.clear()
+                async with lock:
+                    for ready in gate.ready():
+                        await take(ready)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            failure.append(exc)
+            if agent is not None:
+                agent.cancel()
+
+    timers = [asyncio.ensure_future(on_time())]
+    if gate is not None:
+        timers.append(asyncio.ensure_future(on_progress(gate)))
     try:
         async for event in stream.events():
             async with lock:
-                event.message.incref()  # released (acked) by release(), after flush()
-                await handle(event)
-                if not pending:
-                    oldest = time.monotonic()
-                pending.append(event)
-                if len(pending) >= max_events:
-                    await release()
+                message = event.message
+                if progress is not None:
+                    progress.received(message.tp)
+                if gate is None or not gate.aligned(event):
+                    message.incref()  # released (acked) by release(), after flush()
+                    await take(event)
+                    continue
+                if gate.offer(event):
+                    message.incref()  # held, then handled; released (acked) by release(), after flush()
+                for ready in gate.ready((message.partition,)):
+                    await take(ready)
     except asyncio.CancelledError:
         if failure:
             raise failure[0] from None
         raise
     finally:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from streams.composition import codec_for, network_for, registry_for
 from streams.domain.admission import intake_ticket
 from streams.domain.network import Network
 from streams.settings import Settings
+from topologies.alignment import Progress
 from topologies.publisher import FaustPublisher, KafkaPublisher, Publisher
 
 
@@ -34,6 +35,8 @@ class Deps:
     # the audit trail's ports (topologies.audit_trail.PartitionedPublisher / HeadReader); None: the real topic
     audit_publisher: Any = None
     audit_heads: Any = None
+    # how far this worker's steps have got (topologies.alignment): one per app, shared by its flows
+    progress: Progress = field(default_factory=Progress)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
@@ -60,5 +63,5 @@ class Deps:
         if self.publisher is not None:
             return self.publisher
         if self.settings.processing_guarantee == "exactly_once":
-            return FaustPublisher(app)
-        return KafkaPublisher(self.settings)
+            return FaustPublisher(app, on_written=self.progress.written)
+        return KafkaPublisher(self.settings, on_written=self.progress.written)

@@ -34,17 +34,21 @@ from typing import Any, cast
 import faust
 from faust.types import EventT
 
+from streams.catalog import INTAKE_TOPICS
 from streams.codecs import AvroCodec, CodecError
 from streams.codecs.person_file import decode_person_file, encode_person_file
 from streams.domain import exchange
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.directory import Entry, PersonFile, entry_as_integration
-from streams.domain.kinds import DIRECTORY_DECLARATIONS, INTEGRATION, KINDS
+from streams.domain.kinds import DIRECTORY_DECLARATIONS, DMFA_DECLARATIONS, INTEGRATION, KINDS
 from streams.domain.network import Network
+from streams.kafka.sealing import Headers
+from topologies.alignment import Gate
 from topologies.audit_trail import AuditTrail
 from topologies.batches import BatchedTable, handle_then_release, write_batch
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
+from topologies.faust_overrides import fetch_offsets
 from topologies.outcomes import publish_outcomes
 
 TABLE = "directory"
@@ -72,7 +76,8 @@ def register(app: faust.App, deps: Deps) -> None:
         app, table, lambda key, value: decode_person_file(codec, value), lambda file: encode_person_file(codec, file)
     )
     audits: list[tuple[int, bytes | None, dict[str, Any]]] = []  # (partition, key, entry), in order
-    deliveries: list[tuple[str, bytes | None, bytes]] = []  # every output, held until the batch's audit is written
+    # every output, held until the batch's audit is written: (topic, key, value, headers)
+    deliveries: list[tuple[str, bytes | None, bytes, Headers | None]] = []
 
     async def handle(event: EventT[bytes]) -> None:
         decoded = await decode_or_dead_letter(event, deps, publisher)
@@ -110,7 +115,7 @@ def register(app: faust.App, deps: Deps) -> None:
             deps=deps,
             publisher=publisher,
             audit=lambda audit_key, entry: audits.append((partition, audit_key, entry)),
-            send=lambda topic, out_key, value: deliveries.append((topic, out_key, value)),
+            send=lambda topic, out_key, value, headers: deliveries.append((topic, out_key, value, headers)),
         )
         if decision.file is not None:
             files.put(key, decision.file, event)
@@ -121,15 +126,56 @@ def register(app: faust.App, deps: Deps) -> None:
         await trail.append(entries)  # durable (flushed) before any delivery it records is sent
         held = deliveries[:]
         deliveries.clear()
-        for topic, mail_key, value in held:
-            await publisher.publish(topic, mail_key, value)
+        for topic, mail_key, value, headers in held:
+            await publisher.publish(topic, mail_key, value, headers)
         # the outcomes, then each changed file (once per batch): a file records only what was sent
         await write_batch(publisher, files)
 
+    gate = _gate(app, deps, aligned=[t for t in topics if t != pending]) if settings.event_time_alignment else None
+
     async def directory(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
+        await handle_then_release(
+            stream,
+            handle,
+            release,
+            settings.batch_max_events,
+            settings.batch_within_ms / 1000,
+            progress=deps.progress,
+            gate=gate,
+        )
 
     app.agent(sources, name="directory")(directory)
+
+
+def _gate(app: faust.App, deps: Deps, aligned: list[str]) -> Gate:
+    """The directory's event-time gate (`topologies.alignment`): its upstream steps are the intake (its NISS-keyed
+    topics co-partitioned with the directory) and the DmfA path (keyed by employer: any partition)."""
+    prefix = deps.settings.topic_prefix
+    by_partition = [spec.topic(prefix) for spec in INTAKE_TOPICS if spec.key == "niss"]
+    everywhere = [spec.topic(prefix) for spec in INTAKE_TOPICS if spec.key != "niss"]
+    everywhere.append(deps.topic(*DMFA_DECLARATIONS))
+    progress = deps.progress
+    gate = Gate(
+        progress,
+        aligned=aligned,
+        upstream_by_partition=by_partition,
+        upstream_everywhere=everywhere,
+        assignment=lambda: app.consumer.assignment(),
+        offsets=lambda tp: fetch_offsets(app, tp),
+        max_hold_s=deps.settings.alignment_max_hold_s,
+        grace_ms=deps.settings.alignment_grace_ms,
+    )
+
+    def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        gate.forget(args[0])
+        progress.forget(args[0])
+
+    def assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        gate.reassigned()
+
+    app.on_partitions_revoked.connect(revoked, weak=False)
+    app.on_partitions_assigned.connect(assigned, weak=False)
+    return gate
 
 
 def _entry_encoder(codec: AvroCodec, person: str) -> Callable[[Entry], bytes]:

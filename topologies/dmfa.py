@@ -79,6 +79,13 @@ def register(app: faust.App, deps: Deps) -> None:
         await write_batch(publisher, states)
 
     async def step(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
+        await handle_then_release(
+            stream,
+            handle,
+            release,
+            settings.batch_max_events,
+            settings.batch_within_ms / 1000,
+            progress=deps.progress,
+        )
 
     app.agent(source, name="dmfa")(step)

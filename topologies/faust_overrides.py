@@ -89,6 +89,12 @@ REVIEWED = {
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._fetch_records": "39a2c6c79fc1455a",
     "aiokafka.consumer.fetcher.Fetcher.fetched_records": "be4348896b9b66af",
     "aiokafka.consumer.consumer.AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
+    # fetch_offsets reads the state these keep
+    "aiokafka.consumer.subscription_state.TopicPartitionState.__init__": "f0b391da1b87af04",
+    "aiokafka.consumer.subscription_state.TopicPartitionState.consumed_to": "c7b8f0f99ce9185e",
+    "aiokafka.consumer.consumer.AIOKafkaConsumer.highwater": "044275efc968e286",
+    "aiokafka.consumer.fetcher.Fetcher._proc_fetch_request": "59bf948fff47eed5",
+    "aiokafka.consumer.consumer.AIOKafkaConsumer.last_poll_timestamp": "da08643199629e28",
 }
 
 
@@ -360,4 +366,21 @@ def transport_class(fetch_max_wait_ms: int) -> type[driver.Transport]:
     return Transport
 
 
-__all__ = ["PINNED", "REVIEWED", "TableManager", "transport_class"]
+def fetch_offsets(app: Any, tp: TP) -> tuple[int | None, int | None, int | None]:
+    """(high watermark, position, fetched at) of one of the worker's partitions, as its aiokafka consumer last
+    knew them, without a round trip (faust only offers the position as a call into the consumer's thread); Nones
+    when the partition is not assigned or the consumer has not started. The high watermark is the one of the
+    last fetch response, received at the wall-clock time given (ms, aiokafka's `last_poll_timestamp`); the
+    position is the next offset handed over to faust. Read by `topologies.alignment`.
+    """
+    try:
+        consumer = app.consumer._thread._consumer
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:  # no consumer yet, or no assignment
+        return None, None, None
+    if state is None:
+        return None, None, None
+    return state.highwater, state._position, state.timestamp
+
+
+__all__ = ["PINNED", "REVIEWED", "TableManager", "fetch_offsets", "transport_class"]

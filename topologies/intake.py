@@ -109,6 +109,13 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         await write_batch(publisher, remembered)
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(stream, handle, release, settings.batch_max_events, settings.batch_within_ms / 1000)
+        await handle_then_release(
+            stream,
+            handle,
+            release,
+            settings.batch_max_events,
+            settings.batch_within_ms / 1000,
+            progress=deps.progress,
+        )
 
     app.agent(source, name=f"intake-{family.name}")(intake)

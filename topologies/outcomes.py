@@ -15,11 +15,13 @@ from typing import Any
 from faust.types import EventT
 
 from streams.domain.outcomes import REJECTION, Forward, Outcome, ToAudit, ToDeadLetters, ToMailbox, ToRejections
+from streams.kafka.sealing import Headers
+from topologies.alignment import event_time_headers
 from topologies.deps import Deps
 from topologies.edges import mailbox_route, message_dead_letter
 from topologies.publisher import Publisher
 
-Send = Callable[[str, bytes | None, bytes], Awaitable[None] | None]  # (topic, key, value)
+Send = Callable[[str, bytes | None, bytes, Headers | None], Awaitable[None] | None]  # (topic, key, value, headers)
 Audit = Callable[[bytes | None, dict[str, Any]], Awaitable[None] | None]  # (key, entry)
 
 
@@ -60,7 +62,9 @@ async def publish_outcomes(
             value = codec.encode(letter.schema, letter.value)
         else:  # pragma: no cover - the union is closed; mypy checks it
             raise TypeError(f"no route for {outcome!r}")
+        # to another step: it carries the event time of what it derives from
+        headers = event_time_headers(event.message) if isinstance(outcome, Forward) else None
         if send is None:
-            await publisher.publish(topic, out_key, value)
-        elif (pending := send(topic, out_key, value)) is not None:
+            await publisher.publish(topic, out_key, value, headers)
+        elif (pending := send(topic, out_key, value, headers)) is not None:
             await pending

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, cast
 
 import faust
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streams.catalog import OUTCOME_REQUEST_MAX_BYTES
 from streams.kafka.producer import producer_config
+from streams.kafka.sealing import Headers
 from streams.settings import Settings
 
 
@@ -31,8 +32,11 @@ class PublishFailed(RuntimeError):
     """Some outcome of a batch was not written: the batch must not be committed (the worker stops)."""
 
 
+Written = Callable[[str, int, int], None]  # (topic, partition, offset) of each message written
+
+
 class Publisher(Protocol):
-    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
         """Queue a message (to its key's murmur2 partition); it is known written only once `flush()` returned."""
 
     async def flush(self) -> None:
@@ -47,7 +51,14 @@ class Publisher(Protocol):
 class KafkaPublisher:
     """An idempotent librdkafka producer (acks=all, murmur2 keys like the rest of the platform)."""
 
-    def __init__(self, settings: Settings, *, flush_timeout_s: float = 60.0, **overrides: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        flush_timeout_s: float = 60.0,
+        on_written: Written | None = None,
+        **overrides: Any,
+    ) -> None:
         config = producer_config(
             settings,
             **{
@@ -67,24 +78,29 @@ class KafkaPublisher:
         self._flush_timeout_s = flush_timeout_s
         self._known: set[str] = set()
         self._failures: list[str] = []
+        self._on_written = on_written
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self._failures.append(f"{message.topic()}[{message.partition()}]: {error.str()}")
+        elif self._on_written is not None:
+            self._on_written(cast(str, message.topic()), cast(int, message.partition()), cast(int, message.offset()))
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
-        await self._produce(topic, key, value, None)
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
+        await self._produce(topic, key, value, None, headers)
 
     async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
-        await self._produce(topic, key, value, partition)
+        await self._produce(topic, key, value, partition, None)
 
-    async def _produce(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> None:
+    async def _produce(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None, headers: Headers | None
+    ) -> None:
         if topic not in self._known:
             await asyncio.to_thread(self._check_exists, topic)
         while True:
             try:
                 if partition is None:
-                    self._producer.produce(topic, value, key)
+                    self._producer.produce(topic, value, key, headers=headers)
                 else:
                     self._producer.produce(topic, value, key, partition=partition)
                 return
@@ -124,13 +140,14 @@ class KafkaPublisher:
 class FaustPublisher:
     """Sends through the app's producer, so faust's exactly_once (when enabled) covers these sends too."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, *, on_written: Written | None = None) -> None:
         self._app = app
         self._topics: dict[str, faust.TopicT] = {}
         self._pending: list[Awaitable[Any]] = []
+        self._on_written = on_written
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self._pending.append(await self._channel(topic).send(key=key, value=value))
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
+        self._pending.append(await self._channel(topic).send(key=key, value=value, headers=cast(Any, headers)))
 
     async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
         self._pending.append(await self._channel(topic).send(key=key, value=value, partition=partition))
@@ -147,6 +164,9 @@ class FaustPublisher:
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:
             raise PublishFailed(f"{len(failures)} outcome(s) not written: {failures[0]!r}") from failures[0]
+        if self._on_written is not None:
+            for metadata in outcomes:  # faust's RecordMetadata
+                self._on_written(metadata.topic, metadata.partition, metadata.offset)  # type: ignore[union-attr]
 
 
 class RecordingPublisher:
@@ -154,11 +174,13 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.headers: list[Headers | None] = []  # of each message sent, in the same order
         self.states: list[tuple[str, int, bytes, bytes]] = []  # changelog records, apart from the outcomes
         self.journal: list[str] = []  # "outcome", "state", "flush": in the order they were called
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
         self.sent.append((topic, key, value))
+        self.headers.append(headers)
         self.journal.append("outcome")
 
     async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:

@@ -142,6 +142,11 @@ CONSULTATIONS = Family(
 
 FAMILIES: tuple[Family, ...] = (DIMONA, DMFA, CIVIL, INTEGRATIONS, CONSULTATIONS)
 
+# Which of two declarations with the same time (to the millisecond, a record timestamp's grain) the directory
+# decides first: what builds the directory (an institution's file on a person, an employment) before what reads
+# it (the DmfA lines, civil facts and consultations it routes). The order a sender sends a day in, too.
+SAME_TIME_ORDER: tuple[str, ...] = (INTEGRATIONS.name, DIMONA.name, DMFA.name, CIVIL.name, CONSULTATIONS.name)
+
 
 @dataclass(frozen=True, slots=True)
 class Lookup:

@@ -96,8 +96,8 @@ class LoggingPublisher(RecordingPublisher):
         self.codec, self.log = codec, log
         self.watched: list[Any] = []
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes) -> None:
-        await super().publish(topic, key, value)
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Any = None) -> None:
+        await super().publish(topic, key, value, headers)
         decoded = self.codec.decode(value)
         self.log.append(("publish", topic, decoded.record.get("ticket"), decoded.schema_name))
 

@@ -18,6 +18,7 @@ from streams.network_files import load_network
 from streams.settings import Settings
 from tests.component.fakes import COMPONENT_TRANSPORT, sealed
 from topologies import intake
+from topologies.alignment import EVENT_TIME_HEADER
 from topologies.app import create_app
 from topologies.deps import Deps
 from topologies.publisher import RecordingPublisher
@@ -85,6 +86,23 @@ def test_a_valid_dimona_becomes_a_ticketed_fact_keyed_by_the_worker(harness) -> 
     assert {k: v for k, v in fact.record.items() if k != "envelope"} == {
         k: v for k, v in record.items() if k != "envelope"
     }
+
+
+def test_what_the_intake_forwards_carries_the_event_time_of_the_declaration(harness) -> None:  # type: ignore[no-untyped-def]
+    app, publisher, codec, settings = harness
+    value = codec.encode("be.crossroads.dimona.DimonaIn", sample_dimona_in())
+    agent = app.agents["intake-dimona"]
+
+    async def go() -> None:
+        async with agent.test_context() as running:
+            await running.put(
+                value=value, key=b"k", headers=sealed(settings, codec, "dimona", value), timestamp=1_764_000_000.25
+            )
+
+    asyncio.run(go())
+
+    assert [t for t, _, _ in publisher.sent] == [f"{settings.topic_prefix}.directory.declarations.v1"]
+    assert publisher.headers == [[(EVENT_TIME_HEADER, b"1764000000250 dimona")]]
 
 
 def test_an_invalid_dimona_is_rejected_with_every_violation_and_its_bytes(harness) -> None:  # type: ignore[no-untyped-def]
