@@ -25,8 +25,9 @@ How the directory is aligned here:
   time, and decides the earliest held event (time t) only when
   1. every upstream source partition this worker reads -- the NISS-keyed intake topics' partition p, and every
      partition of the DmfA path (keyed by employer, it writes lookups to any partition) -- has released an event
-     of time >= t, or has released everything up to a high watermark fetched after t (`alignment_grace_ms`
-     after: the broker's clock against the worker's), or holds no record at all; and
+     of time >= t; or has received one later than t and released every earlier one (read in order, append
+     times do not decrease along a partition); or has released everything up to a high watermark fetched after
+     t (`alignment_grace_ms` after: the broker's clock against the worker's); or holds no record at all; and
   2. every message written by this worker to one of the directory's input partitions p has been received.
   Then everything of time <= t that this worker's steps will ever write to partition p has reached the gate,
   and deciding in time order is the live order. The audit entries on the pending topic are not aligned.
@@ -48,6 +49,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +118,8 @@ class SourceState:
     watermark_ms: int | None  # the latest event time among its released events
     released_next: int | None  # the offset after its last released event
     received: bool  # its step received an event of it (since the partition was assigned)
+    received_ms: int | None  # the event time of the last event its step received
+    in_flight_ms: int | None  # the earliest event time among the events its step received and has not released
     highwater: int | None  # the broker's high watermark, as last fetched
     position: int | None  # the consumer's position (the next offset it hands over)
     polled_ms: int | None  # when that high watermark was fetched (wall clock)
@@ -129,6 +133,10 @@ def source_done(source: SourceState, t: int, grace_ms: int) -> bool:
     """
     if source.watermark_ms is not None and source.watermark_ms >= t:
         return True
+    if source.received_ms is not None and source.received_ms > t:
+        # its step reads it in order and its times do not decrease along it (the broker's append times): every
+        # record of time <= t was received, so it is done once none of them is still in flight
+        return source.in_flight_ms is None or source.in_flight_ms > t
     if source.highwater is None or source.polled_ms is None or source.polled_ms < t + grace_ms:
         return False  # never fetched, or not since t: it may hold anything
     if source.released_next is not None:
@@ -150,14 +158,21 @@ class Progress:
 
     def __init__(self) -> None:
         self._released: dict[TP, tuple[int, int]] = {}  # tp -> (next offset, watermark ms)
-        self._received: set[TP] = set()
+        self._received: dict[TP, int] = {}  # tp -> event time of the last event received
+        self._in_flight: dict[TP, deque[tuple[int, int]]] = {}  # tp -> (offset, event time) received, not released
         self._written: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
         self._lock = threading.Lock()  # delivery reports come from each publisher's flush thread
         self._listeners: list[Callable[[], None]] = []
 
-    def received(self, tp: TP) -> None:
-        if tp not in self._received:
-            self._received.add(tp)
+    def received(self, event: EventT[bytes]) -> None:
+        """A step (one that handles each partition in order) received an event."""
+        message = event.message
+        tp, t = message.tp, event_time_ms(message)
+        self._received[tp] = t
+        in_flight = self._in_flight.get(tp)
+        if in_flight is None:
+            in_flight = self._in_flight[tp] = deque()
+        in_flight.append((message.offset, t))
 
     def released(self, events: Sequence[EventT[bytes]]) -> None:
         """A step's batch is released: its outputs are written."""
@@ -170,6 +185,9 @@ class Progress:
                 released[tp] = (message.offset + 1, t)
             else:
                 released[tp] = (max(known[0], message.offset + 1), max(known[1], t))
+            in_flight = self._in_flight.get(tp)
+            while in_flight and in_flight[0][0] <= message.offset:
+                in_flight.popleft()
         for listener in self._listeners:
             listener()
 
@@ -188,10 +206,13 @@ class Progress:
 
     def state(self, tp: TP, highwater: int | None, position: int | None, polled_ms: int | None) -> SourceState:
         released = self._released.get(tp)
+        in_flight = self._in_flight.get(tp)
         return SourceState(
             watermark_ms=released[1] if released else None,
             released_next=released[0] if released else None,
             received=tp in self._received,
+            received_ms=self._received.get(tp),
+            in_flight_ms=in_flight[0][1] if in_flight else None,  # received in order: the earliest is the first
             highwater=highwater,
             position=position,
             polled_ms=polled_ms,
@@ -201,7 +222,8 @@ class Progress:
         """Partitions revoked: what was known of them no longer holds when they come back."""
         for tp in tps:
             self._released.pop(tp, None)
-            self._received.discard(tp)
+            self._received.pop(tp, None)
+            self._in_flight.pop(tp, None)
 
     def on_release(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)

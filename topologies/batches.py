@@ -58,7 +58,7 @@ async def handle_then_release(
         await flush()
         events = pending[:]
         pending.clear()
-        if progress is not None:
+        if progress is not None and gate is None:
             progress.released(events)
         for event in events:
             # drop our reference; the last one makes the offset committable (faust's Stream.ack minus its
@@ -119,8 +119,8 @@ async def handle_then_release(
         async for event in stream.events():
             async with lock:
                 message = event.message
-                if progress is not None:
-                    progress.received(message.tp)
+                if progress is not None and gate is None:  # a flow that handles each partition in order
+                    progress.received(event)
                 if gate is None or not gate.aligned(event):
                     message.incref()  # released (acked) by release(), after flush()
                     await take(event)

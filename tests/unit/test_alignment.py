@@ -45,6 +45,8 @@ def state(**kwargs: Any) -> SourceState:
         "watermark_ms": None,
         "released_next": None,
         "received": False,
+        "received_ms": None,
+        "in_flight_ms": None,
         "highwater": None,
         "position": None,
         "polled_ms": 10_000,
@@ -146,6 +148,38 @@ def test_a_high_watermark_fetched_too_soon_after_the_event_proves_nothing() -> N
     assert not source_done(replace(drained, polled_ms=None), 1_000, GRACE)
 
 
+def test_an_upstream_busy_with_later_events_only_is_not_waited_for() -> None:
+    progress = Progress()
+    g = gate(progress, Consumer({TP(DMFA, 3): (10, 5), **quiet(TP(INTEGRATIONS, 0), TP(DIMONA, 0))}))
+    progress.received(event(DMFA, 3, 5, 6_000, forwarded=False))
+    e = event(DECLARATIONS, 0, 0, 5_000)
+    g.offer(e)
+    assert g.ready() == [e]
+
+
+def test_a_source_that_received_a_later_event_is_done_once_the_earlier_ones_are_released() -> None:
+    busy = state(highwater=900, position=800, received=True, received_ms=2_000, polled_ms=None)
+    assert source_done(busy, 1_999, GRACE)  # nothing of time <= 1,999 is left in it, nor in flight
+    assert not source_done(replace(busy, in_flight_ms=1_999), 1_999, GRACE)  # one is in flight
+    assert source_done(replace(busy, in_flight_ms=2_000), 1_999, GRACE)
+    assert not source_done(busy, 2_000, GRACE)  # a record of the same millisecond may follow
+
+
+def test_in_flight_is_what_was_received_and_not_released() -> None:
+    progress = Progress()
+    tp = TP(INTEGRATIONS, 0)
+    first, second = event(INTEGRATIONS, 0, 0, 10, forwarded=False), event(INTEGRATIONS, 0, 1, 20, forwarded=False)
+    progress.received(first)
+    progress.received(second)
+    assert progress.state(tp, None, None, None).in_flight_ms == 10
+    progress.released([first])
+    assert progress.state(tp, None, None, None).in_flight_ms == 20
+    progress.released([second])
+    assert progress.state(tp, None, None, None) == state(
+        watermark_ms=20, released_next=2, received=True, received_ms=20, polled_ms=None
+    )
+
+
 def test_inputs_are_received_when_every_written_offset_was_seen() -> None:
     assert inputs_received({DECLARATIONS: 5}, {DECLARATIONS: 5})
     assert not inputs_received({DECLARATIONS: 5}, {DECLARATIONS: 6})
@@ -193,9 +227,9 @@ def test_nothing_goes_while_an_upstream_partition_is_behind_then_it_goes_in_even
     g = gate(progress, consumer)
     day = event(DECLARATIONS, 0, 0, 5_000)  # a DIMONA of the day, forwarded before the integrations
     assert g.offer(day)
-    progress.received(TP(INTEGRATIONS, 0))
-    assert g.ready((0,)) == []  # intake.integrations[0] has 100 records not released
     integrations = [event(INTEGRATIONS, 0, offset, 1_000 + offset, forwarded=False) for offset in range(100)]
+    progress.received(integrations[0])
+    assert g.ready((0,)) == []  # intake.integrations[0] has 100 records not released
     progress.released(integrations[:60])
     earlier = [event(DECLARATIONS, 0, 1 + i, 1_000 + i) for i in range(60)]
     for e in earlier:
@@ -218,9 +252,10 @@ def test_every_partition_of_the_dmfa_path_is_waited_for() -> None:
     consumer = Consumer({TP(DMFA, 3): (10, 10), **quiet(TP(INTEGRATIONS, 0), TP(DIMONA, 0))})
     g = gate(progress, consumer)
     g.offer(event(DECLARATIONS, 0, 0, 5_000))
-    progress.received(TP(DMFA, 3))
-    assert g.ready() == []
-    progress.released([event(DMFA, 3, 9, 6_000, forwarded=False)])
+    dmfa = event(DMFA, 3, 9, 4_000, forwarded=False)
+    progress.received(dmfa)
+    assert g.ready() == []  # an earlier DmfA in flight: its lookups are not written yet
+    progress.released([dmfa])
     assert len(g.ready()) == 1
 
 
@@ -228,8 +263,9 @@ def test_an_upstream_that_released_a_later_event_lets_earlier_ones_go_though_it_
     progress = Progress()
     consumer = Consumer({TP(INTEGRATIONS, 0): (1_000, 500), **quiet(TP(DIMONA, 0))})
     g = gate(progress, consumer)
-    progress.received(TP(INTEGRATIONS, 0))
-    progress.released([event(INTEGRATIONS, 0, 499, 7_000, forwarded=False)])
+    released = event(INTEGRATIONS, 0, 499, 7_000, forwarded=False)
+    progress.received(released)
+    progress.released([released])
     e = event(DECLARATIONS, 0, 0, 6_999)
     g.offer(e)
     assert g.ready((0,)) == [e]
@@ -296,7 +332,8 @@ def test_a_release_wakes_the_gate() -> None:
 def test_a_revoked_upstream_partition_is_forgotten() -> None:
     progress = Progress()
     tp = TP(INTEGRATIONS, 0)
-    progress.received(tp)
-    progress.released([event(INTEGRATIONS, 0, 4, 9, forwarded=False)])
+    released = event(INTEGRATIONS, 0, 4, 9, forwarded=False)
+    progress.received(released)
+    progress.released([released])
     progress.forget({tp})
     assert progress.state(tp, 5, 5, 7) == state(highwater=5, position=5, polled_ms=7)
