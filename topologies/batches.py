@@ -28,6 +28,7 @@ from faust import streams as faust_streams
 from faust.types import EventT
 
 from topologies.alignment import Gate, Progress
+from topologies.deps import Deps
 from topologies.publisher import Publisher
 
 
@@ -136,6 +137,27 @@ async def handle_then_release(
     finally:
         for timer in timers:
             timer.cancel()
+
+
+async def run_flow(
+    stream: faust.StreamT[bytes],
+    handle: Callable[[EventT[bytes]], Awaitable[None]],
+    flush: Callable[[], Awaitable[None]],
+    deps: Deps,
+    *,
+    gate: Gate | None = None,
+) -> None:
+    """`handle_then_release` with the flow's settings (batch size and window) and its worker's progress."""
+    settings = deps.settings
+    await handle_then_release(
+        stream,
+        handle,
+        flush,
+        settings.batch_max_events,
+        settings.batch_within_ms / 1000,
+        progress=deps.progress,
+        gate=gate,
+    )
 
 
 @contextmanager

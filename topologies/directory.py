@@ -45,7 +45,7 @@ from streams.domain.network import Network
 from streams.kafka.sealing import Headers
 from topologies.alignment import Gate
 from topologies.audit_trail import AuditTrail
-from topologies.batches import BatchedTable, handle_then_release, write_batch
+from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
 from topologies.faust_overrides import fetch_offsets
@@ -134,15 +134,7 @@ def register(app: faust.App, deps: Deps) -> None:
     gate = _gate(app, deps, aligned=[t for t in topics if t != pending]) if settings.event_time_alignment else None
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(
-            stream,
-            handle,
-            release,
-            settings.batch_max_events,
-            settings.batch_within_ms / 1000,
-            progress=deps.progress,
-            gate=gate,
-        )
+        await run_flow(stream, handle, release, deps, gate=gate)
 
     app.agent(sources, name="directory")(directory)
 

@@ -29,7 +29,7 @@ from streams.domain import dmfa
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.dmfa import EmployerDmfa
 from streams.domain.kinds import DMFA_DECLARATIONS
-from topologies.batches import BatchedTable, handle_then_release, write_batch
+from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
 from topologies.edges import dead_letter_of, decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -41,7 +41,7 @@ def register(app: faust.App, deps: Deps) -> None:
     changelog = app.topic(deps.topic("dmfa", "versions"), key_type=bytes, value_type=bytes, compacting=True)
     table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
     source = app.topic(deps.topic(*DMFA_DECLARATIONS), key_type=bytes, value_type=bytes)
-    codec, publisher, settings = deps.codec, deps.publisher_for(app), deps.settings
+    codec, publisher = deps.codec, deps.publisher_for(app)
     dead_letters, pending = deps.topic("outcomes", "dead-letters"), deps.topic("audit", "pending")
 
     # what the events handled since the last release share: the employers' states, decoded once per batch
@@ -79,13 +79,6 @@ def register(app: faust.App, deps: Deps) -> None:
         await write_batch(publisher, states)
 
     async def step(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(
-            stream,
-            handle,
-            release,
-            settings.batch_max_events,
-            settings.batch_within_ms / 1000,
-            progress=deps.progress,
-        )
+        await run_flow(stream, handle, release, deps)
 
     app.agent(source, name="dmfa")(step)

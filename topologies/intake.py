@@ -35,7 +35,7 @@ from streams.domain.normalise import enterprise_numbers
 from streams.domain.references import SentReferences
 from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
-from topologies.batches import BatchedTable, handle_then_release, write_batch
+from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -109,13 +109,6 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         await write_batch(publisher, remembered)
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        await handle_then_release(
-            stream,
-            handle,
-            release,
-            settings.batch_max_events,
-            settings.batch_within_ms / 1000,
-            progress=deps.progress,
-        )
+        await run_flow(stream, handle, release, deps)
 
     app.agent(source, name=f"intake-{family.name}")(intake)
