@@ -83,6 +83,30 @@ class Settings(BaseSettings):
         description="its password; the local stack puts its sha256 in users.xml",
     )
 
+    # Operations: metrics and the local Prometheus (docs/operations.md)
+    metrics_enabled: bool = Field(True, description="serve Prometheus metrics from each platform process")
+    metrics_host: str = Field("127.0.0.1", description="where the metrics are served: loopback unless told")
+    metrics_worker_port: int = Field(
+        0, ge=0, le=65535, description="the worker's metrics port; 0: any free one, announced in <state_dir>/monitoring"
+    )
+    metrics_projector_port: int = Field(0, ge=0, le=65535, description="the projector's metrics port; 0: any free one")
+    metrics_connector_port: int = Field(
+        0, ge=0, le=65535, description="a file-drop connector's metrics port; 0: any free one"
+    )
+    metrics_lag_interval_s: float = Field(
+        5.0, gt=0, description="how often a process reads its consumer group's lag from the broker"
+    )
+    prometheus_port: int = Field(9090, ge=1, le=65535, description="the local stack's Prometheus (--with-monitoring)")
+    prometheus_scrape_interval_s: float = Field(
+        5.0, gt=0, description="how often the local Prometheus scrapes every platform process"
+    )
+    prometheus_url: str | None = Field(
+        None, description="the Prometheus `crossroads status` asks; unset: the local stack's, when it answers"
+    )
+    service_level_share: float = Field(
+        0.9868, gt=0, le=1, description="the seed's service level: this share of answers and notifications within 4 s"
+    )
+
     # Faust
     app_id: str = Field("crossroads", description="faust application id (consumer group, changelog prefix)")
     store: str = Field("memory://", description="faust table store: memory:// or rocksdb://")

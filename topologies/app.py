@@ -106,9 +106,18 @@ def source_topics(app: faust.App) -> list[str]:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    from streams.kafka.admin import wait_for_topics
+    import dataclasses
 
-    app = create_app(settings)
+    from streams.kafka.admin import wait_for_topics
+    from streams.observability.exporter import serve
+    from streams.observability.metrics import PlatformMetrics
+    from streams.observability.sampling import Sampler, lag_of
+
+    metrics = PlatformMetrics.on()  # the process's registry: its metrics with prometheus-client's process ones
+    app = create_app(settings, deps=dataclasses.replace(Deps.from_settings(settings), metrics=metrics))
+    # before the topics are waited for: a worker waiting on a missing topic is up, and says so
+    serve(settings, "worker", settings.metrics_worker_port, metrics)
+    Sampler(settings, [lag_of(settings, metrics, settings.app_id, lambda: source_topics(app))]).start()
     # subscribe only once the broker lists every topic the agents read (see wait_for_topics)
     wait_for_topics(settings, source_topics(app), timeout=settings.startup_topics_wait_s)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

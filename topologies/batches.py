@@ -29,6 +29,7 @@ from faust.types import EventT
 
 from topologies.alignment import Gate, Progress
 from topologies.deps import Deps
+from topologies.meters import FlowMeter
 from topologies.publisher import Publisher
 
 
@@ -41,6 +42,7 @@ async def handle_then_release(
     *,
     progress: Progress | None = None,
     gate: Gate | None = None,
+    meter: FlowMeter | None = None,
 ) -> None:
     """Run the agent: `handle` each event, `flush` (write everything handled so far) before releasing a batch.
 
@@ -56,6 +58,7 @@ async def handle_then_release(
     async def release() -> None:
         if not pending:
             return
+        began = time.monotonic()
         await flush()
         events = pending[:]
         pending.clear()
@@ -67,6 +70,8 @@ async def handle_then_release(
             if event.ack():
                 message = event.message
                 sensors.on_message_out(message.tp, message.offset, message)
+        if meter is not None:
+            meter.released(time.monotonic() - began)
 
     async def on_time() -> None:
         # an idle flow still releases what it handled: its offsets get committed, its lag reaches 0
@@ -120,6 +125,8 @@ async def handle_then_release(
         async for event in stream.events():
             async with lock:
                 message = event.message
+                if meter is not None:
+                    meter.consumed(message.topic)
                 if progress is not None and gate is None:  # a flow that handles each partition in order
                     progress.received(event)
                 if gate is None or not gate.aligned(event):
@@ -144,10 +151,12 @@ async def run_flow(
     handle: Callable[[EventT[bytes]], Awaitable[None]],
     flush: Callable[[], Awaitable[None]],
     deps: Deps,
+    meter: FlowMeter,
     *,
     gate: Gate | None = None,
 ) -> None:
-    """`handle_then_release` with the flow's settings (batch size and window) and its worker's progress."""
+    """`handle_then_release` with the flow's settings (batch size and window), its worker's progress and its
+    meter."""
     settings = deps.settings
     await handle_then_release(
         stream,
@@ -157,6 +166,7 @@ async def run_flow(
         settings.batch_within_ms / 1000,
         progress=deps.progress,
         gate=gate,
+        meter=meter,
     )
 
 

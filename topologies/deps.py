@@ -9,14 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from streams.catalog import Area, by_key
 from streams.codecs import AvroCodec
 from streams.composition import codec_for, network_for, registry_for
 from streams.domain.admission import intake_ticket
 from streams.domain.network import Network
+from streams.observability.metrics import PlatformMetrics
 from streams.settings import Settings
 from topologies.alignment import Progress
+from topologies.meters import FlowMeter
 from topologies.publisher import FaustPublisher, KafkaPublisher, Publisher
 
 
@@ -37,6 +40,8 @@ class Deps:
     audit_heads: Any = None
     # how far this worker's steps have got (topologies.alignment): one per app, shared by its flows
     progress: Progress = field(default_factory=Progress)
+    # what the flows count (streams.observability); a registry of its own unless the worker gives the process's
+    metrics: PlatformMetrics = field(default_factory=lambda: PlatformMetrics.on(CollectorRegistry()))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
@@ -57,11 +62,20 @@ class Deps:
     def topic(self, area: str, name: str) -> str:
         return by_key(Area(area), name).topic(self.settings.topic_prefix)
 
-    def publisher_for(self, app: faust.App) -> Publisher:
+    def meter(self, flow: str) -> FlowMeter:
+        return FlowMeter(self.metrics, flow)
+
+    def publisher_for(self, app: faust.App, meter: FlowMeter) -> Publisher:
         """One publisher per flow (each flushes its own batches). Under exactly_once the sends must go through
         faust's transactional producer; otherwise through librdkafka, several times cheaper per message."""
         if self.publisher is not None:
             return self.publisher
+        progress = self.progress
+
+        def written(topic: str, partition: int, offset: int) -> None:
+            progress.written(topic, partition, offset)
+            meter.written(topic, partition, offset)
+
         if self.settings.processing_guarantee == "exactly_once":
-            return FaustPublisher(app, on_written=self.progress.written)
-        return KafkaPublisher(self.settings, on_written=self.progress.written)
+            return FaustPublisher(app, on_written=written)
+        return KafkaPublisher(self.settings, on_written=written)

@@ -47,7 +47,7 @@ from topologies.alignment import Gate
 from topologies.audit_trail import AuditTrail
 from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
-from topologies.edges import dead_letter_of, decode_or_dead_letter
+from topologies.edges import decode_or_dead_letter, send_to_dead_letters
 from topologies.faust_overrides import fetch_offsets
 from topologies.outcomes import publish_outcomes
 
@@ -67,8 +67,8 @@ def register(app: faust.App, deps: Deps) -> None:
         pending := deps.topic("audit", "pending"),
     ]
     sources = app.topic(*topics, key_type=bytes, value_type=bytes)
-    codec, publisher, settings = deps.codec, deps.publisher_for(app), deps.settings
-    dead_letters = deps.topic("outcomes", "dead-letters")
+    meter = deps.meter("directory")
+    codec, publisher, settings = deps.codec, deps.publisher_for(app, meter), deps.settings
     trail = AuditTrail.for_app(app, deps, deps.audit_publisher, deps.audit_heads)
 
     # what the events handled since the last release share: their decoded files, their audit entries
@@ -80,7 +80,7 @@ def register(app: faust.App, deps: Deps) -> None:
     deliveries: list[tuple[str, bytes | None, bytes, Headers | None]] = []
 
     async def handle(event: EventT[bytes]) -> None:
-        decoded = await decode_or_dead_letter(event, deps, publisher)
+        decoded = await decode_or_dead_letter(event, deps, publisher, meter)
         if decoded is None:
             return
         key, record, now = cast(bytes, event.key), decoded.record, deps.clock()
@@ -94,8 +94,7 @@ def register(app: faust.App, deps: Deps) -> None:
         if from_pending or decoded.schema_name not in exchange.HANDLED:
             where = f"on {event.message.topic}" if from_pending or decoded.schema_name == AUDIT_SCHEMA else ""
             error = CodecError(f"the directory does not handle {decoded.schema_name} {where}".rstrip())
-            letter = dead_letter_of(event, error, deps)
-            await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+            await send_to_dead_letters(event, error, deps, publisher, meter)
             return
         file = files.get(key, event)
         decision = exchange.decide(
@@ -114,6 +113,7 @@ def register(app: faust.App, deps: Deps) -> None:
             key=key,
             deps=deps,
             publisher=publisher,
+            meter=meter,
             audit=lambda audit_key, entry: audits.append((partition, audit_key, entry)),
             send=lambda topic, out_key, value, headers: deliveries.append((topic, out_key, value, headers)),
         )
@@ -134,7 +134,7 @@ def register(app: faust.App, deps: Deps) -> None:
     gate = _gate(app, deps, aligned=[t for t in topics if t != pending]) if settings.event_time_alignment else None
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
-        await run_flow(stream, handle, release, deps, gate=gate)
+        await run_flow(stream, handle, release, deps, meter, gate=gate)
 
     app.agent(sources, name="directory")(directory)
 

@@ -31,7 +31,7 @@ from streams.domain.dmfa import EmployerDmfa
 from streams.domain.kinds import DMFA_DECLARATIONS
 from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
-from topologies.edges import dead_letter_of, decode_or_dead_letter
+from topologies.edges import decode_or_dead_letter, send_to_dead_letters
 from topologies.outcomes import publish_outcomes
 
 TABLE = "dmfa"
@@ -41,8 +41,8 @@ def register(app: faust.App, deps: Deps) -> None:
     changelog = app.topic(deps.topic("dmfa", "versions"), key_type=bytes, value_type=bytes, compacting=True)
     table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
     source = app.topic(deps.topic(*DMFA_DECLARATIONS), key_type=bytes, value_type=bytes)
-    codec, publisher = deps.codec, deps.publisher_for(app)
-    dead_letters, pending = deps.topic("outcomes", "dead-letters"), deps.topic("audit", "pending")
+    meter = deps.meter("dmfa")
+    codec, publisher, pending = deps.codec, deps.publisher_for(app, meter), deps.topic("audit", "pending")
 
     # what the events handled since the last release share: the employers' states, decoded once per batch
     states: BatchedTable[EmployerDmfa] = BatchedTable(
@@ -57,19 +57,18 @@ def register(app: faust.App, deps: Deps) -> None:
         await publisher.publish(pending, key, codec.encode(AUDIT_SCHEMA, entry))
 
     async def handle(event: EventT[bytes]) -> None:
-        decoded = await decode_or_dead_letter(event, deps, publisher)
+        decoded = await decode_or_dead_letter(event, deps, publisher, meter)
         if decoded is None:
             return
         if decoded.schema_name != dmfa.SCHEMA or not event.key:  # the topic carries admitted DmfA only
             error = CodecError(f"the DmfA step does not handle {decoded.schema_name} without its employer's key")
-            letter = dead_letter_of(event, error, deps)
-            await publisher.publish(dead_letters, event.key, codec.encode(letter.schema, letter.value))
+            await send_to_dead_letters(event, error, deps, publisher, meter)
             return
         key = cast(bytes, event.key)
         state = states.get(key, event)
         decision = dmfa.decide(state, decoded.record, event.value, deps.clock(), codec.encode)
         await publish_outcomes(
-            decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, audit=to_pending
+            decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, meter=meter, audit=to_pending
         )
         if decision.state is not None:
             states.put(key, decision.state, event)
@@ -79,6 +78,6 @@ def register(app: faust.App, deps: Deps) -> None:
         await write_batch(publisher, states)
 
     async def step(stream: faust.StreamT[bytes]) -> None:
-        await run_flow(stream, handle, release, deps)
+        await run_flow(stream, handle, release, deps, meter)
 
     app.agent(source, name="dmfa")(step)

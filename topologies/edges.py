@@ -13,6 +13,7 @@ from streams.codecs import CodecError, Decoded
 from streams.dead_letters import DeadLetter, dead_letter
 from streams.domain.network import Network
 from topologies.deps import Deps
+from topologies.meters import FlowMeter
 from topologies.publisher import Publisher
 
 
@@ -38,16 +39,26 @@ def message_dead_letter(event: EventT[bytes], *, reason: str, error_type: str, a
     )
 
 
-async def decode_or_dead_letter(event: EventT[bytes], deps: Deps, publisher: Publisher) -> Decoded | None:
+async def decode_or_dead_letter(
+    event: EventT[bytes], deps: Deps, publisher: Publisher, meter: FlowMeter
+) -> Decoded | None:
     """The decoded message, or None after sending it whole to the dead letters."""
     try:
         return deps.codec.decode(event.value)
     except CodecError as exc:
-        letter = dead_letter_of(event, exc, deps)
-        await publisher.publish(
-            deps.topic("outcomes", "dead-letters"), event.key, deps.codec.encode(letter.schema, letter.value)
-        )
+        await send_to_dead_letters(event, exc, deps, publisher, meter)
         return None
+
+
+async def send_to_dead_letters(
+    event: EventT[bytes], error: CodecError, deps: Deps, publisher: Publisher, meter: FlowMeter
+) -> None:
+    """The message, whole, to the dead letters, with why; counted as the flow's dead-lettered outcome."""
+    meter.dead_lettered(type(error).__name__)
+    letter = dead_letter_of(event, error, deps)
+    await publisher.publish(
+        deps.topic("outcomes", "dead-letters"), event.key, deps.codec.encode(letter.schema, letter.value)
+    )
 
 
 @lru_cache(maxsize=256)

@@ -61,7 +61,8 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
     changelog = app.topic(deps.topic("references", family.name), key_type=bytes, value_type=bytes, compacting=True)
     table = app.Table(f"references-{family.name}", key_type=bytes, value_type=bytes, changelog_topic=changelog)
     pending_audit = deps.topic("audit", "pending")
-    codec, publisher, settings, network = deps.codec, deps.publisher_for(app), deps.settings, deps.network()
+    meter = deps.meter(f"intake-{family.name}")
+    codec, publisher, settings, network = deps.codec, deps.publisher_for(app, meter), deps.settings, deps.network()
     window = timedelta(days=settings.duplicate_reference_days)
     remembered: BatchedTable[SentReferences] = BatchedTable(
         app,
@@ -74,7 +75,7 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         await publisher.publish(pending_audit, key, codec.encode(AUDIT_SCHEMA, entry))
 
     async def handle(event: EventT[bytes]) -> None:
-        decoded = await decode_or_dead_letter(event, deps, publisher)
+        decoded = await decode_or_dead_letter(event, deps, publisher, meter)
         if decoded is None:
             return
         schema, message = decoded.schema_name, event.message
@@ -101,7 +102,7 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         # quoted: a refused declaration's subject may be of any length (a valid one is 11 or 10 digits)
         key = decision.key.encode() if decision.key else event.key
         await publish_outcomes(
-            decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, audit=to_pending
+            decision.outcomes, event=event, key=key, deps=deps, publisher=publisher, meter=meter, audit=to_pending
         )
 
     async def release() -> None:
@@ -109,6 +110,6 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         await write_batch(publisher, remembered)
 
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        await run_flow(stream, handle, release, deps)
+        await run_flow(stream, handle, release, deps, meter)
 
     app.agent(source, name=f"intake-{family.name}")(intake)

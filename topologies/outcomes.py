@@ -19,6 +19,7 @@ from streams.kafka.sealing import Headers
 from topologies.alignment import event_time_headers
 from topologies.deps import Deps
 from topologies.edges import mailbox_route, message_dead_letter
+from topologies.meters import FlowMeter
 from topologies.publisher import Publisher
 
 Send = Callable[[str, bytes | None, bytes, Headers | None], Awaitable[None] | None]  # (topic, key, value, headers)
@@ -32,6 +33,7 @@ async def publish_outcomes(
     key: bytes | None,
     deps: Deps,
     publisher: Publisher,
+    meter: FlowMeter,
     audit: Audit,
     send: Send | None = None,
 ) -> None:
@@ -41,6 +43,7 @@ async def publish_outcomes(
     """
     codec = deps.codec
     for outcome in outcomes:
+        meter.outcome(outcome, event.message)
         if isinstance(outcome, ToAudit):
             if (pending := audit(key, outcome.record)) is not None:
                 await pending

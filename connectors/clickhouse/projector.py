@@ -24,12 +24,14 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from prometheus_client import CollectorRegistry
 
 from connectors.clickhouse.client import WarehouseUnavailable, connect, quote_identifier, translated_errors
 from streams.codecs import AvroCodec, CodecError, Decoded
 from streams.dead_letters import dead_letter
 from streams.kafka.consumer_errors import ErrorThrottle, is_transient
 from streams.kafka.security import client_config
+from streams.observability.metrics import PlatformMetrics
 from streams.settings import ClickHouseAddress, Settings
 
 log = logging.getLogger(__name__)
@@ -100,8 +102,11 @@ class Projector:
         clock: Callable[[], float] = time.time,
         crash_after_inserts: int | None = None,
         clickhouse: ClickHouseAddress | None = None,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self.group_id = group_id or f"{settings.app_id}-projector"
+        self._metrics = metrics or PlatformMetrics.on(CollectorRegistry())
         self._codec = codec
         self._flush_rows = flush_rows
         self._flush_seconds = flush_seconds
@@ -126,7 +131,7 @@ class Projector:
         self._consumer = Consumer(
             {
                 **client_config(settings),
-                "group.id": group_id or f"{settings.app_id}-projector",
+                "group.id": self.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",
@@ -173,6 +178,10 @@ class Projector:
             self._producer.flush(10)
         return self.stats
 
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._by_topic)
+
     def _due(self, pending: _Pending) -> bool:
         if pending.since is None:
             return False
@@ -191,6 +200,7 @@ class Projector:
             raise RuntimeError(f"{'fatal ' if error.fatal() else ''}consumer error: {error.name()}: {error.str()}")
         self.stats.consumed += 1
         topic, partition, offset = _position(message)
+        self._metrics.consumed.labels("projector", topic).inc()
         origin = Origin(topic, partition, offset, message.timestamp()[1])
         try:
             fact = self._codec.decode(message.value() or b"")
@@ -205,6 +215,7 @@ class Projector:
             pending.since = time.monotonic()
 
     def _flush(self, pending: _Pending) -> None:
+        began = time.monotonic()
         for table, rows in pending.rows.items():
             if not rows:
                 continue
@@ -217,6 +228,7 @@ class Projector:
             what = f"insert {len(rows)} rows into {target}"
             retrying(partial(self._insert, statement, as_columns, what), retry_for_s=self._retry_for_s)
             self.stats.rows_written += len(rows)
+            self._metrics.projector_rows.labels(table).inc(len(rows))
             self._inserts += 1
             if self._crash_after is not None and self._inserts >= self._crash_after:
                 log.warning("test hook: exiting after insert %d, before the offset commit", self._inserts)
@@ -226,6 +238,7 @@ class Projector:
         # only now: everything consumed so far is in the warehouse (or dead-lettered)
         retrying(self._commit, retry_for_s=self._retry_for_s, retry_on=CommitUnavailable)
         self.stats.flushes += 1
+        self._metrics.projector_flush.observe(time.monotonic() - began)
         log.info("projector flushed %d rows (%d flushes)", pending.count, self.stats.flushes)
 
     def _commit(self) -> None:

@@ -144,8 +144,10 @@ class InboundConnector:
         chunk: int = DEFAULT_CHUNK,
         progress: ProgressHook | None = None,
         go_grace_seconds: float = 60.0,
+        on_outcomes: Callable[[list[FileOutcome]], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_outcomes = on_outcomes
         self.root = root
         self.chunk = max(1, chunk)
         self.progress = progress
@@ -167,7 +169,10 @@ class InboundConnector:
         with exclusive(self.root / ".inbound.lock"):
             while True:
                 try:
-                    done.extend(self.scan_once())
+                    outcomes = self.scan_once()
+                    done.extend(outcomes)
+                    if self.on_outcomes is not None:
+                        self.on_outcomes(outcomes)
                 except InfrastructureError as exc:
                     if once:
                         raise

@@ -61,6 +61,7 @@ class OutboundConnector:
         self.codec = codec_for(settings)
         self.environment = PLATFORM_ENVIRONMENT[settings.environment]
         self._consumer: Consumer | None = None
+        self.group_id = f"{settings.app_id}-outbound-{actor}"
 
     def run(self, *, once: bool = False, interval: float = 2.0, stop: Event | None = None) -> list[Path]:
         stop = stop or Event()
@@ -82,7 +83,7 @@ class OutboundConnector:
             self._consumer = Consumer(
                 {
                     **client_config(self.settings),
-                    "group.id": f"{self.settings.app_id}-outbound-{self.actor}",
+                    "group.id": self.group_id,
                     "enable.auto.commit": False,
                     "enable.partition.eof": True,
                     "auto.offset.reset": "earliest",

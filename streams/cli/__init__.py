@@ -18,6 +18,7 @@ from streams.cli import (
     projector,
     send,
     stack,
+    status,
     topics,
     warehouse,
     worker,
@@ -45,6 +46,7 @@ send.register(app)
 generate.register(app)
 bench.register(app)
 demo.register(app)
+status.register(app)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from threading import Event
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,7 +17,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from streams.access import Service
 from streams.deployment import as_service
+from streams.observability.exporter import ExporterError, serve
+from streams.observability.metrics import PlatformMetrics
+from streams.observability.sampling import Sampler, Task, lag_of
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.files.inbound import FileOutcome
 
 app = typer.Typer(help="Batch partners: file-drop connectors in (FI/GO -> intake) and out (mailbox -> FO files).")
 console = Console(stderr=True)
@@ -40,6 +47,36 @@ def _stop_on_signals() -> Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def _serve_metrics(settings: Settings, role: str) -> PlatformMetrics:
+    metrics = PlatformMetrics.on()
+    try:
+        serve(settings, role, settings.metrics_connector_port, metrics)
+    except ExporterError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    return metrics
+
+
+def _sample(settings: Settings, tasks: list[Task]) -> None:
+    Sampler(settings, tasks).start()
+
+
+def _count_files(metrics: PlatformMetrics, connector: str, outcomes: list[FileOutcome]) -> None:
+    for outcome in outcomes:
+        metrics.connector_processed.labels(connector, outcome.status).inc()
+        metrics.connector_records.labels(connector).inc(outcome.sent)
+
+
+def _file_states(metrics: PlatformMetrics, root: Path) -> Task:
+    from connectors.files.inventory import totals
+
+    def sample() -> None:
+        for state, count in totals(root).items():
+            metrics.connector_files.labels("inbound", state).set(count)
+
+    return sample
 
 
 @app.command()
@@ -78,7 +115,16 @@ def inbound(
         elapsed = bar.tasks[task].elapsed or 0.0
         bar.update(task, completed=done, rate=f"{done / elapsed:,.0f} rec/s" if elapsed else "")
 
-    connector = InboundConnector(as_service(Settings(), Service.INBOUND), directory, chunk=chunk, progress=on_progress)
+    settings = as_service(Settings(), Service.INBOUND)
+    metrics = _serve_metrics(settings, "connector-inbound")
+    connector = InboundConnector(
+        settings,
+        directory,
+        chunk=chunk,
+        progress=on_progress,
+        on_outcomes=lambda outcomes: _count_files(metrics, "inbound", outcomes),
+    )
+    _sample(settings, [_file_states(metrics, directory)])
     stop = _stop_on_signals()
     try:
         with bar:
@@ -110,7 +156,16 @@ def outbound(
     from connectors.files.outbound import OutboundConnector
 
     _logging(verbose)
-    connector = OutboundConnector(as_service(Settings(), Service.OUTBOUND), actor, directory, per_file=per_file)
+    settings = as_service(Settings(), Service.OUTBOUND)
+    metrics = _serve_metrics(settings, "connector-outbound")
+    name = f"outbound-{actor}"
+
+    def written(path: Path, records: int) -> None:
+        metrics.connector_processed.labels(name, "WRITTEN").inc()
+        metrics.connector_records.labels(name).inc(records)
+
+    connector = OutboundConnector(settings, actor, directory, per_file=per_file, written=written)
+    _sample(settings, [lag_of(settings, metrics, connector.group_id, lambda: [connector.topic])])
     try:
         files = connector.run(once=once, interval=interval, stop=_stop_on_signals())
     except FolderLockedError as exc:
@@ -152,12 +207,12 @@ def replay(
 @app.command()
 def status(directory: Path = typer.Option(..., "--dir", help="the inbound root folder")) -> None:
     """What waits, what failed, per partner."""
-    from streams.domain.filedrop import DropKind, parse_drop_name
+    from connectors.files.inventory import inventories
 
-    for folder in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        waiting = [n for n in (parse_drop_name(p.name) for p in folder.iterdir()) if n and n.kind is DropKind.DATA]
-        failed = sorted(p.name for p in (folder / "error").glob("FI.*") if parse_drop_name(p.name) is not None)
-        archived = len(list((folder / "archive").glob("FI.*")))
-        console.print(f"{folder.name}: {len(waiting)} waiting, {archived} archived, {len(failed)} in error")
-        for name in failed:
+    for found in inventories(directory):
+        console.print(
+            f"{found.partner}: {found.waiting} waiting, {found.archived} archived, {len(found.failed)} in error, "
+            f"{found.cancelled} cancelled"
+        )
+        for name in found.failed:
             console.print(f"  error/{name}")

@@ -31,6 +31,9 @@ def register(app: typer.Typer) -> None:
         from connectors.clickhouse.journey import JourneyProjection
         from connectors.clickhouse.projector import Projection, Projector
         from connectors.clickhouse.warehouse import warehouse_projections
+        from streams.observability.exporter import serve
+        from streams.observability.metrics import PlatformMetrics
+        from streams.observability.sampling import Sampler, lag_of, verified_heads
 
         logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
         settings = as_service(Settings(), Service.PROJECTOR)
@@ -39,6 +42,7 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         projections: list[Projection] = [JourneyProjection(), *warehouse_projections(settings)]
+        metrics = PlatformMetrics.on()
         runner = Projector(
             settings,
             projections,
@@ -48,6 +52,12 @@ def register(app: typer.Typer) -> None:
             flush_seconds=flush_seconds,
             # least privilege: its own user, who may write the warehouse's three databases and administer nothing
             clickhouse=settings.clickhouse_projector,
+            metrics=metrics,
         )
+        serve(settings, "projector", settings.metrics_projector_port, metrics)
+        topics = runner.topics
+        Sampler(
+            settings, [lag_of(settings, metrics, runner.group_id, lambda: topics), verified_heads(settings, metrics)]
+        ).start()
         stats = runner.run(stop, idle_exit_s=idle_exit)
         typer.echo(f"projector stopped: {stats}")

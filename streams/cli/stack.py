@@ -12,15 +12,20 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from streams.observability.exporter import targets_dir
 from streams.settings import Settings
 from streams.stack.errors import StackError
 from streams.stack.kafka import found_brokers
 from streams.stack.local import LocalStack
+from streams.stack.prometheus import local_url
 
 app = typer.Typer(help="Run the local stack (Kafka KRaft broker + ClickHouse server) as processes of the project.")
 console = Console()
 
-ONLY = typer.Option(None, "--only", help="kafka or clickhouse (repeatable); default both")
+ONLY = typer.Option(None, "--only", help="kafka, clickhouse or prometheus (repeatable); default all of the stack")
+MONITORING = typer.Option(
+    False, "--with-monitoring", help="also a Prometheus scraping every platform process (docs/operations.md)"
+)
 BROKERS = typer.Option(
     None,
     "--brokers",
@@ -72,10 +77,10 @@ def _settings(brokers: int | None, *, find_running: bool = False) -> Settings:
 
 
 @app.command()
-def up(only: list[str] | None = ONLY, brokers: int | None = BROKERS) -> None:
-    """Install what is missing, start what is not running, wait until both answer. Idempotent."""
+def up(only: list[str] | None = ONLY, brokers: int | None = BROKERS, monitoring: bool = MONITORING) -> None:
+    """Install what is missing, start what is not running, wait until each answers. Idempotent."""
     settings = _settings(brokers)
-    stack = LocalStack(settings, tuple(only or ()))
+    stack = LocalStack(settings, tuple(only or ()), monitoring=monitoring)
     try:
         results = stack.up(on_event=lambda msg: console.print(f"[dim]{msg}[/dim]"))
     except StackError as exc:
@@ -90,6 +95,8 @@ def up(only: list[str] | None = ONLY, brokers: int | None = BROKERS) -> None:
                 f"{settings.replication_factor}, min ISR {settings.kafka_min_insync_replicas} — give the workers "
                 f"CROSSROADS_KAFKA_BROKERS={settings.kafka_brokers}"
             )
+        if r.service == "prometheus":
+            console.print(f"  {local_url(settings)} scrapes what announces itself in {targets_dir(settings)}")
 
 
 @app.command()

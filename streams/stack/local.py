@@ -1,4 +1,5 @@
-"""The whole local stack, in start order: the Kafka broker (or cluster), then the ClickHouse server."""
+"""The whole local stack, in start order: the Kafka broker (or cluster), the ClickHouse server, and with
+`--with-monitoring` a Prometheus that scrapes the platform's processes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from streams.settings import Settings
 from streams.stack.clickhouse import ClickHouseService
 from streams.stack.kafka import KafkaCluster
+from streams.stack.prometheus import PrometheusService
 from streams.stack.service import Service, ServiceStatus
 
 
@@ -20,8 +22,13 @@ class Started:
 
 
 class LocalStack:
-    def __init__(self, settings: Settings, only: tuple[str, ...] = ()) -> None:
+    def __init__(self, settings: Settings, only: tuple[str, ...] = (), *, monitoring: bool = False) -> None:
+        """`monitoring`: Prometheus too (`--with-monitoring`); a Prometheus of ours already running is always
+        in the stack, so that `down` and `status` see it."""
+        prometheus = PrometheusService(settings)
         services: list[Service] = [KafkaCluster(settings), ClickHouseService(settings)]
+        if monitoring or prometheus.process.pid() is not None or "prometheus" in only:
+            services.append(prometheus)
         self.services = [s for s in services if not only or s.name in only]
 
     def up(self, on_event: Callable[[str], None] = lambda _: None) -> list[Started]:

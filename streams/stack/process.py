@@ -40,6 +40,13 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return None
 
+    def recorded_pid(self) -> int | None:
+        """The pid in the pid file, alive or not, the file left as it is (`crossroads status` reports a dead one)."""
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
     def start(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> int:
         """Start detached (own session, so it outlives the CLI), output appended to the log file."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
