@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,3 +88,37 @@ def test_docker_compose_check_is_real_a_broken_file_is_refused(tmp_path: Path) -
 
     assert result.returncode != 0
     assert "imagee" in result.stderr
+
+
+def test_docker_compose_scrapes_every_platform_service_and_its_dashboard_asks_for_real_metrics() -> None:
+    import json
+
+    from prometheus_client import CollectorRegistry
+
+    from streams.observability.metrics import PlatformMetrics
+
+    services = yaml.safe_load(_config(COMPOSE).stdout)["services"]
+    assert {"prometheus", "grafana"} <= services.keys()
+    scrape = yaml.safe_load((COMPOSE.parent / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target
+        for job in scrape["scrape_configs"]
+        if job["job_name"] == "crossroads"
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+    ports = {"worker": "WORKER", "projector": "PROJECTOR", "connectors-inbound": "CONNECTOR"}
+    for service, role in ports.items():
+        env = services[service]["environment"]
+        assert env["CROSSROADS_METRICS_HOST"] == "0.0.0.0"
+        assert f"{service}:{env[f'CROSSROADS_METRICS_{role}_PORT']}" in targets
+    registry = CollectorRegistry()
+    PlatformMetrics.on(registry)
+    known = {family.name for family in registry.collect()}
+    dashboard = json.loads((COMPOSE.parent / "deploy" / "grafana" / "dashboards" / "crossroads.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert expressions
+    for expression in expressions:
+        named = set(re.findall(r"crossroads_[a-z_]+", expression))
+        bare = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in named}
+        assert bare <= known, f"{expression} asks for {bare - known}"
