@@ -264,7 +264,7 @@ def show(report: Report) -> None:
 
 
 def _state(running: bool, detail: str = "") -> str:
-    return "[green]running[/green]" if running else f"[red]down[/red] {detail}".rstrip()
+    return "[green]running[/green]" if running else "[red]down[/red]" + (f" ({detail})" if detail else "")
 
 
 def _count(value: int | None) -> str:

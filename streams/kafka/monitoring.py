@@ -39,14 +39,17 @@ class BrokerView:
     def close(self) -> None:
         self._consumer.close()
 
-    def groups(self, prefix: str) -> list[str]:
-        """The consumer groups named `prefix` or `prefix-…` (the worker's, the projector's, the connectors')."""
+    def groups(self, app_id: str) -> list[str]:
+        """The app's consumer groups: the worker's (`app_id`), the projector's and the outbound connectors'
+        (another app's id may begin with this one's: `crossroads-test-…` is not `crossroads`'s)."""
         try:
             listed = self._admin.list_consumer_groups(request_timeout=TIMEOUT_S).result()
         except KafkaException as exc:
             raise KafkaAdapterError(f"cannot list the consumer groups: {exc}") from exc
         names = {g.group_id for g in listed.valid}
-        return sorted(n for n in names if n == prefix or n.startswith(f"{prefix}-"))
+        return sorted(
+            n for n in names if n in (app_id, f"{app_id}-projector") or n.startswith(f"{app_id}-outbound-")
+        )
 
     def lag(self, group: str) -> GroupLag:
         """The group's committed offset against the end of every partition it committed on."""
