@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 DAY_MS = 24 * 3600 * 1000
+YEAR_MS = int(365.25 * DAY_MS)  # a legal period in years: on average, leap years included
 FOREVER = -1
 MAILBOX_RETENTION_MS = 30 * DAY_MS
+# a segment is deleted only once it is rolled: with Kafka's default (7 days) a record of a short-lived topic would
+# outlive its period by up to a week, so those roll daily and go at most a day after their period
+SHORT_RETENTION_MS = 30 * DAY_MS
+SHORT_SEGMENT_MS = DAY_MS
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*\.v[1-9][0-9]*$")
 
@@ -37,6 +43,14 @@ class Area(StrEnum):
 
 
 @dataclass(frozen=True)
+class Retention:
+    """A retention that follows a legal period in the settings: ``setting`` (a Settings field) times ``unit_ms``."""
+
+    setting: str
+    unit_ms: int
+
+
+@dataclass(frozen=True)
 class TopicSpec:
     area: Area
     name: str
@@ -47,6 +61,8 @@ class TopicSpec:
     cleanup: Cleanup = Cleanup.DELETE
     retention_ms: int = FOREVER
     extra_config: dict[str, str] = field(default_factory=dict)
+    # when set, the retention comes from the settings (`resolved`), and retention_ms is only its placeholder
+    retention_rule: Retention | None = None
 
     def topic(self, prefix: str) -> str:
         return f"{prefix}.{self.area}.{self.name}.v{self.version}"
@@ -56,7 +72,16 @@ class TopicSpec:
         config = {"cleanup.policy": str(self.cleanup), **self.extra_config}
         if self.cleanup is Cleanup.DELETE:
             config["retention.ms"] = str(self.retention_ms)
+            if self.retention_ms != FOREVER and self.retention_ms <= SHORT_RETENTION_MS:
+                config["segment.ms"] = str(SHORT_SEGMENT_MS)
         return config
+
+    def resolved(self, settings: Any) -> TopicSpec:
+        """This spec with its retention taken from ``settings`` (a Settings), when it follows one."""
+        rule = self.retention_rule
+        if rule is None:
+            return self
+        return replace(self, retention_ms=int(getattr(settings, rule.setting) * rule.unit_ms))
 
 
 # What a sender may write to an intake topic (the broker's own default, stated so that it is a contract), and
@@ -79,6 +104,7 @@ def _spec(
     cleanup: Cleanup = Cleanup.DELETE,
     retention_ms: int = FOREVER,
     max_message_bytes: int | None = None,
+    retention: Retention | None = None,
 ) -> TopicSpec:
     if max_message_bytes is None and area is Area.INTAKE:
         max_message_bytes = INTAKE_MAX_MESSAGE_BYTES
@@ -87,7 +113,17 @@ def _spec(
         # a declaration's event time is when the platform received it, stamped by the broker: no sender's clock,
         # and no record created earlier still on its way once a later one is read (topologies/alignment.py)
         extra[TIMESTAMP_TYPE] = LOG_APPEND_TIME
-    return TopicSpec(area, name, 1, key, description, cleanup=cleanup, retention_ms=retention_ms, extra_config=extra)
+    return TopicSpec(
+        area,
+        name,
+        1,
+        key,
+        description,
+        cleanup=cleanup,
+        retention_ms=retention_ms,
+        extra_config=extra,
+        retention_rule=retention,
+    )
 
 
 # Institutions have a mailbox topic each (`mailbox()`, created by `topics apply` from the network); every other
@@ -102,7 +138,16 @@ EMPLOYERS_MAILBOX = _spec(
 )
 
 # Intake topics hold what senders produce, before validation: kept a week, long enough to replay an incident.
-# Facts are the platform's immutable log (collect once): kept forever.
+# Facts are the platform's log (collect once): kept for their legal period (Settings.retention_*), then they go.
+# What the directory still needs of an old fact is in its state (the compacted `directory.entries`), which its
+# own purge trims (docs/directory.md); a replay from offset 0 therefore starts from what the law lets us keep.
+FACTS_RETENTION = {
+    "dimona": Retention("retention_dimona_years", YEAR_MS),
+    "dmfa": Retention("retention_dmfa_years", YEAR_MS),
+    # a civil event is about a person's status: the longest period, the one after a death
+    "civil": Retention("retention_deceased_years", YEAR_MS),
+    "integrations": Retention("retention_directory_years", YEAR_MS),
+}
 INTAKE_TOPICS: tuple[TopicSpec, ...] = (
     _spec(Area.INTAKE, "dimona", "niss", "DIMONA declarations as sent by employers", retention_ms=7 * DAY_MS),
     _spec(Area.INTAKE, "dmfa", "employer", "quarterly DmfA declarations as sent", retention_ms=7 * DAY_MS),
@@ -113,16 +158,30 @@ INTAKE_TOPICS: tuple[TopicSpec, ...] = (
 
 CATALOG: tuple[TopicSpec, ...] = (
     *INTAKE_TOPICS,
-    _spec(Area.FACTS, "dimona", "niss", "DIMONA the directory accepted, ticketed"),
-    _spec(Area.FACTS, "dmfa", "employer", "DmfA declarations the DmfA step accepted, ticketed"),
-    _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed"),
-    _spec(Area.FACTS, "integrations", "niss", "integrations the directory accepted, ticketed"),
+    _spec(Area.FACTS, "dimona", "niss", "DIMONA the directory accepted, ticketed", retention=FACTS_RETENTION["dimona"]),
+    _spec(
+        Area.FACTS,
+        "dmfa",
+        "employer",
+        "DmfA declarations the DmfA step accepted, ticketed",
+        retention=FACTS_RETENTION["dmfa"],
+    ),
+    _spec(Area.FACTS, "civil", "niss", "accepted civil events, ticketed", retention=FACTS_RETENTION["civil"]),
+    _spec(
+        Area.FACTS,
+        "integrations",
+        "niss",
+        "integrations the directory accepted, ticketed",
+        retention=FACTS_RETENTION["integrations"],
+    ),
     _spec(
         Area.OUTCOMES,
         "rejections",
         "niss",
         "rejected declarations with all their violations",
         max_message_bytes=QUOTING_MAX_MESSAGE_BYTES,
+        # they quote whole declarations, personal data that failed validation: short
+        retention=Retention("retention_rejections_days", DAY_MS),
     ),
     _spec(
         Area.OUTCOMES,
@@ -130,6 +189,7 @@ CATALOG: tuple[TopicSpec, ...] = (
         "none",
         "undecodable messages with their raw bytes and origin",
         max_message_bytes=QUOTING_MAX_MESSAGE_BYTES,
+        retention=Retention("retention_dead_letters_days", DAY_MS),
     ),
     _spec(
         Area.CONSULTATIONS,
@@ -144,6 +204,7 @@ CATALOG: tuple[TopicSpec, ...] = (
         "none (the partition of its records' NISS)",
         "one hash-chained record per delivery, reply and refusal; a directory release's records of a partition "
         "in one AuditBatch message",
+        retention=Retention("retention_audit_years", YEAR_MS),
     ),
     _spec(
         Area.AUDIT,

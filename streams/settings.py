@@ -231,7 +231,18 @@ class Settings(BaseSettings):
     retention_deceased_years: int = Field(
         30, ge=1, description="civil events and pseudonym mappings of persons dead longer ago are deleted"
     )
-    retention_audit_years: int = Field(10, ge=1, description="audit records older than this leave the warehouse")
+    retention_audit_years: int = Field(
+        10, ge=1, description="audit records older than this leave the warehouse and the audit topic"
+    )
+    retention_rejections_days: int = Field(
+        30,
+        ge=1,
+        description="rejections quote whole refused declarations (raw personal data): kept long enough for the sender "
+        "to correct and resend and for an operator to look, then deleted from Kafka",
+    )
+    retention_dead_letters_days: int = Field(
+        30, ge=1, description="dead letters keep a message's raw bytes: the time to triage and replay them"
+    )
     projector_retry_for_s: float = Field(
         120.0,
         ge=0,

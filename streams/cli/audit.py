@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
@@ -66,6 +66,34 @@ def _records(
         yield message.offset, audit_records(decoded.schema_name, decoded.record)
 
 
+# Kafka deletes a segment once its newest record is past the retention; the segment after it may start that much
+# later (segment.ms, 7 days by default), and the broker looks every 5 minutes: a day more for good measure
+SEGMENT_GRACE = timedelta(days=8)
+
+
+def _retention_may_explain(
+    codec: AvroCodec, settings: Settings, topic: str, partition: int, low: int, high: int, now: datetime
+) -> bool:
+    """Whether the audit topic's retention can be why records before ``low`` are gone: the catalog's retention,
+    not the broker's topic config (lowering retention.ms on the broker is one way to delete audit records, and
+    must not be what excuses their absence), and only once the oldest record left is itself about that old --
+    records deleted while the oldest one kept is recent were not deleted by a retention of years."""
+    retention_ms = by_key(Area.AUDIT, "exchanges").resolved(settings).retention_ms
+    if retention_ms == FOREVER or low == 0 or low >= high:
+        return False
+    with closing(_records(codec, settings, topic, partition, low, low + 1)) as oldest:
+        for _, message in oldest:
+            if isinstance(message, Unreadable) or not message:
+                return False
+            recorded = message[0].get("recorded_at")
+            if not isinstance(recorded, datetime):
+                return False
+            if recorded.tzinfo is None:
+                recorded = recorded.replace(tzinfo=UTC)
+            return recorded <= now - timedelta(milliseconds=retention_ms) + SEGMENT_GRACE
+    return False
+
+
 def _verify_partition(
     codec: AvroCodec, settings: Settings, topic: str, number: int, seal: Seal | None, *, full: bool, now: datetime
 ) -> PartitionVerdict:
@@ -82,9 +110,7 @@ def _verify_partition(
             high=high,
             now=now,
             full=full,
-            # the catalog's retention, not the broker's topic config: lowering retention.ms on the broker is one
-            # way to delete audit records, and must not be what excuses their absence
-            kept_forever=by_key(Area.AUDIT, "exchanges").retention_ms == FOREVER,
+            kept_forever=not _retention_may_explain(codec, settings, topic, number, low, high, now),
         )
 
 

@@ -68,8 +68,9 @@ class TopicAdmin:
             time.sleep(0.2)
 
     def apply(self, specs: Iterable[TopicSpec] = CATALOG) -> list[TopicChange]:
-        """Idempotent: a second run reports every topic unchanged. Partitions only ever grow (Kafka's rule)."""
-        specs = list(specs)
+        """Idempotent: a second run reports every topic unchanged. Partitions only ever grow (Kafka's rule). An
+        existing topic's configuration is brought in line too (retention, timestamp type, ...)."""
+        specs = [s.resolved(self._settings) for s in specs]
         existing = self.existing()
         prefix = self._settings.topic_prefix
         changes: list[TopicChange] = []
@@ -124,8 +125,21 @@ class TopicAdmin:
             )
             altered = self._admin.incremental_alter_configs([resource])
             _wait(altered[resource], f"alter config of {topic}")
+            self._await_config(topic, drift)
             changes.append(TopicChange(topic, "config", ", ".join(f"{k}={v}" for k, v in drift.items())))
         return changes or [TopicChange(topic, "unchanged")]
+
+    def _await_config(self, topic: str, wanted: dict[str, str]) -> None:
+        """The broker acknowledges an alter before its config cache serves it (a describe right after may still
+        say the old value): `apply` returns once what it reports is what the broker says."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            current = self.describe_config(topic)
+            if all(current.get(k) == v for k, v in wanted.items()):
+                return
+            if time.monotonic() > deadline:
+                raise KafkaAdapterError(f"{topic} still has {current} {TIMEOUT_S:.0f} s after altering it to {wanted}")
+            time.sleep(0.2)
 
     def describe_config(self, topic: str) -> dict[str, str]:
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -137,7 +151,7 @@ class TopicAdmin:
         existing = self.existing()
         prefix = self._settings.topic_prefix
         result = []
-        for spec in specs:
+        for spec in (s.resolved(self._settings) for s in specs):
             topic = spec.topic(prefix)
             present = topic in existing
             result.append(

@@ -47,9 +47,7 @@ class BrokerView:
         except KafkaException as exc:
             raise KafkaAdapterError(f"cannot list the consumer groups: {exc}") from exc
         names = {g.group_id for g in listed.valid}
-        return sorted(
-            n for n in names if n in (app_id, f"{app_id}-projector") or n.startswith(f"{app_id}-outbound-")
-        )
+        return sorted(n for n in names if n in (app_id, f"{app_id}-projector") or n.startswith(f"{app_id}-outbound-"))
 
     def lag(self, group: str) -> GroupLag:
         """The group's committed offset against the end of every partition it committed on."""

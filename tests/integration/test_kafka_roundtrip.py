@@ -67,8 +67,8 @@ def test_topics_apply_creates_the_catalog_and_is_idempotent(stack_settings: Sett
         state = states[spec.topic(settings.topic_prefix)]
         assert state.actual_partitions == settings.default_partitions
         assert state.config["cleanup.policy"] == str(spec.cleanup)
-        if spec.cleanup is Cleanup.DELETE:
-            assert state.config["retention.ms"] == str(spec.retention_ms)
+        if spec.cleanup is Cleanup.DELETE:  # the period the settings give it (streams.catalog.Retention)
+            assert state.config["retention.ms"] == str(spec.resolved(settings).retention_ms)
 
 
 def test_topics_apply_repairs_drift(stack_settings: Settings) -> None:

@@ -47,7 +47,9 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 ANNA = "93051822361"
 
 
-def records(count: int, tag: str = "r", start: str = GENESIS) -> list[dict[str, Any]]:
+def records(
+    count: int, tag: str = "r", start: str = GENESIS, first_at: datetime = SEALED_AT - timedelta(days=1)
+) -> list[dict[str, Any]]:
     chained, head = [], start
     for i in range(count):
         record = chain(
@@ -58,7 +60,7 @@ def records(count: int, tag: str = "r", start: str = GENESIS) -> list[dict[str, 
                 person=ANNA,
                 data_type="be.crossroads.dimona.DimonaIn",
                 legal_basis="CSSS/11/042",
-                at=SEALED_AT - timedelta(days=1) + timedelta(minutes=i),
+                at=first_at + timedelta(minutes=i),
             ),
         )
         chained.append(record)
@@ -585,6 +587,17 @@ def test_records_deleted_at_the_start_exit_1(kafka: FakeTopic, tmp_path: Path) -
     assert "DELETED AT START partition=0 offset=0 audit_id=? reason: deleted at the start: offsets 0-1 are gone" in (
         result.output
     )
+
+
+def test_records_older_than_the_audit_retention_may_go_from_the_start(kafka: FakeTopic, tmp_path: Path) -> None:
+    # the audit topic keeps Settings.retention_audit_years (10): what was recorded 11 years ago may expire
+    kafka.append(0, records(4, first_at=datetime.now(UTC) - timedelta(days=11 * 366)))
+    assert run(tmp_path).exit_code == 0
+    kafka.low[0] = 2
+    result = run(tmp_path)
+    assert result.exit_code == 0, result.output
+    kafka.low[0] = 4  # the sealed record too: no retention explains that
+    assert run(tmp_path).exit_code == 1
 
 
 def test_no_seal_checks_against_the_seals_but_records_nothing(kafka: FakeTopic, tmp_path: Path) -> None:
