@@ -161,7 +161,12 @@ def test_the_cutoff_of_a_leap_day_is_the_28th_of_february() -> None:
     assert years_before(dt.date(2026, 12, 3), 7) == dt.date(2019, 12, 3)
 
 
-def test_a_period_is_at_least_a_year() -> None:
+def test_periods_follow_the_settings_and_refuse_less_than_a_year() -> None:
+    from topologies.directory_purge import periods_of
+
+    settings = Settings(retention_directory_years=12, retention_dimona_years=5)
+    periods = periods_of(settings)
+    assert (periods.directory_years, periods.dimona_years, periods.dmfa_years, periods.deceased_years) == (12, 5, 7, 30)
     with pytest.raises(ValueError, match="at least one year"):
         Periods(dmfa_years=0)
 
