@@ -37,6 +37,9 @@ class Deps:
     audit_heads: Any = None
     # how far this worker's steps have got (topologies.alignment): one per app, shared by its flows
     progress: Progress = field(default_factory=Progress)
+    # the partitions of a topic this worker holds and its partition count, None while they are not settled
+    # (topologies.directory_purge); None: asked of the app's consumer
+    held_partitions: Callable[[faust.App, str], tuple[set[int], int] | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:

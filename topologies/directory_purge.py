@@ -151,18 +151,25 @@ class Purger:
     def _partitions(self) -> tuple[set[int], int] | None:
         """The partitions of the directory's topic this worker holds and its partition count; None while a
         rebalance or a recovery is under way (the table is not what the changelog says yet)."""
-        app: Any = self._app
-        if app.rebalancing or getattr(app, "in_recovery", False):
-            return None
-        try:
-            assignment = app.consumer.assignment()
-            count = app.consumer.topic_partitions(self._topic)
-        except Exception:  # no consumer yet (the worker is starting)
-            return None
-        assigned = {tp.partition for tp in assignment if tp.topic == self._topic}
-        if not assigned or not count:
-            return None
-        return assigned, count
+        if self._deps.held_partitions is not None:
+            return self._deps.held_partitions(self._app, self._topic)
+        return held_partitions(self._app, self._topic)
+
+
+def held_partitions(faust_app: faust.App, topic: str) -> tuple[set[int], int] | None:
+    """What the app's consumer holds of `topic`, and its partition count (see `Purger._partitions`)."""
+    app: Any = faust_app
+    if app.rebalancing or getattr(app, "in_recovery", False):
+        return None
+    try:
+        assignment = app.consumer.assignment()
+        count = app.consumer.topic_partitions(topic)
+    except Exception:  # no consumer yet (the worker is starting)
+        return None
+    assigned = {tp.partition for tp in assignment if tp.topic == topic}
+    if not assigned or not count:
+        return None
+    return assigned, count
 
 
 class _Sweep:
