@@ -8,8 +8,8 @@ a person's data after the same time:
 * a **directory entry** whose last held day (its end, or the last day of an unconfirmed provisional period:
   `Entry.last_day`) is before today - `directory_years`;
 * an **employment relation** (DIMONA) that ended before today - `dimona_years`;
-* the **wages** of a DmfA quarter (a stored fact that is no civil fact) whose last day is before
-  today - `dmfa_years`;
+* the **wages** of a DmfA quarter (a stored fact that is no civil fact) that started before
+  today - `dmfa_years` (the warehouse's rule for DmfA lines);
 * the **whole file** of a person who died (a stored Death fact) before today - `deceased_years`, once
   nothing is open in it: no entry held without an end (`last_day` None), no relation without an end. A file
   the purge leaves empty goes whole too, so that no empty value of a person lingers in the changelog.
@@ -75,7 +75,7 @@ class Purged:
     data_type: str  # the schema of the declaration that made the item
     ticket: str  # the platform ticket of that declaration
     slot: str  # what identifies it in the file besides its ticket (its capacity and start, a relation's start...)
-    ended: dt.date  # the day its period is counted from
+    ended: dt.date  # the day its period is counted from (a quarter's wages: the quarter's first day)
     reason: str
 
     @property
@@ -126,11 +126,13 @@ def purge(file: PersonFile, today: dt.date, periods: Periods) -> Purge:
 
     gone_entries = [e for e in file.entries if not is_open(e) and _before(e.last_day, entries_cutoff)]
     gone_relations = [r for r in file.relations if _before(r.end, relations_cutoff)]
-    gone_facts = [f for f in file.facts if not f.schema_name.startswith(CIVIL_PREFIX) and f.effective < wages_cutoff]
+    gone_facts = [
+        f for f in file.facts if not f.schema_name.startswith(CIVIL_PREFIX) and _quarter_start(f) < wages_cutoff
+    ]
     items = (
         *(_entry_item(e, _past("closed directory entries", e.last_day, periods.directory_years)) for e in gone_entries),
         *(_relation_item(r, _past("ended employment relations", r.end, periods.dimona_years)) for r in gone_relations),
-        *(_fact_item(f, _past("DmfA wages", f.effective, periods.dmfa_years)) for f in gone_facts),
+        *(_fact_item(f, _past("DmfA wages", _quarter_start(f), periods.dmfa_years, "started")) for f in gone_facts),
     )
     if not items:
         return Purge(file, ())
@@ -152,8 +154,14 @@ def _died_before(file: PersonFile, cutoff: dt.date) -> dt.date | None:
     return min(deaths) if deaths and min(deaths) < cutoff else None
 
 
-def _past(what: str, ended: dt.date | None, years: int) -> str:
-    return f"ended on {ended}: past the {years}-year retention of {what}"
+def _quarter_start(wages: StoredFact) -> dt.date:
+    """The first day of the quarter whose wages `wages` are (its effective date is the quarter's last day)."""
+    day = wages.effective
+    return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+
+
+def _past(what: str, day: dt.date | None, years: int, verb: str = "ended") -> str:
+    return f"{verb} on {day}: past the {years}-year retention of {what}"
 
 
 def _entry_item(entry: Entry, why: str) -> Purged:
@@ -188,6 +196,6 @@ def _fact_item(fact: StoredFact, why: str) -> Purged:
         data_type=fact.schema_name,
         ticket=fact.ticket,
         slot=f"{fact.slot}/{fact.effective}",
-        ended=fact.effective,
+        ended=fact.effective if civil else _quarter_start(fact),
         reason=why,
     )
