@@ -275,6 +275,8 @@ def _basis_or_reason(receipt: Receipt) -> str:
 
 
 def _how(receipt: Receipt) -> str:
+    if receipt.was_purged:
+        return "retention purge"
     if receipt.data_type == REIDENTIFICATION_DATA_TYPE:
         return "re-identification"
     return "consultation" if receipt.consultation else "delivery"
