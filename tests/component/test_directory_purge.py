@@ -1,6 +1,7 @@
-"""The directory's purge in memory (faust's memory store): asked to purge, the directory removes what
-is past its period from the files it holds, through its own release -- the audit records written first, then
-the changed files and, for a file that goes whole, a tombstone -- and its table holds what the purge left.
+"""The directory's purge in memory (faust's memory store): asked to purge, the directory removes what is past its
+period from the files it holds, through its own release -- the audit records written first, then the changed
+files and, for a file that goes whole, a tombstone -- and its table holds what the purge left; when the audit
+records cannot be written, nothing is purged.
 
 Not with RocksDB here: its store lists only the keys of the changelog partitions faust's assignor gave the
 worker, and faust's test harness assigns none (the real worker's are; the write path is the same either way)."""
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import faust
 
 from streams.codecs import AvroCodec, SchemaRegistry
 from streams.codecs.person_file import decode_person_file
+from streams.domain.directory import PersonFile
 from streams.kafka.partitioner import partition_for
 from streams.network_files import load_network
 from streams.settings import Settings
@@ -30,13 +34,63 @@ from topologies.directory_purge import _PURGERS
 NOW = dt.datetime(2026, 12, 3, 3, 0, tzinfo=dt.UTC)
 MUTUALITY = "0206731645"
 PARTITIONS = 6
+LONG_AGO = (dt.date(2001, 1, 1), dt.date(2012, 12, 31))
+OPEN_SINCE = dt.date(2014, 1, 1)
 
 
 def held(app: faust.App, topic: str) -> tuple[set[int], int]:
     return set(range(PARTITIONS)), PARTITIONS  # this worker holds every partition
 
 
-def test_a_purge_removes_what_is_past_its_period_audit_first_then_the_changelog(tmp_path: Path) -> None:
+@dataclass
+class Directory:
+    app: Any
+    codec: AvroCodec
+    log: Log
+    publisher: LoggingPublisher
+    trail: FakeAuditTopic
+    changelog: str
+    kept: str  # a closed entry of long ago and an open one
+    gone: str  # only a closed entry of long ago
+
+    def file_of(self, person: str) -> PersonFile:
+        return decode_person_file(self.codec, self.app.tables["directory"].data.get(person.encode()))
+
+    def run(self, purging: Callable[[Any], Any]) -> None:
+        """Register the files, wait until the table holds them, then run ``purging`` with the agent running."""
+        declarations = [
+            (self.kept, integration(MUTUALITY, "MUTUALITY", "TITULAR", self.kept, *LONG_AGO, ticket=_ticket())),
+            (self.kept, integration(MUTUALITY, "MUTUALITY", "TITULAR", self.kept, OPEN_SINCE, ticket=_ticket())),
+            (self.gone, integration(MUTUALITY, "MUTUALITY", "TITULAR", self.gone, *LONG_AGO, ticket=_ticket())),
+        ]
+
+        async def go() -> None:
+            async with self.app.agents["directory"].test_context() as agent:
+                for person, declaration in declarations:
+                    key = person.encode()
+                    value = self.codec.encode(*declaration)
+                    await agent.put(value=value, key=key, partition=partition_for(key, PARTITIONS))
+                await settled(
+                    lambda: len(self.file_of(self.kept).entries) == 2 and bool(self.file_of(self.gone).entries)
+                )
+                del self.log[:]
+                await purging(agent)
+
+        asyncio.run(go())
+
+
+def _ticket() -> str:
+    return str(uuid.uuid4())
+
+
+async def settled(condition: Callable[[], bool]) -> None:
+    # a release comes when the oldest event has waited batch_within_ms: wait for it, however slow this machine is
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def a_directory(tmp_path: Path) -> Directory:
     settings = Settings(
         app_id=f"component-{uuid.uuid4().hex[:6]}",
         store="memory://",
@@ -63,54 +117,51 @@ def test_a_purge_removes_what_is_past_its_period_audit_first_then_the_changelog(
     app.conf.tabledir = tmp_path / "tables"
     app.finalize()
     app.flow_control.resume()
-    kept, gone = niss(), niss()
-    old = integration(
-        MUTUALITY, "MUTUALITY", "TITULAR", kept, dt.date(2001, 1, 1), dt.date(2012, 12, 31), ticket=str(uuid.uuid4())
-    )
-    still_open = integration(MUTUALITY, "MUTUALITY", "TITULAR", kept, dt.date(2014, 1, 1), ticket=str(uuid.uuid4()))
-    alone = integration(
-        MUTUALITY, "MUTUALITY", "TITULAR", gone, dt.date(2001, 1, 1), dt.date(2012, 12, 31), ticket=str(uuid.uuid4())
-    )
     changelog = f"{settings.topic_prefix}.directory.entries.v1"
-    table: Any = app.tables["directory"]
+    return Directory(app, codec, log, publisher, trail, changelog, niss(), niss())
 
-    def file_of(person: str) -> Any:
-        return decode_person_file(codec, table.data.get(person.encode()))
 
-    async def settled(condition: Any) -> None:
-        # released when the oldest event has waited batch_within_ms, however slow this machine is
-        for _ in range(1000):
-            if condition():
-                return
-            await asyncio.sleep(0.01)
+def test_a_purge_removes_what_is_past_its_period_audit_first_then_the_changelog(tmp_path: Path) -> None:
+    d = a_directory(tmp_path)
 
-    async def go() -> None:
-        async with app.agents["directory"].test_context() as agent:
-            for person, declaration in ((kept, old), (kept, still_open), (gone, alone)):
-                key = person.encode()
-                await agent.put(value=codec.encode(*declaration), key=key, partition=partition_for(key, PARTITIONS))
-            await settled(lambda: gone.encode() in table.data and len(file_of(kept).entries) == 2)
-            del log[:]
-            _PURGERS[app].request()
-            await settled(lambda: sum(1 for entry in log if entry[0] == "state") >= 2 and log[-1][0] == "flush")
+    async def purge(agent: Any) -> None:
+        _PURGERS[d.app].request()
+        await settled(lambda: sum(1 for entry in d.log if entry[0] == "state") >= 2 and d.log[-1][0] == "flush")
 
-    asyncio.run(go())
+    d.run(purge)
 
-    audits = [entry for entry in log if entry[0] == "audit"]
-    states = [entry for entry in log if entry[0] == "state"]
-    assert len(audits) == 2 and len(states) == 2, log
+    audits = [entry for entry in d.log if entry[0] == "audit"]
+    states = [entry for entry in d.log if entry[0] == "state"]
+    assert len(audits) == 2 and len(states) == 2, d.log
     # every audit record of the purge is written before any changelog record it accounts for
-    assert log.index(states[0]) > max(log.index(a) for a in audits)
+    assert d.log.index(states[0]) > max(d.log.index(a) for a in audits)
     assert {(topic, key, tombstone) for _, topic, key, tombstone in states} == {
-        (changelog, kept.encode(), False),
-        (changelog, gone.encode(), True),
+        (d.changelog, d.kept.encode(), False),
+        (d.changelog, d.gone.encode(), True),
     }
     # each to the person's own partition, the one the directory decides it in
-    by_key = {key: partition for _, partition, key, _ in publisher.states[-2:]}
-    assert by_key == {p.encode(): partition_for(p.encode(), PARTITIONS) for p in (kept, gone)}
-    records = [r for p in range(PARTITIONS) for r in trail.records(p) if r.get("purged")]
-    assert sorted(r["person"] for r in records) == sorted([kept, gone])
+    by_key = {key: partition for _, partition, key, _ in d.publisher.states[-2:]}
+    assert by_key == {p.encode(): partition_for(p.encode(), PARTITIONS) for p in (d.kept, d.gone)}
+    records = [r for p in range(PARTITIONS) for r in d.trail.records(p) if r.get("purged")]
+    assert sorted(r["person"] for r in records) == sorted([d.kept, d.gone])
     assert all(r["recorded_at"] == NOW and r["reason"].startswith("purged: ended on 2012-12-31") for r in records)
     # the table holds what the purge left: the open entry; the file purged whole is gone
-    assert [(e.start, e.end) for e in file_of(kept).entries] == [(dt.date(2014, 1, 1), None)]
-    assert gone.encode() not in table.data
+    assert [(e.start, e.end) for e in d.file_of(d.kept).entries] == [(OPEN_SINCE, None)]
+    assert d.gone.encode() not in d.app.tables["directory"].data
+
+
+def test_a_purge_whose_audit_records_are_not_written_purges_nothing_and_stops_the_directory(tmp_path: Path) -> None:
+    d = a_directory(tmp_path)
+    crash: list[BaseException | None] = []
+
+    async def purge(agent: Any) -> None:
+        d.trail.refuse = set(range(PARTITIONS))  # the broker takes none of the purge's audit records
+        _PURGERS[d.app].request()
+        await settled(lambda: agent._crash_reason is not None)
+        crash.append(agent._crash_reason)
+
+    d.run(purge)
+
+    assert isinstance(crash[0], ConnectionError)  # the directory stops (its supervisor restarts the worker)
+    assert [entry for entry in d.log if entry[0] in ("audit", "state")] == []  # no changelog record, no audit
+    assert len(d.file_of(d.kept).entries) == 2 and d.file_of(d.gone).entries  # the table as it was
