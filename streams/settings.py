@@ -136,7 +136,8 @@ class Settings(BaseSettings):
         86_400.0,
         ge=0,
         description="how often the directory purges what is past its retention period (retention_*_years) from the "
-        "person files of its partitions, also once at start; 0: only on SIGUSR2 (docs/directory.md)",
+        "person files of its partitions, the first time one interval after the start; 0: only on SIGUSR2 "
+        "(docs/directory.md)",
     )
     duplicate_reference_days: int = Field(
         30,

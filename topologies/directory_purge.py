@@ -8,12 +8,12 @@ goes whole, a tombstone) to the table's changelog, then the table's store -- so 
 at worst an audit record of a purge whose file is still there, purged again (same tickets, same audit ids) by
 the next sweep; never a purged file without its audit record.
 
-A sweep runs when the worker starts (once its partitions are assigned and recovered), then every
-`directory_purge_interval_s`, and on SIGUSR2 (`kill -USR2 <pid>`: an operator's, or a test's, "purge now");
-with an interval of 0, only on SIGUSR2. It takes a snapshot of the keys of the partitions assigned, then handles them
-`batch_max_events` files at a time, letting the directory's events in between. A rebalance or a recovery during
-a sweep stops it; it starts again once the worker's partitions are settled. The day is the worker's clock
-(`Deps.clock`), read once per sweep.
+A sweep runs every `directory_purge_interval_s` (the first one interval after the worker starts, not at once: a
+worker started on a backlog, or replaying, builds its files first) and on SIGUSR2 (`kill -USR2 <pid>`: an
+operator's, or a test's, "purge now"); with an interval of 0, only on SIGUSR2. It takes a snapshot of the keys of
+the partitions assigned, then handles them `batch_max_events` files at a time, letting the directory's events in
+between. A rebalance or a recovery during a sweep stops it; it starts again once the worker's partitions are
+settled. The day is the worker's clock (`Deps.clock`), read once per sweep.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Purger:
         self._slice = deps.settings.batch_max_events
         self._requested: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._asked = self._interval > 0  # a sweep when the worker starts, unless purges are only on demand
+        self._asked = False  # the first sweep one interval after the start, or on demand
         self._keys: list[bytes] | None = None
         self._sweep: _Sweep | None = None
         _PURGERS[app] = self
