@@ -77,7 +77,8 @@ class Purger:
         self._requested: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._asked = False  # the first sweep one interval after the start, or on demand
-        self._keys: list[bytes] | None = None
+        self._keys: list[bytes] | None = None  # the sweep's snapshot, handled from self._next on
+        self._next = 0
         self._sweep: _Sweep | None = None
         _PURGERS[app] = self
 
@@ -99,23 +100,24 @@ class Purger:
             self._asked = False
             while self._partitions() is None:
                 await asyncio.sleep(self.READY_POLL_S)
-            self._keys = None
+            self._keys, self._next = None, 0
             return
 
     async def step(self) -> bool:
         partitions = self._partitions()
         if partitions is None:  # a rebalance or a recovery began: sweep again once it is over
             log.info("directory purge interrupted by a rebalance; it starts again once the partitions are settled")
-            self._keys = None
+            self._keys, self._next = None, 0
             self.request()
             return False
         assigned, count = partitions
         if self._keys is None:
             self._sweep = _Sweep(self._deps.clock())
-            self._keys = [k for k in self._all_keys() if partition_for(k, count) in assigned]
+            self._keys, self._next = [k for k in self._all_keys() if partition_for(k, count) in assigned], 0
         sweep = self._sweep
         assert sweep is not None
-        batch, self._keys = self._keys[: self._slice], self._keys[self._slice :]
+        batch = self._keys[self._next : self._next + self._slice]
+        self._next += len(batch)
         for key in batch:
             partition = partition_for(key, count)
             if partition not in assigned:
@@ -136,7 +138,7 @@ class Purger:
             sweep.files += 1
             sweep.items += len(outcome.items)
         await self._release()  # the directory's own: audit records, then the changelog, then the store
-        if self._keys:
+        if self._next < len(self._keys):
             return True
         log.info(
             "directory purge of %s: %d item(s) from %d person file(s), %d file(s) deleted whole",
@@ -145,7 +147,7 @@ class Purger:
             sweep.files,
             sweep.deleted,
         )
-        self._keys = self._sweep = None
+        self._keys, self._next, self._sweep = None, 0, None
         return False
 
     def _partitions(self) -> tuple[set[int], int] | None:

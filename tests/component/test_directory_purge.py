@@ -90,13 +90,14 @@ async def settled(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
-def a_directory(tmp_path: Path) -> Directory:
+def a_directory(tmp_path: Path, **settings_: Any) -> Directory:
     settings = Settings(
         app_id=f"component-{uuid.uuid4().hex[:6]}",
         store="memory://",
         state_dir=tmp_path,
         kafka_security=COMPONENT_TRANSPORT,
         directory_purge_interval_s=0,
+        **settings_,
     )
     codec = AvroCodec(SchemaRegistry.from_directory(settings.schema_dir))
     log: Log = []
@@ -165,3 +166,20 @@ def test_a_purge_whose_audit_records_are_not_written_purges_nothing_and_stops_th
     assert isinstance(crash[0], ConnectionError)  # the directory stops (its supervisor restarts the worker)
     assert [entry for entry in d.log if entry[0] in ("audit", "state")] == []  # no changelog record, no audit
     assert len(d.file_of(d.kept).entries) == 2 and d.file_of(d.gone).entries  # the table as it was
+
+
+def test_a_sweep_goes_a_slice_of_files_at_a_time_each_through_its_own_release(tmp_path: Path) -> None:
+    d = a_directory(tmp_path, batch_max_events=1)  # a slice of one file
+
+    async def purge(agent: Any) -> None:
+        _PURGERS[d.app].request()
+        await settled(lambda: sum(1 for entry in d.log if entry[0] == "state") >= 2 and d.log[-1][0] == "flush")
+
+    d.run(purge)
+
+    # two releases, each its file's audit record, a flush, its changelog record, a flush
+    kinds = [entry[0] for entry in d.log]
+    assert kinds == ["audit", "flush", "state", "flush"] * 2, d.log
+    assert {d.log[2][2], d.log[6][2]} == {d.kept.encode(), d.gone.encode()}  # the two files, one per slice
+    assert [(e.start, e.end) for e in d.file_of(d.kept).entries] == [(OPEN_SINCE, None)]
+    assert d.gone.encode() not in d.app.tables["directory"].data
