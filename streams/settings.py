@@ -156,6 +156,13 @@ class Settings(BaseSettings):
         "partition's high watermark, as fetched, to be complete: the skew between the broker's clock and the "
         "worker's",
     )
+    directory_purge_interval_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="how often the directory purges what is past its retention period (retention_*_years) from the "
+        "person files of its partitions, the first time one interval after the start; 0: only on SIGUSR2 "
+        "(docs/directory.md)",
+    )
     duplicate_reference_days: int = Field(
         30,
         ge=1,

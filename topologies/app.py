@@ -123,9 +123,10 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
     async def install_diagnostics() -> None:
-        from topologies import diagnostics
+        from topologies import diagnostics, directory_purge
 
         diagnostics.install(app)
+        directory_purge.install(app)  # SIGUSR2: the directory purges now
 
     app.task(install_diagnostics)
     app.main_worker = True  # type: ignore[attr-defined]

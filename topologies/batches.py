@@ -21,16 +21,30 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from types import SimpleNamespace
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 from faust import streams as faust_streams
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from topologies.alignment import Gate, Progress
 from topologies.deps import Deps
 from topologies.meters import FlowMeter
 from topologies.publisher import Publisher
+
+
+class Interlude(Protocol):
+    """Work a flow does between two of its batches, never during one (the directory's purge).
+
+    `wait` returns when there is work; `step` then does one slice of it and says whether more is left. Each
+    step runs under the flow's lock once the batch in progress is released: no event of the flow is being
+    handled, and every value the flow changed is written to its table. The flow's events go on between two
+    steps."""
+
+    async def wait(self) -> None: ...
+
+    async def step(self) -> bool: ...
 
 
 async def handle_then_release(
@@ -43,11 +57,14 @@ async def handle_then_release(
     progress: Progress | None = None,
     gate: Gate | None = None,
     meter: FlowMeter | None = None,
+    interlude: Interlude | None = None,
 ) -> None:
     """Run the agent: `handle` each event, `flush` (write everything handled so far) before releasing a batch.
 
     ``progress`` learns what each released batch handled (`topologies.alignment`); with a ``gate``, each aligned
-    event is held until the gate lets it go, in event-time order."""
+    event is held until the gate lets it go, in event-time order. An ``interlude``'s steps run between batches
+    (see `Interlude`); events the gate holds stay held, and nothing of the interlude is reported to
+    ``progress``."""
     lock = asyncio.Lock()
     pending: list[EventT[bytes]] = []
     oldest = 0.0
@@ -118,9 +135,28 @@ async def handle_then_release(
             if agent is not None:
                 agent.cancel()
 
+    async def on_interlude(interlude: Interlude) -> None:
+        try:
+            while True:
+                await interlude.wait()
+                more = True
+                while more:
+                    async with lock:
+                        await release()  # the batch in progress first: its values are in the table
+                        more = await interlude.step()
+                    await asyncio.sleep(0)  # the flow's events go on between two steps
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            failure.append(exc)
+            if agent is not None:
+                agent.cancel()
+
     timers = [asyncio.ensure_future(on_time())]
     if gate is not None:
         timers.append(asyncio.ensure_future(on_progress(gate)))
+    if interlude is not None:
+        timers.append(asyncio.ensure_future(on_interlude(interlude)))
     try:
         async for event in stream.events():
             async with lock:
@@ -154,6 +190,7 @@ async def run_flow(
     meter: FlowMeter,
     *,
     gate: Gate | None = None,
+    interlude: Interlude | None = None,
 ) -> None:
     """`handle_then_release` with the flow's settings (batch size and window), its worker's progress and its
     meter."""
@@ -167,6 +204,7 @@ async def run_flow(
         progress=deps.progress,
         gate=gate,
         meter=meter,
+        interlude=interlude,
     )
 
 
@@ -186,6 +224,17 @@ def acting_for(event: EventT[bytes]) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
+def standin(topic: str, partition: int) -> Any:
+    """What `acting_for` needs of an event, for work on a partition that no event drives (the directory's purge):
+    faust reads only the current event's message, its topic and partition."""
+    return _Standin(SimpleNamespace(topic=topic, partition=partition, tp=TP(topic, partition)))
+
+
+class _Standin:
+    def __init__(self, message: SimpleNamespace) -> None:
+        self.message = message  # a plain object: `acting_for` keeps a weak reference to it
+
+
 S = TypeVar("S")
 
 
@@ -193,7 +242,8 @@ class BatchedTable(Generic[S]):
     """A flow's faust table, its values decoded once per batch and written back once per batch.
 
     `get` decodes a key's value the first time a batch needs it and keeps it decoded; `put` records a changed
-    value (and the event that changed it, for the changelog partition). The flow releases its batch with
+    value (and the event that changed it, for the changelog partition); `delete` records that a key goes (a
+    tombstone in its changelog, so that a restart does not recover it). The flow releases its batch with
     `write_batch`: the batch's outcomes are flushed first; then `publish_changes` queues each changed value's
     changelog record (encoded once) on the flow's own producer, to the partition of the event that changed it;
     a second flush writes those; only then does `store` set the values in the table's store. So a value in the
@@ -225,28 +275,34 @@ class BatchedTable(Generic[S]):
     ) -> None:
         self._table, self._decode, self._encode = table, decode, encode
         self._changelog: str = table.changelog_topic.get_topic_name()
-        self._values: dict[bytes, S] = {}
+        self._values: dict[bytes, S | None] = {}  # None: deleted in this batch
         self._changed: dict[bytes, EventT[bytes]] = {}  # key -> the last event that changed its value
-        self._encoded: dict[bytes, bytes] = {}
+        self._encoded: dict[bytes, bytes | None] = {}
         app.on_partitions_revoked.connect(self._forget, weak=False)
 
     def get(self, key: bytes, event: EventT[bytes]) -> S:
-        value = self._values.get(key)
-        if value is None:
-            with acting_for(event):
-                stored = self._table.get(key)
-            value = self._values[key] = self._decode(key, stored)
-        return value
+        if key in self._values:
+            value = self._values[key]
+            return self._decode(key, None) if value is None else value
+        with acting_for(event):
+            stored = self._table.get(key)
+        decoded = self._values[key] = self._decode(key, stored)
+        return decoded
 
     def put(self, key: bytes, value: S, event: EventT[bytes]) -> None:
         self._values[key] = value
+        self._changed[key] = event
+
+    def delete(self, key: bytes, event: EventT[bytes]) -> None:
+        self._values[key] = None
         self._changed[key] = event
 
     async def publish_changes(self, publisher: Publisher) -> int:
         """Queue each changed value's changelog record; call once the batch's outcomes are flushed. Returns how
         many were queued."""
         for key, event in self._changed.items():
-            encoded = self._encoded[key] = self._encode(self._values[key])
+            value = self._values[key]
+            encoded = self._encoded[key] = None if value is None else self._encode(value)
             with acting_for(event):  # under exactly_once, faust's transactional producer reads it too
                 await publisher.publish_state(self._changelog, event.message.partition, key, encoded)
         return len(self._changed)
@@ -254,8 +310,12 @@ class BatchedTable(Generic[S]):
     def store(self) -> None:
         """Set the changed values in the table's store; call once the flush after `publish_changes` returned."""
         for key, event in self._changed.items():
+            encoded = self._encoded[key]
             with acting_for(event):  # the store's partition (rocksdb keeps one database per partition)
-                self._table.data[key] = self._encoded[key]
+                if encoded is not None:
+                    self._table.data[key] = encoded
+                elif key in self._table.data:
+                    del self._table.data[key]
         self._changed.clear()
         self._values.clear()
         self._encoded.clear()

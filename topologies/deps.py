@@ -42,6 +42,9 @@ class Deps:
     progress: Progress = field(default_factory=Progress)
     # what the flows count (streams.observability); a registry of its own unless the worker gives the process's
     metrics: PlatformMetrics = field(default_factory=lambda: PlatformMetrics.on(CollectorRegistry()))
+    # the partitions of a topic this worker holds and its partition count, None while they are not settled
+    # (topologies.directory_purge); None: asked of the app's consumer
+    held_partitions: Callable[[faust.App, str], tuple[set[int], int] | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:

@@ -24,6 +24,9 @@ mailbox messages sent, everything flushed, and only then each file it changed wr
 and the table (`topologies.batches.write_batch`), before its offsets are released.
 A crash replays the unreleased events, on files that may already hold their changes: the directory's rules
 recognise an event they already applied by its ticket, and every output carries a derived ticket.
+
+Between two batches the directory also purges what is past its retention period from the files it holds
+(`topologies.directory_purge`), through the same release.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from topologies.alignment import Gate
 from topologies.audit_trail import AuditTrail
 from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
+from topologies.directory_purge import Purger
 from topologies.edges import decode_or_dead_letter, send_to_dead_letters
 from topologies.faust_overrides import fetch_offsets
 from topologies.outcomes import publish_outcomes
@@ -132,9 +136,12 @@ def register(app: faust.App, deps: Deps) -> None:
         await write_batch(publisher, files)
 
     gate = _gate(app, deps, aligned=[t for t in topics if t != pending]) if settings.event_time_alignment else None
+    # what is past its period leaves the files between two batches, through the same release
+    # (topologies.directory_purge)
+    purger = Purger(app, deps, topics[0], files, audits, release, keys=lambda: list(table.data.keys()))
 
     async def directory(stream: faust.StreamT[bytes]) -> None:
-        await run_flow(stream, handle, release, deps, meter, gate=gate)
+        await run_flow(stream, handle, release, deps, meter, gate=gate, interlude=purger)
 
     app.agent(sources, name="directory")(directory)
 

@@ -42,10 +42,10 @@ class Publisher(Protocol):
     async def flush(self) -> None:
         """Wait until everything published so far is written; raise `PublishFailed` if anything was not."""
 
-    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
         """Queue a table's changelog record to `partition` (the partition of the event that changed it: faust
         recovers a table partition from the changelog partition of the same number); written once `flush()`
-        returned, like the outcomes."""
+        returned, like the outcomes. No value: a tombstone (the key is deleted, recovery too drops it)."""
 
 
 class KafkaPublisher:
@@ -89,11 +89,11 @@ class KafkaPublisher:
     async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
         await self._produce(topic, key, value, None, headers)
 
-    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
         await self._produce(topic, key, value, partition, None)
 
     async def _produce(
-        self, topic: str, key: bytes | None, value: bytes, partition: int | None, headers: Headers | None
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> None:
         if topic not in self._known:
             await asyncio.to_thread(self._check_exists, topic)
@@ -149,7 +149,7 @@ class FaustPublisher:
     async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
         self._pending.append(await self._channel(topic).send(key=key, value=value, headers=cast(Any, headers)))
 
-    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
         self._pending.append(await self._channel(topic).send(key=key, value=value, partition=partition))
 
     def _channel(self, topic: str) -> faust.TopicT:
@@ -175,7 +175,7 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes]] = []
         self.headers: list[Headers | None] = []  # of each message sent, in the same order
-        self.states: list[tuple[str, int, bytes, bytes]] = []  # changelog records, apart from the outcomes
+        self.states: list[tuple[str, int, bytes, bytes | None]] = []  # changelog records, apart from the outcomes
         self.journal: list[str] = []  # "outcome", "state", "flush": in the order they were called
 
     async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers | None = None) -> None:
@@ -183,7 +183,7 @@ class RecordingPublisher:
         self.headers.append(headers)
         self.journal.append("outcome")
 
-    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
         self.states.append((topic, partition, key, value))
         self.journal.append("state")
 

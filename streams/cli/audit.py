@@ -216,7 +216,8 @@ def who_received_(
 
     One line per audited exchange about the person: deliveries, consultations (re-identifications included)
     granted or refused, consultations that found nothing (nothing was given), and deliveries withheld from an
-    unauthorized holder; a refusal says REFUSED and why.
+    unauthorized holder; a refusal says REFUSED and why. Items of the person's file the directory purged
+    past their retention period are listed too ("purged", what and why): nobody received them.
     """
     settings = Settings()
     try:
@@ -266,8 +267,13 @@ def who_received_(
     console.print(table)
     refused = sum(1 for r in receipts if r.refused)
     nothing = sum(1 for r in receipts if r.nothing_found)
-    allowed = len(receipts) - refused - nothing
-    console.print(f"{len(receipts)} exchange(s): {allowed} allowed, {nothing} found nothing, {refused} refused")
+    purged = sum(1 for r in receipts if r.was_purged)
+    exchanges = len(receipts) - purged
+    allowed = exchanges - refused - nothing
+    console.print(
+        f"{exchanges} exchange(s): {allowed} allowed, {nothing} found nothing, {refused} refused"
+        + (f"; {purged} item(s) purged past their retention period" if purged else "")
+    )
 
 
 def _readable(decoded: Decoded) -> Sequence[Mapping[str, Any]]:
@@ -278,6 +284,8 @@ def _readable(decoded: Decoded) -> Sequence[Mapping[str, Any]]:
 
 
 def _outcome(receipt: Receipt) -> str:
+    if receipt.was_purged:  # no exchange: the directory removed the item (the reason says what and why)
+        return f"purged {receipt.purged}"
     if receipt.refused:
         return "[red]REFUSED[/red]"
     if receipt.nothing_found:  # allowed to ask, but nothing was given: no data about the person left
@@ -289,10 +297,12 @@ def _outcome(receipt: Receipt) -> str:
 def _basis_or_reason(receipt: Receipt) -> str:
     if receipt.nothing_found:  # on which basis it asked, and what it did not find
         return f"{receipt.legal_basis or '-'}; {receipt.reason or 'nothing found'}"
-    return (receipt.reason if receipt.refused else receipt.legal_basis) or "-"
+    return (receipt.reason if receipt.refused or receipt.was_purged else receipt.legal_basis) or "-"
 
 
 def _how(receipt: Receipt) -> str:
+    if receipt.was_purged:
+        return "retention purge"
     if receipt.data_type == REIDENTIFICATION_DATA_TYPE:
         return "re-identification"
     return "consultation" if receipt.consultation else "delivery"

@@ -82,6 +82,7 @@ __all__ = [
     "delivery_entry",
     "outputs_of",
     "partition_gone",
+    "purge_entry",
     "read_from",
     "refusal_entry",
     "verify_chain",
@@ -496,6 +497,7 @@ def _entry(
     reason: str | None,
     at: datetime,
     consultation_status: str | None = None,
+    purged: str | None = None,
 ) -> dict[str, Any]:
     return {
         "audit_id": audit_id(ticket, actor, kind),
@@ -509,6 +511,7 @@ def _entry(
         "legal_basis": legal_basis,
         "reason": reason,
         "consultation_status": consultation_status,
+        "purged": purged,
         "recorded_at": _to_millis(at),
         "previous_hash": "",
         "hash": "",
@@ -614,6 +617,43 @@ def consultation_entry(
     )
 
 
+def purge_entry(
+    *,
+    ticket: str,
+    actor: str,
+    person: str,
+    data_type: str,
+    purged: str,
+    reason: str,
+    at: datetime,
+    source_ticket: str,
+    source: str,
+) -> dict[str, Any]:
+    """The directory (``actor``) removed an item of kind ``purged`` (``streams.domain.retention.PurgedKind``)
+    from ``person``'s file: the ``data_type`` declaration ``source_ticket`` of ``source`` had made it, and
+    ``reason`` says why it went. Nothing of the item's content is recorded: the purge must not keep what it
+    removes.
+
+    Kind REFUSAL, as a consultation that found nothing is CONSULTATION_REFUSED: a new AuditKind symbol could not
+    be read by a reader on AuditRecord v1-v3 (forward compatibility), and such a reader then shows the purge as
+    nothing given, its reason starting with "purged"."""
+    if not reason or not purged:
+        raise ValueError("a purge names what it removed and why")
+    return _entry(
+        AuditKind.REFUSAL,
+        ticket=ticket,
+        source_ticket=source_ticket,
+        actor=actor,
+        person=person,
+        data_type=data_type,
+        source=source,
+        legal_basis=None,
+        reason=reason if reason.startswith("purged") else f"purged: {reason}",
+        at=at,
+        purged=purged,
+    )
+
+
 # -- the citizen's question ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Receipt:
@@ -630,6 +670,12 @@ class Receipt:
     source: str | None = None  # None on records written before the audit record carried it (AuditRecord v1)
     reason: str | None = None
     consultation_status: str | None = None  # None before AuditRecord v3, and for what is no consultation reply
+    purged: str | None = None  # what a purge removed (AuditRecord v4); None for every exchange
+
+    @property
+    def was_purged(self) -> bool:
+        """Not an exchange: the directory removed an item of the person's file past its period (nobody got it)."""
+        return self.purged is not None
 
     @property
     def nothing_found(self) -> bool:
@@ -638,7 +684,7 @@ class Receipt:
 
     @property
     def refused(self) -> bool:
-        return self.kind in _REFUSED and not self.nothing_found
+        return self.kind in _REFUSED and not self.nothing_found and not self.was_purged
 
     @property
     def consultation(self) -> bool:
@@ -676,5 +722,6 @@ def who_received(records: Iterable[Mapping[str, Any]], person: str, *, since: da
                 source=record.get("source"),
                 reason=record.get("reason"),
                 consultation_status=record.get("consultation_status"),
+                purged=record.get("purged"),
             )
     return sorted(seen.values(), key=lambda r: (r.at, r.audit_id))

@@ -2,9 +2,9 @@
 plus the employment relations DIMONA declares (the employer's access key, seed 4.13).
 
 Pure and immutable: every rule takes a `PersonFile` and returns a new one (or a refusal). History is kept —
-an unregistration closes an entry, it never deletes it — so "who held a file on P at date D" stays answerable;
+an unregistration closes an entry, it does not delete it — so "who held a file on P at date D" stays answerable;
 so is every civil fact (each address, each civil status, with its effective date), so that "P's identity as
-of D" does too.
+of D" does too. Only the retention periods end that history (`streams.domain.retention`).
 """
 
 from __future__ import annotations

@@ -101,6 +101,10 @@ class LoggingPublisher(RecordingPublisher):
         decoded = self.codec.decode(value)
         self.log.append(("publish", topic, decoded.record.get("ticket"), decoded.schema_name))
 
+    async def publish_state(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
+        await super().publish_state(topic, partition, key, value)
+        self.log.append(("state", topic, key, value is None))
+
     async def flush(self) -> None:
         await super().flush()
         self.log.append(("flush", any(m.acked for m in self.watched)))
