@@ -90,15 +90,14 @@ def list_command(
 ) -> None:
     """The dead letters, oldest first: id (partition:offset of the dead-letter topic), when, why, origin, key."""
     settings = Settings()
+    after, origin = _since(since), _origin_topic(settings, topic)  # bad input refused before anything is read
     try:
         found = list(read_letters(settings, codec_for(settings)))
     except KafkaAdapterError as exc:
         raise _fail("list", exc) from exc
     letters = [f for f in found if isinstance(f, Letter)]
     unreadable = [f for f in found if isinstance(f, Unreadable)]
-    chosen = selected(
-        letters, since=_since(since), topic=_origin_topic(settings, topic), error_type=error_type, limit=limit
-    )
+    chosen = selected(letters, since=after, topic=origin, error_type=error_type, limit=limit)
     if as_json:
         for letter in chosen:
             typer.echo(json.dumps(letter.as_dict()))
@@ -136,8 +135,9 @@ def _read(settings: Settings, letter_ids: list[str], what: str) -> list[Letter]:
     codec = codec_for(settings)
     letters = []
     try:
-        for text in letter_ids:
-            found = read_letter(settings, codec, *parse_letter_id(text))
+        positions = [parse_letter_id(text) for text in letter_ids]  # every id checked before any is read
+        for position in positions:
+            found = read_letter(settings, codec, *position)
             if isinstance(found, Unreadable):
                 raise DeadLetterError("bad_id", f"{found.id} is not a {DEAD_LETTER_SCHEMA}: {found.reason}")
             letters.append(found)
