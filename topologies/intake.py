@@ -15,10 +15,17 @@ A resend is refused, not processed twice (`streams.domain.references`): each fam
 keyed as its topic (by subject), of the sender references it admitted within the window. Like the stateful steps
 it writes that table when it releases a batch, after the batch's outputs are flushed, so a reference in the table
 has its outcomes written; a replay after a crash finds its own ticket there and is decided again as the first time.
+
+A dead letter replayed by an operator (`crossroads dead-letters replay`, `streams.domain.replay`) names its root
+origin in a header; the same table remembers, under a key no subject has, each origin it decided (admitted or
+refused), and a later replay of that origin -- run again, or racing the first on the same partition -- is skipped:
+no second fact, rejection or acknowledgement. The sender-reference rule alone would refuse it, with a second
+rejection. A message without that header costs one pass over its headers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -32,13 +39,17 @@ from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.credentials import derived_seal_key
 from streams.domain.kinds import FAMILIES, Family
 from streams.domain.normalise import enterprise_numbers
+from streams.domain.outcomes import ToDeadLetters
 from streams.domain.references import SentReferences
+from streams.domain.replay import first_admission, remembered_admission, replay_key, replay_letter, replay_origin
 from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
 from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
+
+log = logging.getLogger(__name__)
 
 
 def register(app: faust.App, deps: Deps) -> None:
@@ -75,10 +86,20 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         await publisher.publish(pending_audit, key, codec.encode(AUDIT_SCHEMA, entry))
 
     async def handle(event: EventT[bytes]) -> None:
+        message = event.message
+        ticket = deps.ticket_for(message.topic, message.partition, message.offset)
+        # a replayed dead letter names its origin (streams.domain.replay): an origin decided once is not again
+        origin = replay_origin(message.headers)
+        if origin is not None:
+            earlier = first_admission(remembered.get(replay_key(origin), event), str(ticket))
+            if earlier is not None:
+                log.info("replay of %s at %s skipped: decided as ticket %s", origin, ticket, earlier.ticket)
+                meter.replay_skipped()
+                return
         decoded = await decode_or_dead_letter(event, deps, publisher, meter)
         if decoded is None:
             return
-        schema, message = decoded.schema_name, event.message
+        schema = decoded.schema_name
         # one form per enterprise number (a legacy 9-digit one gets its 0) before anything judges or stores it
         record, _ = enterprise_numbers(schema, decoded.record)
         received_at = deps.clock()
@@ -88,7 +109,7 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         decision = admission.decide(
             schema,
             record,
-            ticket=deps.ticket_for(message.topic, message.partition, message.offset),
+            ticket=ticket,
             received_at=received_at,
             raw=event.value,
             encode=codec.encode,
@@ -99,6 +120,11 @@ def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Calla
         )
         if decision.references is not None and event.key:
             remembered.put(event.key, decision.references, event)
+        if origin is not None and not any(isinstance(o, ToDeadLetters) for o in decision.outcomes):
+            # decided (admitted or refused): a later replay is skipped; dead-lettered again, it may come back
+            letter = replay_letter(message.headers) or ""
+            state = remembered_admission(origin, letter=letter, ticket=str(ticket), at=received_at)
+            remembered.put(replay_key(origin), state, event)
         # quoted: a refused declaration's subject may be of any length (a valid one is 11 or 10 digits)
         key = decision.key.encode() if decision.key else event.key
         await publish_outcomes(

@@ -12,7 +12,14 @@ import time
 from typing import Any
 
 from streams.domain.outcomes import REPLY, Forward, Outcome, ToDeadLetters, ToMailbox, ToRejections
-from streams.observability.metrics import ACCEPTED, ANSWERED, DEAD_LETTERED, REJECTED, PlatformMetrics
+from streams.observability.metrics import (
+    ACCEPTED,
+    ANSWERED,
+    DEAD_LETTERED,
+    REJECTED,
+    REPLAY_SKIPPED,
+    PlatformMetrics,
+)
 from topologies.alignment import event_origin
 
 
@@ -57,6 +64,10 @@ class FlowMeter:
             self._count(REJECTED, str(violations[0].get("code", "")))
         elif isinstance(outcome, ToDeadLetters):
             self.dead_lettered(outcome.error_type)
+
+    def replay_skipped(self) -> None:
+        """A replayed dead letter whose origin was decided before: nothing done, counted."""
+        self._count(REPLAY_SKIPPED, "")
 
     def dead_lettered(self, error_type: str) -> None:
         self._count(DEAD_LETTERED, error_type)

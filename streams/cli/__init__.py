@@ -10,6 +10,7 @@ from streams.cli import (
     bench,
     check,
     connectors,
+    dead_letters,
     demo,
     directory,
     generate,
@@ -40,6 +41,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(audit.app, name="audit")
 app.add_typer(network.app, name="network")
 app.add_typer(connectors.app, name="connectors")
+app.add_typer(dead_letters.app, name="dead-letters")
 worker.register(app)
 projector.register(app)
 send.register(app)

@@ -62,6 +62,7 @@ __all__ = [
     "NOT_FOUND",
     "REFUSED",
     "RELINKED",
+    "REPLAY_LEGAL_BASIS",
     "TRUNCATED",
     "AuditKind",
     "Failure",
@@ -85,6 +86,7 @@ __all__ = [
     "purge_entry",
     "read_from",
     "refusal_entry",
+    "replay_entry",
     "verify_chain",
     "verify_partition",
     "who_received",
@@ -651,6 +653,43 @@ def purge_entry(
         reason=reason if reason.startswith("purged") else f"purged: {reason}",
         at=at,
         purged=purged,
+    )
+
+
+REPLAY_LEGAL_BASIS = "crossroads.operations.dead-letter-replay"
+
+
+def replay_entry(
+    *,
+    ticket: str,
+    operator: str,
+    person: str,
+    data_type: str,
+    letter: str,
+    origin: str,
+    target: str,
+    at: datetime,
+    source_ticket: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """The operator principal ``operator`` replayed dead letter ``letter`` (root origin ``origin``, a
+    declaration about ``person``) to ``target``, in replay ``ticket``.
+
+    A replay is the operator handling a person's declaration: recorded as a granted consultation by the operator
+    (no new `AuditKind`: a reader on an earlier AuditRecord could not decode one), under the operations' legal
+    basis, with what was replayed where in ``reason``; ``source_ticket`` is the ticket the intake gives the
+    message at its origin."""
+    return _entry(
+        AuditKind.CONSULTATION_GRANTED,
+        ticket=ticket,
+        source_ticket=source_ticket,
+        actor=operator,
+        person=person,
+        data_type=data_type,
+        source=source,
+        legal_basis=REPLAY_LEGAL_BASIS,
+        reason=f"dead letter {letter} ({origin}) replayed to {target}",
+        at=at,
     )
 
 

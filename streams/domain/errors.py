@@ -39,3 +39,14 @@ class UnknownDeclarationTypeError(DomainError, LookupError):
     def __init__(self, schema_name: str) -> None:
         super().__init__("declaration.unknown_type", f"unknown declaration type {schema_name!r}")
         self.schema_name = schema_name
+
+
+class DeadLetterError(DomainError, ValueError):
+    """A dead letter cannot be named or replayed as asked (a malformed id, a target that takes no replay).
+
+    ``code`` is ``dead_letter.<reason>``: ``bad_id``, ``not_intake_origin``, ``unknown_topic``,
+    ``not_intake_topic`` (see :mod:`streams.domain.replay`)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"dead_letter.{reason}", message)
+        self.reason = reason

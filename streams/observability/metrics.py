@@ -18,6 +18,7 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 # outcome kinds (the `kind` label of crossroads_outcomes_total)
 ACCEPTED, REJECTED, DEAD_LETTERED, ANSWERED = "accepted", "rejected", "dead_lettered", "answered"
+REPLAY_SKIPPED = "replay_skipped"  # a replayed dead letter whose origin was decided before
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class PlatformMetrics:
             outcomes=Counter(
                 "crossroads_outcomes",
                 "Decisions by kind: accepted (a fact), answered (a consultation reply), rejected (by the first "
-                "violation's code), dead_lettered (by error type)",
+                "violation's code), dead_lettered (by error type), replay_skipped (a dead letter replayed again)",
                 ["flow", "kind", "code"],
                 registry=r,
             ),

@@ -12,6 +12,7 @@ import pytest
 
 from streams.catalog import Area, by_key, mailbox
 from streams.codecs import AvroCodec, SchemaRegistry
+from streams.domain.replay import REPLAY_OF_HEADER, REPLAY_ORIGIN_HEADER
 from streams.domain.samples import sample, sample_dimona_in
 from streams.kafka.sealing import Headers, intake_headers
 from streams.network_files import load_network
@@ -264,3 +265,39 @@ def test_a_resend_under_the_same_reference_is_refused_naming_the_first_ticket_an
     assert violation["code"] == "envelope.duplicate_reference"
     assert violation["field"] == "envelope.sender_reference"
     assert str(uuid.UUID(int=1)) in violation["message"]
+
+
+# -- a replayed dead letter is decided once -------------------------------------------------------------------
+
+
+def test_replays_of_one_dead_letter_are_decided_once_and_one_dead_lettered_again_may_come_back() -> None:
+    # the tickets are the positions: the third message is the second one handled again after a crash
+    positions = iter(uuid.UUID(int=n) for n in (1, 2, 2, 3))
+    app, publisher, codec, settings = _intake(lambda topic, partition, offset: next(positions))
+    record = sample_dimona_in()
+    value = codec.encode(DIMONA_IN, record)
+    key = record["worker"].encode()
+    origin = f"{settings.topic_prefix}.intake.dimona.v1/4/17"
+
+    def replayed(letter: str, body: bytes) -> Headers:
+        provenance = [(REPLAY_OF_HEADER, letter.encode()), (REPLAY_ORIGIN_HEADER, origin.encode())]
+        return [*_sealed_as(settings, record["envelope"]["sender"], "dimona", body), *provenance]
+
+    async def go() -> None:
+        async with app.agents["intake-dimona"].test_context() as running:
+            # replayed before its cause was fixed: dead-lettered again, not remembered
+            await running.put(value=b"\xc3\x01garbage", key=key, headers=replayed("0:1", b"\xc3\x01garbage"))
+            await running.put(value=value, key=key, headers=replayed("0:2", value))  # fixed: admitted
+            await running.put(value=value, key=key, headers=replayed("0:2", value))  # the same, after a crash
+            await running.put(value=value, key=key, headers=replayed("0:2", value))  # replayed again: skipped
+
+    asyncio.run(go())
+
+    admitted = [
+        codec.decode(v).record["envelope"]["ticket"]
+        for _, v in publisher.on(f"{settings.topic_prefix}.directory.declarations.v1")
+    ]
+    assert admitted == [str(uuid.UUID(int=2)), str(uuid.UUID(int=2))]
+    assert publisher.on(f"{settings.topic_prefix}.outcomes.rejections.v1") == []
+    (letter,) = [codec.decode(v).record for _, v in publisher.on(f"{settings.topic_prefix}.outcomes.dead-letters.v1")]
+    assert dict((h["key"], h["value"]) for h in letter["headers"])[REPLAY_ORIGIN_HEADER] == origin.encode()

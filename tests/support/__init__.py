@@ -23,6 +23,7 @@ from tests.support.declarations import (
     with_envelope,
     worker_line,
 )
+from tests.support.letters import LETTER_AT, letter
 from tests.support.numbers import (
     birth_dates,
     bis,
@@ -37,6 +38,7 @@ from tests.support.numbers import (
 
 __all__ = [
     "AT",
+    "LETTER_AT",
     "NATIONAL_REGISTER",
     "Declaration",
     "address_change",
@@ -56,6 +58,7 @@ __all__ = [
     "enterprise_numbers",
     "envelope",
     "integration",
+    "letter",
     "national_numbers",
     "niss",
     "person_number",
