@@ -48,6 +48,22 @@ And one for speed, measured (bench/limits.md):
    change: it first runs the callback inline (`_run_inline`); only a callback that does wait is finished as a
    task under the same `wait_first`, so a rebalance still interrupts it exactly as before.
 
+And one for availability, found by `bench_core.py --workers 2` (Dec 3):
+
+9. **A revoke, and a stop, wait for the events a step holds on purpose.** `App._on_partitions_revoked` pauses
+   every partition, then waits (`Consumer.wait_empty`) until each message a stream took is acked, and only then
+   sends the `on_partitions_revoked` signal; the app's stop (`App._stop_consumer`) waits the same way. The
+   directory's gate (`topologies.alignment`) holds events, referenced, until its upstream steps progress --
+   which they cannot while the partitions are paused -- and used to drop them on that signal: the revoke waited
+   until the broker evicted the worker from its group. When a second worker joined, the first one stayed alive,
+   idle and a member of nothing, for good (the second did all the work: worker CPU 0.11 and 0.89 core), and a
+   stop hung until it was killed. Both paths call `TableManager.on_partitions_revoked` before they wait; ours
+   first calls the hooks registered with `on_revoking(app, hook)`: each lets go of what it holds of the
+   partitions going away, and their messages leave the unacked set *without* an ack (`_Consumer.let_go`).
+   Until the next assignment no commit passes the oldest of them -- faust tolerates one unacked offset at the
+   head, and override 4 no longer sees them -- so the partitions' next owner (or the next start) reads them
+   again.
+
 Everything here holds for the versions in `PINNED` and is checked by tests/unit/test_faust_overrides.py, which
 also pins the source of each faust function overridden: when faust changes underneath, that test fails and the
 override must be re-read against the new code (and dropped if upstream fixed it).
@@ -56,6 +72,8 @@ override must be re-read against the new code (and dropped if upstream fixed it)
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, cast
 
 import aiokafka
@@ -79,6 +97,11 @@ REVIEWED = {
     "faust.transport.consumer.Consumer._wait_next_records": "6218e1969a636b3f",
     "faust.transport.consumer.Consumer.perform_seek": "0e8c130ff4b0afd8",
     "faust.transport.consumer.Consumer.on_partitions_revoked": "d04b7ae72c6fc206",
+    "faust.app.base.App._stop_consumer": "55854a5de12c3f52",
+    "faust.tables.manager.TableManager.on_partitions_revoked": "382852adff42ab99",
+    "faust.transport.consumer.Consumer.on_partitions_assigned": "29ce96596f05a18c",
+    "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819",
+    "faust.app.base.App._on_partitions_revoked": "d5c895bbe57dc73a",
     "faust.transport.consumer.Consumer._filter_committable_offsets": "dc5e9baf5d994485",
     "faust.transport.consumer.ThreadDelegateConsumer._getmany": "f9d47aa9010b5ff2",
     "faust.tables.recovery.Recovery.on_recovery_completed": "6ef567acf072e46d",
@@ -96,6 +119,18 @@ REVIEWED = {
     "aiokafka.consumer.fetcher.Fetcher._proc_fetch_request": "59bf948fff47eed5",
     "aiokafka.consumer.consumer.AIOKafkaConsumer.last_poll_timestamp": "da08643199629e28",
 }
+
+
+# what each app's steps hold of their partitions without having handled it (override 9)
+Revoking = Callable[[Collection[TP]], Iterable[Any]]  # partitions going away -> the events let go of
+_REVOKING: weakref.WeakKeyDictionary[Any, list[Revoking]] = weakref.WeakKeyDictionary()
+
+
+def on_revoking(app: Any, hook: Revoking) -> None:
+    """Call ``hook`` with the partitions going away (a revoke, or the consumer stopping) *before* faust waits for
+    the unacked messages: it returns the events it held of them unhandled, which are then no longer waited for,
+    nor acked (override 9)."""
+    _REVOKING.setdefault(app, []).append(hook)
 
 
 class _Suspended(Exception):
@@ -166,8 +201,44 @@ class _Consumer(driver.Consumer):
         # offset_to is the message just delivered: the gap is what lies before it
         await super()._add_gap(tp, offset_from, offset_to - 1)
 
+    def let_go(self, tps: Collection[TP]) -> None:
+        """The events the app's steps hold unhandled of ``tps`` (`on_revoking`) leave the unacked set, unacked;
+        until the next assignment no commit passes the oldest of them (override 4 sees them no more)."""
+        going = set(tps)
+        floors: dict[TP, int] = self.__dict__.setdefault("_let_go_floors", {})
+        for hook in _REVOKING.get(self.app, ()):
+            for event in hook(going):
+                message = event.message
+                self._unacked_messages.discard(message)
+                if message.offset < floors.get(message.tp, message.offset + 1):
+                    floors[message.tp] = message.offset
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # a new generation starts from the committed offsets (which no commit moved past a floor): what was let
+        # go is read again, and so is what was acked after it -- those acks, left from the revoke's commits,
+        # must not count for a partition that comes back
+        self._read_again()
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def _read_again(self) -> None:
+        floors: dict[TP, int] = self.__dict__.get("_let_go_floors", {})
+        for tp, floor in floors.items():
+            stale = {offset for offset in self._acked.get(tp, ()) if offset >= floor}
+            if stale:
+                self._acked[tp] = [offset for offset in self._acked[tp] if offset < floor]
+                self._acked_index[tp].difference_update(stale)
+        floors.clear()
+
+    def _in_flight_now(self) -> dict[TP, int]:
+        """Per partition, the offset no commit may pass: the oldest message tracked and not acked, or let go."""
+        in_flight = _oldest_unacked(self._unacked_messages)
+        for tp, offset in self.__dict__.get("_let_go_floors", {}).items():
+            if offset < in_flight.get(tp, offset + 1):
+                in_flight[tp] = offset
+        return in_flight
+
     def _filter_committable_offsets(self, tps: Any) -> dict[TP, int]:
-        self._in_flight = _oldest_unacked(self._unacked_messages)
+        self._in_flight = self._in_flight_now()
         try:
             return super()._filter_committable_offsets(tps)
         finally:
@@ -338,7 +409,15 @@ class _Recovery(FaustRecovery):
 
 
 class TableManager(FaustTableManager):
-    """faust's table manager with the recovery above (faust's `TableManager` setting)."""
+    """faust's table manager with the recovery above (faust's `TableManager` setting), and the first to hear of
+    partitions going away: a revoke and the app's stop both call `on_partitions_revoked` before they wait for the
+    unacked messages (override 9)."""
+
+    def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        consumer = self.app.consumer
+        if isinstance(consumer, _Consumer):
+            consumer.let_go(revoked)
+        super().on_partitions_revoked(revoked)
 
     @property
     def recovery(self) -> FaustRecovery:
@@ -383,4 +462,4 @@ def fetch_offsets(app: Any, tp: TP) -> tuple[int | None, int | None, int | None]
     return state.highwater, state._position, state.timestamp
 
 
-__all__ = ["PINNED", "REVIEWED", "TableManager", "fetch_offsets", "transport_class"]
+__all__ = ["PINNED", "REVIEWED", "TableManager", "fetch_offsets", "on_revoking", "transport_class"]

@@ -266,3 +266,59 @@ def test_a_waiting_callback_interrupted_by_a_suspended_flow_is_cancelled_as_unde
         assert cleaned == ["cancelled inside"] and never.cancelled()
 
     asyncio.run(go())
+
+
+# -- override 9: what a step holds is let go before a revoke (or a stop) waits for it -------------------------------
+
+
+class _Held:
+    """A message (hashable by identity, as faust's)."""
+
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.offset, self.acked = tp, offset, False
+
+
+class _App:
+    pass
+
+
+def _holding_consumer(held: list[Any]) -> Any:
+    return SimpleNamespace(app=_App(), _unacked_messages=set(held))
+
+
+def test_what_a_step_holds_of_the_partitions_going_away_leaves_the_unacked_set_unacked() -> None:
+    p1 = TP(P0.topic, 1)
+    kept = _Held(p1, 3)
+    held = [_Held(P0, 12), _Held(P0, 10)]
+    state = _holding_consumer([*held, kept])
+    asked: list[set[TP]] = []
+
+    def hook(tps: Any) -> list[Any]:
+        asked.append(set(tps))
+        return [SimpleNamespace(message=m) for m in held if m.tp in tps]
+
+    faust_overrides.on_revoking(state.app, hook)
+    _Consumer.let_go(state, {P0})
+    assert asked == [{P0}]
+    assert state._unacked_messages == {kept}, "faust's wait_empty no longer waits for them"
+    assert not any(m.acked for m in held), "let go, not acked: nothing handled them"
+    assert state._let_go_floors == {P0: 10}
+
+
+def test_no_commit_passes_what_was_let_go_until_the_next_assignment() -> None:
+    # faust tolerates one unacked offset at the head: with 10 let go and 11-13 acked it would commit 14
+    state = _consumer_state([11, 12, 13], committed=10)
+    state.__dict__["_let_go_floors"] = {P0: 10}
+    state._unacked_messages = {_Held(P0, 14)}
+    state._in_flight = _Consumer._in_flight_now(state)
+    assert state._in_flight == {P0: 10}
+    assert _Consumer._new_offset(state, P0) is None
+    assert state._acked[P0] == [11, 12, 13]
+
+
+def test_a_partition_that_comes_back_reads_again_what_was_let_go_and_acked_after_it() -> None:
+    state = _consumer_state([8, 11, 12], committed=8)
+    state.__dict__["_let_go_floors"] = {P0: 10}
+    _Consumer._read_again(state)
+    assert state._acked[P0] == [8] and state._acked_index[P0] == {8}
+    assert state._let_go_floors == {}
