@@ -250,6 +250,7 @@ class Gate:
         max_hold_s: float,
         grace_ms: int,
         clock: Callable[[], float] = time.monotonic,
+        let_go: Callable[[EventT[bytes]], None] | None = None,
     ) -> None:
         self._progress = progress
         self._aligned = frozenset(aligned)
@@ -260,6 +261,8 @@ class Gate:
         self._max_hold_s = max_hold_s
         self._grace_ms = grace_ms
         self._clock = clock
+        self._let_go = let_go  # an event of a partition going away, not held: see `offer`
+        self._revoked: set[int] = set()  # partitions forgotten, until the next assignment
         # p -> heap of (t, rank, topic, seq, since, event): by event time, then (a tie) `SAME_TIME_ORDER`, then
         # by topic, then as received
         self._held: dict[int, list[tuple[int, int, str, int, float, EventT[bytes]]]] = {}
@@ -284,8 +287,14 @@ class Gate:
         return event.message.topic in self._aligned
 
     def offer(self, event: EventT[bytes]) -> bool:
-        """Hold an aligned event; False for one already held (a rebalance delivered it again)."""
+        """Hold an aligned event; False for one already held (a rebalance delivered it again), and for one of a
+        partition going away (revoked, not reassigned yet: a flow waiting for its lock may still hand one over),
+        which is let go: not held, not handled, its partition's next owner reads it again."""
         message = event.message
+        if message.partition in self._revoked:
+            if self._let_go is not None:
+                self._let_go(event)
+            return False
         seen = self._seen.setdefault(message.partition, {})
         if message.offset < seen.get(message.topic, -1):
             return False
@@ -328,13 +337,16 @@ class Gate:
         """Partitions revoked: drop (and return) their held events; the next owner reads them again."""
         self._assigned = None
         dropped: list[EventT[bytes]] = []
-        for partition in {tp.partition for tp in tps if tp.topic in self._aligned}:
+        going = {tp.partition for tp in tps if tp.topic in self._aligned}
+        self._revoked |= going
+        for partition in going:
             dropped.extend(entry[5] for entry in self._held.pop(partition, []))
             self._seen.pop(partition, None)
         return dropped
 
     def reassigned(self) -> None:
         self._assigned = None
+        self._revoked.clear()
 
     def _may_go(self, partition: int, t: int) -> bool:
         written = {

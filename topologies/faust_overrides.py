@@ -126,11 +126,23 @@ Revoking = Callable[[Collection[TP]], Iterable[Any]]  # partitions going away ->
 _REVOKING: weakref.WeakKeyDictionary[Any, list[Revoking]] = weakref.WeakKeyDictionary()
 
 
-def on_revoking(app: Any, hook: Revoking) -> None:
+_ASSIGNING: weakref.WeakKeyDictionary[Any, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+
+
+def on_revoking(app: Any, hook: Revoking, assigning: Callable[[], None]) -> None:
     """Call ``hook`` with the partitions going away (a revoke, or the consumer stopping) *before* faust waits for
     the unacked messages: it returns the events it held of them unhandled, which are then no longer waited for,
-    nor acked (override 9)."""
+    nor acked; an event of those partitions handed over later goes to `let_go_event` (override 9). ``assigning``
+    is called when the next assignment begins, before any of its partitions is fetched."""
     _REVOKING.setdefault(app, []).append(hook)
+    _ASSIGNING.setdefault(app, []).append(assigning)
+
+
+def let_go_event(app: Any, event: Any) -> None:
+    """An event of a partition going away that a step will not handle: not waited for, never committed."""
+    consumer = app.consumer
+    if isinstance(consumer, _Consumer):
+        consumer.let_go_messages([event.message])
 
 
 class _Suspended(Exception):
@@ -195,6 +207,8 @@ class _Consumer(driver.Consumer):
         if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
             # skipped by a stream (stale generation, flow suspended): handled by nobody, so not safe to commit
             return False
+        if message in self.__dict__.get("_let_go_messages", ()):
+            return False  # let go (override 9): handled by nobody either
         return super().ack(message)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
@@ -202,22 +216,30 @@ class _Consumer(driver.Consumer):
         await super()._add_gap(tp, offset_from, offset_to - 1)
 
     def let_go(self, tps: Collection[TP]) -> None:
-        """The events the app's steps hold unhandled of ``tps`` (`on_revoking`) leave the unacked set, unacked;
-        until the next assignment no commit passes the oldest of them (override 4 sees them no more)."""
+        """The events the app's steps hold unhandled of ``tps`` (`on_revoking`) are let go (`let_go_messages`)."""
         going = set(tps)
-        floors: dict[TP, int] = self.__dict__.setdefault("_let_go_floors", {})
         for hook in _REVOKING.get(self.app, ()):
-            for event in hook(going):
-                message = event.message
-                self._unacked_messages.discard(message)
-                if message.offset < floors.get(message.tp, message.offset + 1):
-                    floors[message.tp] = message.offset
+            self.let_go_messages([event.message for event in hook(going)])
+
+    def let_go_messages(self, messages: Iterable[Any]) -> None:
+        """Messages no step will handle leave the unacked set, unacked: faust no longer waits for them, a later
+        ack of theirs (the stream's, when it moves on) does not count, and until the next assignment no commit
+        passes the oldest of them (override 4 no longer sees them)."""
+        floors: dict[TP, int] = self.__dict__.setdefault("_let_go_floors", {})
+        ignored: weakref.WeakSet[Any] = self.__dict__.setdefault("_let_go_messages", weakref.WeakSet())
+        for message in messages:
+            self._unacked_messages.discard(message)
+            ignored.add(message)
+            if message.offset < floors.get(message.tp, message.offset + 1):
+                floors[message.tp] = message.offset
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         # a new generation starts from the committed offsets (which no commit moved past a floor): what was let
         # go is read again, and so is what was acked after it -- those acks, left from the revoke's commits,
         # must not count for a partition that comes back
         self._read_again()
+        for assigning in _ASSIGNING.get(self.app, ()):
+            assigning()
         await super().on_partitions_assigned(assigned, generation_id)
 
     def _read_again(self) -> None:
@@ -228,6 +250,7 @@ class _Consumer(driver.Consumer):
                 self._acked[tp] = [offset for offset in self._acked[tp] if offset < floor]
                 self._acked_index[tp].difference_update(stale)
         floors.clear()
+        self.__dict__.pop("_let_go_messages", None)
 
     def _in_flight_now(self) -> dict[TP, int]:
         """Per partition, the offset no commit may pass: the oldest message tracked and not acked, or let go."""

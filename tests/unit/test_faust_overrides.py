@@ -283,7 +283,9 @@ class _App:
 
 
 def _holding_consumer(held: list[Any]) -> Any:
-    return SimpleNamespace(app=_App(), _unacked_messages=set(held))
+    state = SimpleNamespace(app=_App(), _unacked_messages=set(held))
+    state.let_go_messages = lambda messages: _Consumer.let_go_messages(state, messages)  # type: ignore[arg-type]
+    return state
 
 
 def test_what_a_step_holds_of_the_partitions_going_away_leaves_the_unacked_set_unacked() -> None:
@@ -297,12 +299,17 @@ def test_what_a_step_holds_of_the_partitions_going_away_leaves_the_unacked_set_u
         asked.append(set(tps))
         return [SimpleNamespace(message=m) for m in held if m.tp in tps]
 
-    faust_overrides.on_revoking(state.app, hook)
+    faust_overrides.on_revoking(state.app, hook, lambda: None)
     _Consumer.let_go(state, {P0})
     assert asked == [{P0}]
     assert state._unacked_messages == {kept}, "faust's wait_empty no longer waits for them"
     assert not any(m.acked for m in held), "let go, not acked: nothing handled them"
     assert state._let_go_floors == {P0: 10}
+    topics = SimpleNamespace(acks_enabled_for=lambda topic: True)
+    state.app.topics = topics
+    late = held[0]
+    late.tracked, late.topic = True, P0.topic
+    assert _Consumer.ack(state, late) is False, "the stream's ack of a message let go does not count"
 
 
 def test_no_commit_passes_what_was_let_go_until_the_next_assignment() -> None:
