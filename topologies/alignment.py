@@ -28,7 +28,9 @@ How the directory is aligned here:
      of time >= t; or has received one later than t and released every earlier one (read in order, append
      times do not decrease along a partition); or has released everything up to a high watermark fetched after
      t (`alignment_grace_ms` after: the broker's clock against the worker's); or holds no record at all; and
-  2. every message written by this worker to one of the directory's input partitions p has been received.
+  2. every message written by this worker to one of the directory's input partitions p has been received, or
+     lies below that input's committed offset (decided already: after a rebalance the worker may get back a
+     partition whose every message it wrote before was committed, and it is delivered none of them again).
   Then everything of time <= t that this worker's steps will ever write to partition p has reached the gate,
   and deciding in time order is the live order. The audit entries on the pending topic are not aligned.
 
@@ -145,9 +147,20 @@ def source_done(source: SourceState, t: int, grace_ms: int) -> bool:
     return not source.received and source.position is not None and source.position >= source.highwater
 
 
-def inputs_received(seen_next: Mapping[str, int], written_next: Mapping[str, int]) -> bool:
-    """Whether every message written to the partition's inputs (topic -> next offset) was received."""
-    return all(seen_next.get(topic, -1) >= offset for topic, offset in written_next.items())
+def inputs_received(
+    seen_next: Mapping[str, int],
+    written_next: Mapping[str, int],
+    committed: Callable[[str], int | None] = lambda t: None,
+) -> bool:
+    """Whether every message written to the partition's inputs (topic -> next offset) was received -- or lies
+    below the input's committed offset: decided already (by this worker or the partition's previous owner) and
+    never delivered again, as after a rebalance that gave the partition back with all of it committed."""
+    for topic, offset in written_next.items():
+        if seen_next.get(topic, -1) < offset:
+            done = committed(topic)
+            if done is None or done < offset:
+                return False
+    return True
 
 
 # -- the worker's knowledge ------------------------------------------------------------------------------------------
@@ -251,6 +264,7 @@ class Gate:
         grace_ms: int,
         clock: Callable[[], float] = time.monotonic,
         let_go: Callable[[EventT[bytes]], None] | None = None,
+        committed: Callable[[TP], int | None] = lambda tp: None,
     ) -> None:
         self._progress = progress
         self._aligned = frozenset(aligned)
@@ -261,6 +275,7 @@ class Gate:
         self._max_hold_s = max_hold_s
         self._grace_ms = grace_ms
         self._clock = clock
+        self._committed = committed  # an input partition's committed offset (None: not known)
         self._let_go = let_go  # an event of a partition going away, not held: see `offer`
         self._revoked: set[int] = set()  # partitions forgotten, until the next assignment
         # p -> heap of (t, rank, topic, seq, since, event): by event time, then (a tie) `SAME_TIME_ORDER`, then
@@ -354,7 +369,9 @@ class Gate:
             for topic in self._aligned
             if (offset := self._progress.written_next(topic, partition)) is not None
         }
-        if not inputs_received(self._seen.get(partition, {}), written):
+        if not inputs_received(
+            self._seen.get(partition, {}), written, lambda topic: self._committed(TP(topic, partition))
+        ):
             return False
         progress = self._progress
         for tp in self._upstream(partition):

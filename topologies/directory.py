@@ -52,7 +52,7 @@ from topologies.batches import BatchedTable, run_flow, write_batch
 from topologies.deps import Deps
 from topologies.directory_purge import Purger
 from topologies.edges import decode_or_dead_letter, send_to_dead_letters
-from topologies.faust_overrides import fetch_offsets, let_go_event, on_revoking
+from topologies.faust_overrides import committed_offset, fetch_offsets, let_go_event, on_revoking
 from topologies.outcomes import publish_outcomes
 
 TABLE = "directory"
@@ -164,6 +164,7 @@ def _gate(app: faust.App, deps: Deps, aligned: list[str]) -> Gate:
         max_hold_s=deps.settings.alignment_max_hold_s,
         grace_ms=deps.settings.alignment_grace_ms,
         let_go=lambda event: let_go_event(app, event),
+        committed=lambda tp: committed_offset(app, tp),
     )
 
     # what the gate holds of partitions going away is let go before faust waits for the unacked messages

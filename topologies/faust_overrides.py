@@ -112,6 +112,8 @@ REVIEWED = {
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._fetch_records": "39a2c6c79fc1455a",
     "aiokafka.consumer.fetcher.Fetcher.fetched_records": "be4348896b9b66af",
     "aiokafka.consumer.consumer.AIOKafkaConsumer.seek_to_committed": "f6cd85c8b70a4ccf",
+    # committed_offset reads what these keep
+    "faust.transport.consumer.Consumer._commit_offsets": "1a69799041188441",
     # fetch_offsets reads the state these keep
     "aiokafka.consumer.subscription_state.TopicPartitionState.__init__": "f0b391da1b87af04",
     "aiokafka.consumer.subscription_state.TopicPartitionState.consumed_to": "c7b8f0f99ce9185e",
@@ -468,6 +470,16 @@ def transport_class(fetch_max_wait_ms: int) -> type[driver.Transport]:
     return Transport
 
 
+def committed_offset(app: Any, tp: TP) -> int | None:
+    """The offset the worker's group has committed for one of its partitions, as faust knows it: set by the seek
+    of each assignment (`Consumer.perform_seek`) and by every commit since; None when faust knows none."""
+    try:
+        offset = app.consumer._committed_offset.get(tp)
+    except AttributeError:  # no consumer yet
+        return None
+    return offset if isinstance(offset, int) else None
+
+
 def fetch_offsets(app: Any, tp: TP) -> tuple[int | None, int | None, int | None]:
     """(high watermark, position, fetched at) of one of the worker's partitions, as its aiokafka consumer last
     knew them, without a round trip (faust only offers the position as a call into the consumer's thread); Nones
@@ -485,4 +497,4 @@ def fetch_offsets(app: Any, tp: TP) -> tuple[int | None, int | None, int | None]
     return state.highwater, state._position, state.timestamp
 
 
-__all__ = ["PINNED", "REVIEWED", "TableManager", "fetch_offsets", "on_revoking", "transport_class"]
+__all__ = ["PINNED", "REVIEWED", "TableManager", "committed_offset", "fetch_offsets", "on_revoking", "transport_class"]

@@ -228,6 +228,25 @@ def group_members(settings: Settings, group_id: str, admin: AdminClient | None =
     return len(description.members)
 
 
+def group_assignment(
+    settings: Settings, group_id: str, admin: AdminClient | None = None
+) -> dict[str, set[tuple[str, int]]] | None:
+    """Each member's assigned partitions (member id -> {(topic, partition)}), once the group is stable; None
+    while it is empty, rebalancing or cannot be described."""
+    admin = admin or _quiet_admin(settings)
+    future = admin.describe_consumer_groups([group_id], request_timeout=10)[group_id]
+    try:
+        description = future.result(timeout=TIMEOUT_S)
+    except KafkaException:
+        return None
+    if str(description.state).rsplit(".", 1)[-1] != "STABLE" or not description.members:
+        return None
+    return {
+        member.member_id: {(tp.topic, tp.partition) for tp in member.assignment.topic_partitions}
+        for member in description.members
+    }
+
+
 def wait_for_group(
     settings: Settings, group_id: str, timeout: float = 120.0, *, check: Callable[[], None] = lambda: None
 ) -> None:

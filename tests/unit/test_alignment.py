@@ -187,6 +187,14 @@ def test_inputs_are_received_when_every_written_offset_was_seen() -> None:
     assert inputs_received({}, {})
 
 
+def test_what_was_written_below_the_committed_offset_counts_as_received() -> None:
+    # a partition given back by a rebalance with everything this worker wrote to it committed: nothing of it is
+    # delivered again, and waiting for it would hold the partition for good
+    assert inputs_received({}, {DECLARATIONS: 552}, {DECLARATIONS: 552}.get)
+    assert not inputs_received({}, {DECLARATIONS: 552}, {DECLARATIONS: 551}.get)
+    assert not inputs_received({LOOKUPS: 3}, {DECLARATIONS: 5, LOOKUPS: 3}, {}.get)
+
+
 # -- the gate --------------------------------------------------------------------------------------------------------
 
 
