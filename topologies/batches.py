@@ -238,6 +238,17 @@ class _Standin:
 S = TypeVar("S")
 
 
+def state_table(app: faust.App, name: str, changelog: str) -> faust.Table[bytes, bytes]:
+    """A flow's table, kept in the compacted topic `changelog`, the way faust keeps its own changelogs.
+
+    faust's own changelog topics are declared with `acks=False`: nobody acks what the table's recovery and the
+    standby replicas read. A changelog declared with the default acks had faust log "Stream has not started
+    processing TP(...)" as an ERROR every few seconds for each standby partition once a second worker joined.
+    """
+    topic = app.topic(changelog, key_type=bytes, value_type=bytes, compacting=True, acks=False)
+    return app.Table(name, key_type=bytes, value_type=bytes, changelog_topic=topic)
+
+
 class BatchedTable(Generic[S]):
     """A flow's faust table, its values decoded once per batch and written back once per batch.
 

@@ -48,7 +48,7 @@ from streams.domain.network import Network
 from streams.kafka.sealing import Headers
 from topologies.alignment import Gate
 from topologies.audit_trail import AuditTrail
-from topologies.batches import BatchedTable, run_flow, write_batch
+from topologies.batches import BatchedTable, run_flow, state_table, write_batch
 from topologies.deps import Deps
 from topologies.directory_purge import Purger
 from topologies.edges import decode_or_dead_letter, send_to_dead_letters
@@ -60,8 +60,7 @@ TABLE = "directory"
 
 def register(app: faust.App, deps: Deps) -> None:
     network: Network = deps.network()
-    changelog = app.topic(deps.topic("directory", "entries"), key_type=bytes, value_type=bytes, compacting=True)
-    table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
+    table = state_table(app, TABLE, deps.topic("directory", "entries"))
     topics = [
         deps.topic(*DIRECTORY_DECLARATIONS),
         deps.topic("directory", "lookups"),

@@ -29,7 +29,7 @@ from streams.domain import dmfa
 from streams.domain.audit import AUDIT_SCHEMA
 from streams.domain.dmfa import EmployerDmfa
 from streams.domain.kinds import DMFA_DECLARATIONS
-from topologies.batches import BatchedTable, run_flow, write_batch
+from topologies.batches import BatchedTable, run_flow, state_table, write_batch
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter, send_to_dead_letters
 from topologies.outcomes import publish_outcomes
@@ -38,8 +38,7 @@ TABLE = "dmfa"
 
 
 def register(app: faust.App, deps: Deps) -> None:
-    changelog = app.topic(deps.topic("dmfa", "versions"), key_type=bytes, value_type=bytes, compacting=True)
-    table = app.Table(TABLE, key_type=bytes, value_type=bytes, changelog_topic=changelog)
+    table = state_table(app, TABLE, deps.topic("dmfa", "versions"))
     source = app.topic(deps.topic(*DMFA_DECLARATIONS), key_type=bytes, value_type=bytes)
     meter = deps.meter("dmfa")
     codec, publisher, pending = deps.codec, deps.publisher_for(app, meter), deps.topic("audit", "pending")

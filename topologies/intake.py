@@ -44,7 +44,7 @@ from streams.domain.references import SentReferences
 from streams.domain.replay import first_admission, remembered_admission, replay_key, replay_letter, replay_origin
 from streams.domain.seal import proven_producer
 from streams.domain.senders import sender_violations
-from topologies.batches import BatchedTable, run_flow, write_batch
+from topologies.batches import BatchedTable, run_flow, state_table, write_batch
 from topologies.deps import Deps
 from topologies.edges import decode_or_dead_letter
 from topologies.outcomes import publish_outcomes
@@ -69,8 +69,7 @@ def register(app: faust.App, deps: Deps) -> None:
 
 def _register_family(app: faust.App, deps: Deps, family: Family, seal_key: Callable[[str], bytes]) -> None:
     source = app.topic(deps.topic("intake", family.name), key_type=bytes, value_type=bytes)
-    changelog = app.topic(deps.topic("references", family.name), key_type=bytes, value_type=bytes, compacting=True)
-    table = app.Table(f"references-{family.name}", key_type=bytes, value_type=bytes, changelog_topic=changelog)
+    table = state_table(app, f"references-{family.name}", deps.topic("references", family.name))
     pending_audit = deps.topic("audit", "pending")
     meter = deps.meter(f"intake-{family.name}")
     codec, publisher, settings, network = deps.codec, deps.publisher_for(app, meter), deps.settings, deps.network()
