@@ -128,23 +128,41 @@ class SourceState:
 
 
 def source_done(source: SourceState, t: int, grace_ms: int) -> bool:
-    """Whether a source partition will give its step no more event of time <= t (to the best of the knowledge).
+    """Whether a source partition will give its step no more event of time <= t (to the best of the knowledge)."""
+    return source_done_until(source, grace_ms) >= t
 
-    Short of a released event as late as t, it takes a high watermark fetched at least ``grace_ms`` after t: a
-    record created before t may still be on its way to the broker (the producer's linger, the network) until then.
+
+# the horizon of a source or partition that gives nothing yet, and of one with no upstream at all
+NEVER = -(1 << 62)
+FOREVER = 1 << 62
+
+
+def source_done_until(source: SourceState, grace_ms: int) -> int:
+    """The latest event time up to which a source partition will give its step nothing more (NEVER: none yet).
+
+    Each rule is a bound, and the knowledge behind it only grows until the partition is revoked: an event up to
+    the horizon may go without asking again.
     """
-    if source.watermark_ms is not None and source.watermark_ms >= t:
-        return True
-    if source.received_ms is not None and source.received_ms > t:
+    horizon = NEVER
+    if source.watermark_ms is not None:
+        horizon = source.watermark_ms  # it released an event as late
+    if source.received_ms is not None:
         # its step reads it in order and its times do not decrease along it (the broker's append times): every
-        # record of time <= t was received, so it is done once none of them is still in flight
-        return source.in_flight_ms is None or source.in_flight_ms > t
-    if source.highwater is None or source.polled_ms is None or source.polled_ms < t + grace_ms:
-        return False  # never fetched, or not since t: it may hold anything
-    if source.released_next is not None:
-        return source.released_next >= source.highwater
-    # nothing released: done only if there was nothing to hand over at all
-    return not source.received and source.position is not None and source.position >= source.highwater
+        # record before the last one received was received, and is done once released
+        received = source.received_ms - 1
+        if source.in_flight_ms is not None:
+            received = min(received, source.in_flight_ms - 1)
+        horizon = max(horizon, received)
+    if source.highwater is not None and source.polled_ms is not None:
+        # a high watermark proves nothing of the last ``grace_ms`` before it was fetched: a record created then
+        # may still be on its way to the broker (the producer's linger, the network)
+        if source.released_next is not None:
+            caught_up = source.released_next >= source.highwater
+        else:  # nothing released: done only if there was nothing to hand over at all
+            caught_up = not source.received and source.position is not None and source.position >= source.highwater
+        if caught_up:
+            horizon = max(horizon, source.polled_ms - grace_ms)
+    return horizon
 
 
 def inputs_received(
@@ -278,6 +296,8 @@ class Gate:
         self._committed = committed  # an input partition's committed offset (None: not known)
         self._let_go = let_go  # an event of a partition going away, not held: see `offer`
         self._revoked: set[int] = set()  # partitions forgotten, until the next assignment
+        # p -> the event time up to which its held events may go (`_horizon`), until the assignment changes
+        self._cleared: dict[int, int] = {}
         # p -> heap of (t, rank, topic, seq, since, event): by event time, then (a tie) `SAME_TIME_ORDER`, then
         # by topic, then as received
         self._held: dict[int, list[tuple[int, int, str, int, float, EventT[bytes]]]] = {}
@@ -323,11 +343,17 @@ class Gate:
         """The held events that may be decided now, in the order to decide them."""
         out: list[EventT[bytes]] = []
         now = self._clock()
+        cleared = self._cleared
         for partition in list(self._held) if partitions is None else partitions:
             heap = self._held.get(partition)
+            horizon = cleared.get(partition, NEVER)
             while heap:
                 t, _, _, _, since, event = heap[0]
-                if not self._may_go(partition, t):
+                if t > horizon:
+                    horizon = self._horizon(partition, t)
+                    if t <= horizon < FOREVER:
+                        cleared[partition] = horizon
+                if t > horizon:
                     if now - since < self._max_hold_s:
                         break
                     self.released_unaligned += 1
@@ -351,6 +377,7 @@ class Gate:
     def forget(self, tps: Collection[TP]) -> list[EventT[bytes]]:
         """Partitions revoked: drop (and return) their held events; the next owner reads them again."""
         self._assigned = None
+        self._cleared.clear()
         dropped: list[EventT[bytes]] = []
         going = {tp.partition for tp in tps if tp.topic in self._aligned}
         self._revoked |= going
@@ -361,9 +388,17 @@ class Gate:
 
     def reassigned(self) -> None:
         self._assigned = None
+        self._cleared.clear()
         self._revoked.clear()
 
-    def _may_go(self, partition: int, t: int) -> bool:
+    def _horizon(self, partition: int, t: int) -> int:
+        """The event time up to which the partition's held events may go; below t, it may be short of that.
+
+        Reached (>= t), it holds until the assignment changes: every upstream source is done up to it, and each
+        message written to the partition's inputs was received, so whatever reaches the gate later derives from
+        an upstream event after it. FOREVER (no upstream source here) is not kept: what this worker writes to the
+        partition next may have any time.
+        """
         written = {
             topic: offset
             for topic in self._aligned
@@ -372,15 +407,19 @@ class Gate:
         if not inputs_received(
             self._seen.get(partition, {}), written, lambda topic: self._committed(TP(topic, partition))
         ):
-            return False
+            return NEVER
         progress = self._progress
+        horizon = FOREVER
         for tp in self._upstream(partition):
             watermark = progress.watermark(tp)
             if watermark is not None and watermark >= t:
-                continue  # the common case, without asking the consumer
-            if not source_done(progress.state(tp, *self._offsets(tp)), t, self._grace_ms):
-                return False
-        return True
+                done_until = watermark  # the common case, without asking the consumer (a bound, not the most)
+            else:
+                done_until = source_done_until(progress.state(tp, *self._offsets(tp)), self._grace_ms)
+                if done_until < t:
+                    return done_until  # not here yet: the rest need not be asked
+            horizon = min(horizon, done_until)
+        return horizon
 
     def _upstream(self, partition: int) -> Iterable[TP]:
         if self._assigned is None:

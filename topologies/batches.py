@@ -26,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 from faust import streams as faust_streams
-from faust.types import TP, EventT
+from faust.types import TP, EventT, TableT
 
 from topologies.alignment import Gate, Progress
 from topologies.deps import Deps
@@ -238,7 +238,7 @@ class _Standin:
 S = TypeVar("S")
 
 
-def state_table(app: faust.App, name: str, changelog: str) -> faust.Table[bytes, bytes]:
+def state_table(app: faust.App, name: str, changelog: str) -> TableT[bytes, bytes]:
     """A flow's table, kept in the compacted topic `changelog`, the way faust keeps its own changelogs.
 
     faust's own changelog topics are declared with `acks=False`: nobody acks what the table's recovery and the

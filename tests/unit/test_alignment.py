@@ -11,6 +11,7 @@ from faust.types import TP
 from streams.domain.kinds import SAME_TIME_ORDER
 from topologies.alignment import (
     EVENT_TIME_HEADER,
+    NEVER,
     Gate,
     Progress,
     SourceState,
@@ -20,6 +21,7 @@ from topologies.alignment import (
     event_time_ms,
     inputs_received,
     source_done,
+    source_done_until,
 )
 
 GRACE = 20
@@ -363,3 +365,57 @@ def test_a_revoked_upstream_partition_is_forgotten() -> None:
     progress.released([released])
     progress.forget({tp})
     assert progress.state(tp, 5, 5, 7) == state(highwater=5, position=5, polled_ms=7)
+
+
+class CountingConsumer(Consumer):
+    def __init__(self, offsets: dict[TP, tuple[int | None, int | None]], polled_ms: int = 10**12) -> None:
+        super().__init__(offsets, polled_ms)
+        self.asked = 0
+
+    def of(self, tp: TP) -> tuple[int | None, int | None, int | None]:
+        self.asked += 1
+        return super().of(tp)
+
+
+def test_events_up_to_the_partitions_horizon_go_without_another_look() -> None:
+    progress = Progress()
+    consumer = CountingConsumer(quiet(TP(INTEGRATIONS, 0), TP(DIMONA, 0)), polled_ms=9_000 + GRACE)
+    g = gate(progress, consumer)
+    first = event(DECLARATIONS, 0, 0, 5_000)
+    g.offer(first)
+    assert g.ready((0,)) == [first]
+    asked = consumer.asked
+    assert asked > 0
+    later = [event(DECLARATIONS, 0, 1 + i, 5_001 + i) for i in range(100)]
+    for e in later:
+        g.offer(e)
+    assert g.ready((0,)) == later  # all under the horizon (9,000): the consumer is not asked again
+    assert consumer.asked == asked
+    beyond = event(DECLARATIONS, 0, 101, 9_001)
+    g.offer(beyond)
+    assert g.ready((0,)) == []  # past it: asked again, and it holds
+    assert consumer.asked > asked
+
+
+def test_a_revoke_forgets_the_horizon() -> None:
+    progress = Progress()
+    consumer = CountingConsumer(quiet(TP(INTEGRATIONS, 0), TP(DIMONA, 0)), polled_ms=9_000 + GRACE)
+    g = gate(progress, consumer)
+    g.offer(event(DECLARATIONS, 0, 0, 5_000))
+    assert len(g.ready((0,))) == 1
+    g.forget([TP(DECLARATIONS, 1)])
+    g.reassigned()
+    consumer.polled_ms = 0  # what was known no longer holds
+    g.offer(event(DECLARATIONS, 0, 1, 5_001))
+    assert g.ready((0,)) == []
+
+
+def test_a_source_is_done_up_to_its_horizon_and_not_after() -> None:
+    busy = state(
+        watermark_ms=4_000, received=True, received_ms=7_000, in_flight_ms=6_000, released_next=10, highwater=20
+    )
+    assert source_done_until(busy, GRACE) == 5_999  # what is in flight holds back the rest
+    assert source_done(busy, 5_999, GRACE) and not source_done(busy, 6_000, GRACE)
+    caught_up = state(watermark_ms=4_000, released_next=20, highwater=20, polled_ms=9_000)
+    assert source_done_until(caught_up, GRACE) == 9_000 - GRACE
+    assert source_done_until(state(polled_ms=None), GRACE) == NEVER
