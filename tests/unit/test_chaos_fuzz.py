@@ -159,6 +159,22 @@ def test_classification_finds_each_fate_and_what_is_missing() -> None:
     assert document["missing"] == 1 and document["prediction_mismatches"] == 2
 
 
+def test_a_repeat_acknowledged_under_the_ticket_it_repeats_is_not_missing() -> None:
+    topic = "p.intake.dmfa.v1"
+    first, repeat, lost = (
+        fuzz.FuzzMessage(n, "bitflip", "body", "dmfa", None, b"v", "accepted", (), fuzz.DMFA, f"FUZZ-{n}")
+        for n in range(3)
+    )
+    positions = {n: (topic, 0, n) for n in range(3)}
+    out = Outputs()
+    original = str(intake_ticket(topic, 0, 0))
+    out.acks.append(Ack("FUZZ-0", original, "ACCEPTED"))
+    out.acks.append(Ack("FUZZ-1", original, "ACCEPTED"))  # the same declaration again: the first one's receipt
+    verdict = fuzz.classify([first, repeat, lost], positions, out)
+    assert verdict.outcomes["bitflip"] == {"accepted": 1, "accepted_as_repeat": 1, "missing": 1}
+    assert len(verdict.missing) == 1 and verdict.missing[0].startswith("#2 bitflip/body")
+
+
 def test_accepted_messages_recorded_outside_the_warehouse_datetime_are_named(codec: AvroCodec) -> None:
     import datetime as dt
 
