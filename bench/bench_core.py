@@ -1108,6 +1108,12 @@ def run(
     outputs["audit_records"] = audit_records_in(settings, codec, audit_from, audit_to)
     outputs["audit_records_per_s"] = round(outputs["audit_records"] / done_s, 1)
     log(f"  throughput run's audit records: {outputs['audit_records']} in {audit_msgs} messages")
+    # the figures hold only for a worker that lived through every phase (one that crashed after the last drain
+    # was reported as a result)
+    check_alive(workers)
+    for replica in args.replicas:
+        if replica.processes["worker"].pid() is None:
+            raise BenchError(f"a second worker died; its log ends with:\n{replica.processes['worker'].log_tail(30)}")
 
 
 def _done_at(samples: list[Sample], stages: Stages, stage: str, start: float) -> float | None:

@@ -45,6 +45,7 @@ from streams.kafka.audit_log import last_record
 from streams.kafka.producer import producer_config
 from streams.settings import Settings
 from topologies.deps import Deps
+from topologies.publisher import ProducerThread
 
 # an AuditBatch message's size, under the broker's default max.message.bytes (1,048,588, the audit topic's) with
 # room for the record batch's own framing
@@ -123,6 +124,7 @@ class KafkaPartitionedPublisher:
             )
         )
         self._flush_timeout_s = flush_timeout_s
+        self._thread = ProducerThread("audit-publisher")
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -138,11 +140,11 @@ class KafkaPartitionedPublisher:
                     self._producer.produce(topic, value, key, partition=partition)
                     break
                 except BufferError:
-                    await asyncio.to_thread(self._producer.poll, 0.05)
+                    await self._thread.run(self._producer.poll, 0.05)
                 except KafkaException as exc:  # refused before sending (fatal producer state, too large, ...)
                     failed[partition] = exc
                     break
-        remaining = await asyncio.to_thread(self._producer.flush, self._flush_timeout_s)
+        remaining = await self._thread.run(self._producer.flush, self._flush_timeout_s)
         failures, self._failures = self._failures, {}
         for partition, error in failures.items():
             failed.setdefault(partition, error)

@@ -2,10 +2,18 @@
 
 Per event, waiting for the broker to acknowledge a flow's outputs before taking the next event cost more than our
 whole decision. A flow here handles each event as it comes (its outputs are queued in librdkafka, which sends
-them within milliseconds), and every `max_events` events -- or when the oldest unreleased event has waited
-`within_s` -- it *releases* the batch: `flush()` waits until every output so far is written, and only then are
-the batch's events acked, so that faust may commit their offsets. A reference is held on each message until
-then; a flow that crashes (or a `flush()` that raises) leaves them unacked, and the restart replays them.
+them within milliseconds), and *releases* the batch every `max_events` events, as soon as it has handled
+everything its input holds (its stream's queue is empty: `release_when_caught_up`), or at the latest when the
+oldest unreleased event has waited `within_s`: `flush()` waits until every output so far is written, and only
+then are the batch's events acked, so that faust may commit their offsets. A reference is held on each message
+until then; a flow that crashes (or a `flush()` that raises) leaves them unacked, and the restart replays them.
+
+Why release as soon as the input is caught up: with a window alone every step of the path waited for it at a
+light load (an address change crosses the intake and the directory, a DmfA line the intake, the DmfA step and the
+directory). At 20 declarations/s the p50 went from 157 to 62 ms (bench/limits.md). Under a backlog the queue is
+not empty and the batches still fill to `max_events` (a small batch costs its flushes' round trips); at a light
+load each release is small, but there is time for it, and what comes during its flushes makes the next batch
+larger: the batch size follows the load.
 
 faust's own `stream.take_events()` was used first: after a SIGKILL and a restart with a large backlog its
 buffer stopped being filled (the directory stalled for good with 67,000 events to go, an intermittent failure
@@ -47,6 +55,11 @@ class Interlude(Protocol):
     async def step(self) -> bool: ...
 
 
+# events a flow handles from the gate before it lets the event loop run others (Stream._py_aiter yields at each
+# event it hands over)
+YIELD_EVERY = 32
+
+
 async def handle_then_release(
     stream: faust.StreamT[bytes],
     handle: Callable[[EventT[bytes]], Awaitable[None]],
@@ -58,6 +71,7 @@ async def handle_then_release(
     gate: Gate | None = None,
     meter: FlowMeter | None = None,
     interlude: Interlude | None = None,
+    release_when_caught_up: bool = True,
 ) -> None:
     """Run the agent: `handle` each event, `flush` (write everything handled so far) before releasing a batch.
 
@@ -71,8 +85,20 @@ async def handle_then_release(
     failure: list[BaseException] = []
     agent = asyncio.current_task()
     sensors = stream.app.sensors
+    # what faust's stream reads from (Stream._py_aiter); a stream over another iterable has no queue to look at
+    queue = getattr(stream.channel, "queue", None) if release_when_caught_up else None
+
+    last_release_s = 0.0  # how long the last release took: a caught-up batch waits at least as long
+    begun = asyncio.Event()  # the batch has its first event
+
+    def caught_up(now: float) -> bool:
+        # caught up, and old enough: at a light load a release is quick and goes at once; once releases take
+        # longer (the flushes' round trips grow with the load) the batches grow with them, instead of the flow
+        # spending its time in small releases (measured at half the sustained rate: bench/limits.md)
+        return queue is not None and bool(pending) and queue.empty() and now - oldest >= last_release_s
 
     async def release() -> None:
+        nonlocal last_release_s
         if not pending:
             return
         began = time.monotonic()
@@ -87,17 +113,25 @@ async def handle_then_release(
             if event.ack():
                 message = event.message
                 sensors.on_message_out(message.tp, message.offset, message)
+        last_release_s = time.monotonic() - began
         if meter is not None:
-            meter.released(time.monotonic() - began)
+            meter.released(last_release_s)
 
     async def on_time() -> None:
-        # an idle flow still releases what it handled: its offsets get committed, its lag reaches 0
+        # an idle flow still releases what it handled: its offsets get committed, its lag reaches 0; and a batch
+        # caught up but younger than the last release took goes once it is that old
         try:
             while True:
-                await asyncio.sleep(within_s)
-                if pending and time.monotonic() - oldest >= within_s:
+                if not pending:
+                    begun.clear()
+                    await begun.wait()
+                now = time.monotonic()
+                if now - oldest >= within_s or caught_up(now):
                     async with lock:
                         await release()
+                    continue
+                due = oldest + (min(within_s, last_release_s) if queue is not None else within_s)
+                await asyncio.sleep(max(0.001, due - now))
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the agent must crash with it, not this task die alone
@@ -110,9 +144,18 @@ async def handle_then_release(
         await handle(event)
         if not pending:
             oldest = time.monotonic()
+            begun.set()
         pending.append(event)
         if len(pending) >= max_events:
             await release()
+
+    async def take_all(events: list[EventT[bytes]]) -> None:
+        # the gate may let thousands go at once: handled in one stretch, they kept the worker's other flows, and
+        # their flushes' completions, waiting on the one event loop for as long
+        for n, event in enumerate(events, 1):
+            await take(event)
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     async def on_progress(gate: Gate) -> None:
         # held events go when the upstream steps progress, even if nothing new reaches this flow
@@ -126,8 +169,9 @@ async def handle_then_release(
                     await asyncio.wait_for(woken.wait(), timeout=idle)
                 woken.clear()
                 async with lock:
-                    for ready in gate.ready():
-                        await take(ready)
+                    await take_all(gate.ready())
+                    if caught_up(time.monotonic()):
+                        await release()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -168,11 +212,12 @@ async def handle_then_release(
                 if gate is None or not gate.aligned(event):
                     message.incref()  # released (acked) by release(), after flush()
                     await take(event)
-                    continue
-                if gate.offer(event):
-                    message.incref()  # held, then handled; released (acked) by release(), after flush()
-                for ready in gate.ready((message.partition,)):
-                    await take(ready)
+                else:
+                    if gate.offer(event):
+                        message.incref()  # held, then handled; released (acked) by release(), after flush()
+                    await take_all(gate.ready((message.partition,)))
+                if caught_up(time.monotonic()):
+                    await release()
     except asyncio.CancelledError:
         if failure:
             raise failure[0] from None
@@ -205,6 +250,7 @@ async def run_flow(
         gate=gate,
         meter=meter,
         interlude=interlude,
+        release_when_caught_up=settings.batch_release_when_caught_up,
     )
 
 

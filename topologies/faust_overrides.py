@@ -107,6 +107,7 @@ REVIEWED = {
     "faust.tables.recovery.Recovery.on_recovery_completed": "6ef567acf072e46d",
     "faust.tables.recovery.Recovery._resume_streams": "d986a6710c1aca98",
     "faust.tables.manager.TableManager.recovery": "f0bf5de78b4c3d23",
+    # also: topologies.batches releases a batch once the queue this reads from (`self.channel.queue`) is empty
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b",
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad",
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._fetch_records": "39a2c6c79fc1455a",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, cast
 
 import faust
@@ -33,6 +34,20 @@ class PublishFailed(RuntimeError):
 
 
 Written = Callable[[str, int, int], None]  # (topic, partition, offset) of each message written
+
+
+class ProducerThread:
+    """A thread of its own for one producer's blocking calls (flush, poll, metadata).
+
+    `asyncio.to_thread` shares the loop's default executor, min(32, cores + 4) threads -- six on two cores -- among
+    every flow's flushes: with the intake's families, the DmfA step and the directory flushing at once, a flush
+    waited for a free thread before it began (bench/limits.md). A producer's calls are serial anyway."""
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def run(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
 
 class Publisher(Protocol):
@@ -63,7 +78,7 @@ class KafkaPublisher:
             settings,
             **{
                 "acks": "all",
-                "linger.ms": 2,
+                "linger.ms": settings.publisher_linger_ms,
                 "batch.size": 1_000_000,
                 "queue.buffering.max.messages": 1_000_000,
                 # a rejection or dead letter quotes a whole intake message: let librdkafka send what those
@@ -74,6 +89,7 @@ class KafkaPublisher:
             },
         )
         self._producer = Producer(config)
+        self._thread = ProducerThread("publisher")
         self._admin_timeout_s = 10.0
         self._flush_timeout_s = flush_timeout_s
         self._known: set[str] = set()
@@ -96,7 +112,7 @@ class KafkaPublisher:
         self, topic: str, key: bytes | None, value: bytes | None, partition: int | None, headers: Headers | None
     ) -> None:
         if topic not in self._known:
-            await asyncio.to_thread(self._check_exists, topic)
+            await self._thread.run(self._check_exists, topic)
         while True:
             try:
                 if partition is None:
@@ -105,7 +121,7 @@ class KafkaPublisher:
                     self._producer.produce(topic, value, key, partition=partition)
                 return
             except BufferError:  # librdkafka's queue is full: let it drain
-                await asyncio.to_thread(self._producer.poll, 0.05)
+                await self._thread.run(self._producer.poll, 0.05)
 
     def _check_exists(self, topic: str) -> None:
         # the broker does not create topics on first use (auto.create.topics.enable=false): a missing topic would
@@ -129,7 +145,7 @@ class KafkaPublisher:
         self._known.add(topic)
 
     async def flush(self) -> None:
-        remaining = await asyncio.to_thread(self._producer.flush, self._flush_timeout_s)
+        remaining = await self._thread.run(self._producer.flush, self._flush_timeout_s)
         failures, self._failures = self._failures, []
         if remaining:
             failures.append(f"{remaining} messages still undelivered after {self._flush_timeout_s:.0f} s")

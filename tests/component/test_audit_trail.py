@@ -66,7 +66,11 @@ def _harness(
     letters: RecordingPublisher | None = None,
     **settings: Any,
 ) -> Harness:
-    """A directory-only app whose audit trail writes to ``fake``; ``settings`` override the batching."""
+    """A directory-only app whose audit trail writes to ``fake``; ``settings`` override the batching.
+
+    The tests count releases by batch size: the test harness hands the agent one event at a time, so with
+    `batch_release_when_caught_up` each would be a batch of its own."""
+    settings.setdefault("batch_release_when_caught_up", False)
     config = Settings(
         app_id=f"component-{uuid.uuid4().hex[:6]}",
         store="memory://",
