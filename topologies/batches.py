@@ -3,17 +3,18 @@
 Per event, waiting for the broker to acknowledge a flow's outputs before taking the next event cost more than our
 whole decision. A flow here handles each event as it comes (its outputs are queued in librdkafka, which sends
 them within milliseconds), and *releases* the batch every `max_events` events, as soon as it has handled
-everything its input holds (its stream's queue is empty: `release_when_caught_up`), or at the latest when the
-oldest unreleased event has waited `within_s`: `flush()` waits until every output so far is written, and only
-then are the batch's events acked, so that faust may commit their offsets. A reference is held on each message
-until then; a flow that crashes (or a `flush()` that raises) leaves them unacked, and the restart replays them.
+everything its input holds (its stream's queue is empty: `release_when_caught_up`) and the batch is as old as the
+last release took, or at the latest when the oldest unreleased event has waited `within_s`: `flush()` waits
+until every output so far is written, and only then are the batch's events acked, so that faust may commit their
+offsets. A reference is held on each message until then; a flow that crashes (or a `flush()` that raises) leaves
+them unacked, and the restart replays them.
 
 Why release as soon as the input is caught up: with a window alone every step of the path waited for it at a
 light load (an address change crosses the intake and the directory, a DmfA line the intake, the DmfA step and the
-directory). At 20 declarations/s the p50 went from 157 to 62 ms (bench/limits.md). Under a backlog the queue is
-not empty and the batches still fill to `max_events` (a small batch costs its flushes' round trips); at a light
-load each release is small, but there is time for it, and what comes during its flushes makes the next batch
-larger: the batch size follows the load.
+directory). At 20 declarations/s p50 / p99 went from 137 / 161 to 42 / 81 ms (bench/limits.md). Under a backlog
+the queue is not empty and the batches still fill to `max_events` (a small batch costs its flushes' round trips);
+at a light load each release is small, but there is time for it; and the age rule makes the batches grow with the
+releases' cost as the load grows (released at once, the flows spent their time in small releases at half rate).
 
 faust's own `stream.take_events()` was used first: after a SIGKILL and a restart with a large backlog its
 buffer stopped being filled (the directory stalled for good with 67,000 events to go, an intermittent failure
